@@ -1,0 +1,265 @@
+//! The record: one enrichment result, the same in every output.
+
+use crate::{Assessment, Verdict};
+use ioc::{Indicator, IndicatorKind};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+/// One enrichment result, as design.md's "Records" section shows it; the
+/// field order here is the JSON key order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The normalised indicator; empty when the input did not parse.
+    pub indicator: String,
+    /// The line as given.
+    pub input: String,
+    /// `null` when the input is not an indicator of any kind.
+    #[serde(rename = "type")]
+    pub kind: Option<IndicatorKind>,
+    /// The VirusTotal object id; `null` when VirusTotal has no such object
+    /// or the lookup failed.
+    pub id: Option<String>,
+    pub verdict: Verdict,
+    pub reasons: Vec<String>,
+    pub malicious: u32,
+    pub suspicious: u32,
+    pub total: u32,
+    /// RFC 3339 in UTC, e.g. `2026-11-20T10:00:00Z`.
+    pub last_analysis_date: Option<String>,
+    pub stale: bool,
+    /// The answer came from the local cache, not from VirusTotal.
+    pub cached: bool,
+    /// The object in VirusTotal's web interface.
+    pub link: Option<String>,
+    /// Set when the item failed for good; the record still has its row.
+    pub error: Option<RecordError>,
+    /// The full VirusTotal object, with `--full`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<serde_json::Value>,
+}
+
+/// Why an item has no verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordError {
+    /// An API error code (`NotFoundError`, `QuotaExceededError`, …) or a
+    /// vtc one (`InvalidIndicator`).
+    pub code: String,
+    pub message: String,
+}
+
+impl Record {
+    /// The record of a lookup that got an answer: a report (`id` set) or
+    /// NotFound ([`Assessment::unknown`], `id` `None`).
+    pub fn from_assessment(
+        indicator: &Indicator,
+        input: &str,
+        id: Option<String>,
+        assessment: &Assessment,
+        cached: bool,
+    ) -> Record {
+        Record {
+            indicator: indicator.to_string(),
+            input: input.to_owned(),
+            kind: Some(indicator.kind()),
+            id,
+            verdict: assessment.verdict,
+            reasons: assessment.reasons.clone(),
+            malicious: assessment.malicious,
+            suspicious: assessment.suspicious,
+            total: assessment.total,
+            last_analysis_date: assessment.last_analysis_date.and_then(rfc3339_utc),
+            stale: assessment.stale,
+            cached,
+            link: Some(indicator.gui_link()),
+            error: None,
+            full: None,
+        }
+    }
+
+    /// The record of an item that failed for good: unparseable input (`kind`
+    /// `None`) or a lookup error. Its verdict is `Unknown`; add the parsed
+    /// indicator with [`Record::with_indicator`] when there is one.
+    pub fn failed(input: &str, kind: Option<IndicatorKind>, code: &str, message: &str) -> Record {
+        Record {
+            indicator: String::new(),
+            input: input.to_owned(),
+            kind,
+            id: None,
+            verdict: Verdict::Unknown,
+            reasons: Vec::new(),
+            malicious: 0,
+            suspicious: 0,
+            total: 0,
+            last_analysis_date: None,
+            stale: false,
+            cached: false,
+            link: None,
+            error: Some(RecordError {
+                code: code.to_owned(),
+                message: message.to_owned(),
+            }),
+            full: None,
+        }
+    }
+
+    /// Fills in the normalised indicator, its kind and its link.
+    pub fn with_indicator(mut self, indicator: &Indicator) -> Record {
+        self.indicator = indicator.to_string();
+        self.kind = Some(indicator.kind());
+        self.link = Some(indicator.gui_link());
+        self
+    }
+
+    /// The last analysis date back as a time, if it parses.
+    pub fn last_analysis_time(&self) -> Option<OffsetDateTime> {
+        let s = self.last_analysis_date.as_deref()?;
+        OffsetDateTime::parse(s, &Rfc3339).ok()
+    }
+}
+
+/// `2026-11-20T10:00:00Z`; `None` for a date RFC 3339 cannot hold (years
+/// before 0 or after 9999 — a corrupt report, not a real analysis).
+fn rfc3339_utc(t: OffsetDateTime) -> Option<String> {
+    t.to_offset(UtcOffset::UTC).format(&Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const KEYS_IN_ORDER: [&str; 15] = [
+        "indicator",
+        "input",
+        "type",
+        "id",
+        "verdict",
+        "reasons",
+        "malicious",
+        "suspicious",
+        "total",
+        "last_analysis_date",
+        "stale",
+        "cached",
+        "link",
+        "error",
+        "full",
+    ];
+
+    fn bad_assessment() -> Assessment {
+        Assessment {
+            verdict: Verdict::Bad,
+            reasons: vec!["12 of 70 engines flagged it malicious (>= 5)".to_owned()],
+            malicious: 12,
+            suspicious: 1,
+            total: 70,
+            last_analysis_date: Some(datetime!(2026-11-20 11:00 +01:00)),
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn record_json_keeps_design_field_order() {
+        let ind = Indicator::parse("hxxp://evil[.]test/x").expect("url");
+        let mut record = Record::from_assessment(
+            &ind,
+            "hxxp://evil[.]test/x",
+            Some(ind.vt_id()),
+            &bad_assessment(),
+            true,
+        );
+        let json = serde_json::to_string(&record).expect("serialises");
+        let positions: Vec<usize> = KEYS_IN_ORDER[..14]
+            .iter()
+            .map(|k| {
+                json.find(&format!("\"{k}\":"))
+                    .unwrap_or_else(|| panic!("{k} missing in {json}"))
+            })
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{json}");
+        assert!(
+            !json.contains("\"full\""),
+            "full is left out unless set: {json}"
+        );
+
+        record.full = Some(serde_json::json!({"type": "url"}));
+        let json = serde_json::to_string(&record).expect("serialises");
+        assert!(
+            json.ends_with(r#""error":null,"full":{"type":"url"}}"#),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn record_from_assessment_fills_every_field() {
+        let ind = Indicator::parse("44D88612FEA8A8F36DE82E1278ABB02F").expect("md5");
+        let record = Record::from_assessment(
+            &ind,
+            "44D88612FEA8A8F36DE82E1278ABB02F",
+            Some("275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f".into()),
+            &bad_assessment(),
+            false,
+        );
+        let v = serde_json::to_value(&record).expect("serialises");
+        assert_eq!(v["indicator"], "44d88612fea8a8f36de82e1278abb02f");
+        assert_eq!(v["input"], "44D88612FEA8A8F36DE82E1278ABB02F");
+        assert_eq!(v["type"], "file");
+        assert_eq!(v["verdict"], "bad");
+        assert_eq!(v["malicious"], 12);
+        assert_eq!(v["suspicious"], 1);
+        assert_eq!(v["total"], 70);
+        assert_eq!(v["last_analysis_date"], "2026-11-20T10:00:00Z");
+        assert_eq!(v["stale"], false);
+        assert_eq!(v["cached"], false);
+        assert_eq!(
+            v["link"],
+            "https://www.virustotal.com/gui/file/44d88612fea8a8f36de82e1278abb02f"
+        );
+        assert!(v["error"].is_null());
+        assert_eq!(
+            record.last_analysis_time(),
+            Some(datetime!(2026-11-20 10:00 UTC))
+        );
+    }
+
+    #[test]
+    fn failed_record_keeps_its_row_and_round_trips() {
+        let unparsed = Record::failed("not an ioc", None, "InvalidIndicator", "not a hash");
+        let v = serde_json::to_value(&unparsed).expect("serialises");
+        assert!(v["type"].is_null());
+        assert_eq!(v["verdict"], "unknown");
+        assert_eq!(v["error"]["code"], "InvalidIndicator");
+        assert_eq!(v["error"]["message"], "not a hash");
+        let back: Record = serde_json::from_value(v).expect("deserialises");
+        assert_eq!(back, unparsed);
+
+        let ind = Indicator::parse("8.8.8.8").expect("ip");
+        let failed = Record::failed("8.8.8.8", Some(ind.kind()), "QuotaExceededError", "quota")
+            .with_indicator(&ind);
+        assert_eq!(failed.indicator, "8.8.8.8");
+        assert_eq!(failed.kind, Some(IndicatorKind::Ip));
+        assert_eq!(
+            failed.link.as_deref(),
+            Some("https://www.virustotal.com/gui/ip-address/8.8.8.8")
+        );
+        assert!(failed.error.is_some());
+    }
+
+    #[test]
+    fn not_found_record_is_unknown_without_id() {
+        let ind = Indicator::parse("unknown-domain.test").expect("domain");
+        let record = Record::from_assessment(
+            &ind,
+            "unknown-domain.test",
+            None,
+            &Assessment::unknown(),
+            true,
+        );
+        assert_eq!(record.verdict, Verdict::Unknown);
+        assert_eq!(record.id, None);
+        assert_eq!(record.reasons, vec!["not found in VirusTotal".to_owned()]);
+        assert_eq!(record.last_analysis_date, None);
+        assert!(record.cached);
+    }
+}
