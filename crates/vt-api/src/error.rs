@@ -1,0 +1,238 @@
+//! The one error type of the client, and which errors are worth a retry.
+
+use crate::quota::QuotaWindow;
+use std::fmt;
+use std::path::PathBuf;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use vt_model::ErrorCode;
+
+/// The `error.code` of an API answer: one of the 16 documented codes, or
+/// the string as sent when the server used another (or sent no JSON:
+/// `ClientError` for a 4xx, `ServerError` for anything else, as vt-py does).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ApiCode {
+    Known(ErrorCode),
+    Unknown(String),
+}
+
+impl ApiCode {
+    /// Maps a wire code to its typed form.
+    pub fn parse(code: &str) -> ApiCode {
+        ErrorCode::parse(code).map_or_else(|| ApiCode::Unknown(code.to_owned()), ApiCode::Known)
+    }
+
+    /// The code as on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ApiCode::Known(code) => code.as_str(),
+            ApiCode::Unknown(code) => code,
+        }
+    }
+
+    /// The documented code, if it is one.
+    pub fn known(&self) -> Option<ErrorCode> {
+        match self {
+            ApiCode::Known(code) => Some(*code),
+            ApiCode::Unknown(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ApiCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything that can go wrong talking to VirusTotal.
+///
+/// No variant ever carries the API key: messages and body excerpts that
+/// come from the server are scrubbed of every configured key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The API answered with an error status.
+    #[error("virustotal answered {status} {code}: {message}")]
+    Api {
+        status: u16,
+        code: ApiCode,
+        message: String,
+    },
+
+    /// The request did not get an answer: connection refused or reset,
+    /// DNS, TLS, timeout.
+    #[error("{message}")]
+    Network {
+        message: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The answer came but is not what the API sends: malformed or cut short.
+    #[error("cannot decode the answer to {request}: {reason} (body starts {excerpt:?})")]
+    Decode {
+        /// Method and path, e.g. `GET /files/{id}`.
+        request: String,
+        reason: String,
+        /// The first bytes of the body, bounded and scrubbed of keys.
+        excerpt: String,
+        /// The body ended early (connection dropped or JSON cut off).
+        truncated: bool,
+    },
+
+    /// The local quota governor refused: the daily or monthly budget of
+    /// every key is spent, so waiting a minute would not help.
+    #[error(
+        "the {window} API quota is spent on every key; it resets at {}",
+        rfc3339(resets_at)
+    )]
+    QuotaExhausted {
+        window: QuotaWindow,
+        resets_at: OffsetDateTime,
+    },
+
+    /// A local file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file too large for VirusTotal to accept.
+    #[error("{} is {size} bytes, more than the {limit} bytes virustotal accepts", path.display())]
+    FileTooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+
+    /// The client was configured with something unusable.
+    #[error("invalid client configuration: {0}")]
+    InvalidConfig(String),
+}
+
+impl Error {
+    /// Whether sending the same request again may succeed: quota and rate
+    /// answers (429), transient server trouble (503, 504, a 5xx without a
+    /// JSON body), connection failures and bodies cut short. Answers that
+    /// will not change (400, 401, 403, 404, 409, 424) are not retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api { status, code, .. } => match code {
+                ApiCode::Known(ErrorCode::QuotaExceeded | ErrorCode::TooManyRequests) => true,
+                ApiCode::Known(ErrorCode::Transient | ErrorCode::DeadlineExceeded) => true,
+                ApiCode::Known(_) => false,
+                ApiCode::Unknown(_) => *status == 429 || *status >= 500,
+            },
+            Error::Network { .. } => true,
+            Error::Decode { truncated, .. } => *truncated,
+            Error::QuotaExhausted { .. }
+            | Error::Io { .. }
+            | Error::FileTooLarge { .. }
+            | Error::InvalidConfig(_) => false,
+        }
+    }
+
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The API error code, typed when documented.
+    pub fn api_code(&self) -> Option<&ApiCode> {
+        match self {
+            Error::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The documented API error code, if this is one.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.api_code().and_then(ApiCode::known)
+    }
+
+    /// True for a 404 `NotFoundError`: the object is unknown to VirusTotal.
+    pub fn is_not_found(&self) -> bool {
+        self.error_code() == Some(ErrorCode::NotFound)
+    }
+
+    /// True for a 429, whatever its code.
+    pub fn is_rate_limited(&self) -> bool {
+        self.status() == Some(429)
+    }
+}
+
+fn rfc3339(at: &OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
+}
+
+/// The first bytes of a body, for an error message: bounded so a hostile or
+/// huge answer cannot flood a log, lossy so binary garbage stays printable.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    const MAX_BYTES: usize = 200;
+    let cut = &body[..body.len().min(MAX_BYTES)];
+    let mut text = String::from_utf8_lossy(cut).into_owned();
+    if body.len() > MAX_BYTES {
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: &str) -> Error {
+        Error::Api {
+            status,
+            code: ApiCode::parse(code),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn every_documented_code_is_typed_and_classified() {
+        for code in ErrorCode::ALL {
+            let err = api(code.http_status(), code.as_str());
+            assert_eq!(err.error_code(), Some(code));
+            let want_retry = matches!(
+                code,
+                ErrorCode::QuotaExceeded
+                    | ErrorCode::TooManyRequests
+                    | ErrorCode::Transient
+                    | ErrorCode::DeadlineExceeded
+            );
+            assert_eq!(err.is_retryable(), want_retry, "{code}");
+        }
+    }
+
+    #[test]
+    fn undocumented_codes_retry_only_on_server_trouble() {
+        let cases = [
+            (500, "ServerError", true),
+            (502, "ServerError", true),
+            (429, "SomethingNew", true),
+            (418, "ClientError", false),
+            (400, "ClientError", false),
+        ];
+        for (status, code, want) in cases {
+            let err = api(status, code);
+            assert_eq!(err.error_code(), None);
+            assert_eq!(err.is_retryable(), want, "{status} {code}");
+        }
+    }
+
+    #[test]
+    fn excerpt_is_bounded_and_printable() {
+        let long = vec![b'x'; 10_000];
+        let ex = excerpt(&long);
+        assert!(ex.chars().count() <= 201, "{}", ex.len());
+        assert!(ex.ends_with('…'));
+        assert_eq!(excerpt(&[0xff, b'a']), "\u{fffd}a");
+    }
+}

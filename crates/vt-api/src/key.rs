@@ -1,0 +1,127 @@
+//! The API key as a secret: it leaves this type only to become a header.
+
+use crate::Error;
+use std::fmt;
+
+/// What `Debug` and `Display` print instead of a key.
+const REDACTION: &str = "[redacted]";
+
+/// A VirusTotal API key.
+///
+/// `Debug` and `Display` print a redaction, never the key; the key itself is
+/// reachable only through [`ApiKey::expose_secret`], which the client calls
+/// when it builds the `x-apikey` header. It is deliberately not
+/// `Serialize`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Accepts any non-blank key; surrounding whitespace (a stray newline
+    /// from a file or an environment variable) is removed.
+    pub fn new(key: impl Into<String>) -> Result<ApiKey, Error> {
+        let key = key.into();
+        let trimmed = key.trim();
+        if trimmed.is_empty() {
+            return Err(Error::InvalidConfig("the API key is empty".into()));
+        }
+        if trimmed.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(Error::InvalidConfig(
+                "the API key contains whitespace or control characters".into(),
+            ));
+        }
+        Ok(ApiKey(trimmed.to_owned()))
+    }
+
+    /// The key itself. Call it only to put the key on the wire.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 8 characters: enough to tell keys apart in quota reports
+    /// (VirusTotal keys are 64 hex digits), too few to use.
+    pub fn label(&self) -> String {
+        self.0.chars().take(8).collect()
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({REDACTION})")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTION)
+    }
+}
+
+impl std::str::FromStr for ApiKey {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ApiKey::new(s)
+    }
+}
+
+/// Replaces every configured key found in text the server sent back (error
+/// messages, body excerpts) so a key echoed by a server cannot reach a log.
+pub(crate) fn scrub(text: &str, keys: &[ApiKey]) -> String {
+    let mut out = text.to_owned();
+    for key in keys {
+        if out.contains(key.expose_secret()) {
+            out = out.replace(key.expose_secret(), REDACTION);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn api_key_never_appears_in_debug_or_display() {
+        let key = ApiKey::new(SECRET).expect("valid key");
+        for shown in [
+            format!("{key}"),
+            format!("{key:?}"),
+            format!("{key:#?}"),
+            format!("{:?}", Some(&key)),
+            format!("{:?}", vec![key.clone()]),
+        ] {
+            assert!(!shown.contains(SECRET), "leaked in {shown:?}");
+            assert!(!shown.contains("01234567"), "prefix leaked in {shown:?}");
+            assert!(shown.contains(REDACTION), "{shown:?}");
+        }
+        assert_eq!(key.expose_secret(), SECRET);
+        assert_eq!(key.label(), "01234567");
+    }
+
+    #[test]
+    fn blank_or_garbled_keys_are_rejected_without_echoing_them() {
+        for bad in ["", "   ", "\n", "abc def", "abc\u{7}def"] {
+            let err = ApiKey::new(bad).expect_err(bad);
+            assert!(matches!(err, Error::InvalidConfig(_)), "{bad:?}");
+            if !bad.trim().is_empty() {
+                assert!(!err.to_string().contains(bad.trim()), "{err}");
+            }
+        }
+        assert_eq!(
+            ApiKey::new(format!(" {SECRET}\n"))
+                .expect("trimmed")
+                .expose_secret(),
+            SECRET
+        );
+    }
+
+    #[test]
+    fn scrub_removes_echoed_keys() {
+        let key = ApiKey::new(SECRET).expect("valid key");
+        let echoed = format!("Wrong API key {SECRET}, try again");
+        let clean = scrub(&echoed, &[key]);
+        assert!(!clean.contains(SECRET));
+        assert_eq!(clean, "Wrong API key [redacted], try again");
+    }
+}

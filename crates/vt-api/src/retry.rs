@@ -1,0 +1,430 @@
+//! Sending a request: quota permit, attempt, classification, backoff.
+//!
+//! This is the one module of the client that sleeps or retries: it waits
+//! for the governor's slot, and between attempts it sleeps an exponential
+//! backoff with full jitter (or the server's `Retry-After`). Everything
+//! else builds a [`Call`] and hands it here.
+
+use crate::client::Inner;
+use crate::error::{excerpt, ApiCode};
+use crate::key::scrub;
+use crate::upload::UploadSource;
+use crate::Error;
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, Response};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use vt_model::{ErrorCode, ErrorEnvelope};
+
+/// How often and how patiently a failed request is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; `1` disables retries.
+    pub max_attempts: u32,
+    /// The cap of the first backoff; each retry doubles it.
+    pub base_delay: Duration,
+    /// No single wait between attempts is longer, `Retry-After` included.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One attempt, no retry.
+    pub fn never() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// Full-jitter backoff before retry number `retry` (0 for the first):
+    /// uniform in `[0, min(max_delay, base_delay * 2^retry)]`.
+    pub fn backoff(&self, retry: u32, rng: &mut fastrand::Rng) -> Duration {
+        let factor = 2u32.saturating_pow(retry.min(31));
+        let cap = self.base_delay.saturating_mul(factor).min(self.max_delay);
+        let cap_nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(rng.u64(0..=cap_nanos))
+    }
+
+    /// The wait before retry number `retry`: the server's `Retry-After`
+    /// when it sent one, else the jittered backoff; never above `max_delay`.
+    pub fn delay(
+        &self,
+        retry: u32,
+        retry_after: Option<Duration>,
+        rng: &mut fastrand::Rng,
+    ) -> Duration {
+        retry_after
+            .map(|d| d.min(self.max_delay))
+            .unwrap_or_else(|| self.backoff(retry, rng))
+    }
+}
+
+/// The body of a request.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    Empty,
+    Form(Vec<(String, String)>),
+    Json(serde_json::Value),
+    /// A file streamed from disk as multipart part `file`, re-opened on
+    /// each attempt.
+    Upload(UploadSource),
+}
+
+/// One request, described so it can be sent again.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    pub query: Vec<(String, String)>,
+    pub payload: Payload,
+}
+
+impl Call {
+    pub fn get(url: String, query: Vec<(String, String)>) -> Call {
+        Call {
+            method: Method::GET,
+            url,
+            query,
+            payload: Payload::Empty,
+        }
+    }
+
+    pub fn post(url: String, payload: Payload) -> Call {
+        Call {
+            method: Method::POST,
+            url,
+            query: Vec::new(),
+            payload,
+        }
+    }
+
+    pub fn delete(url: String, query: Vec<(String, String)>) -> Call {
+        Call {
+            method: Method::DELETE,
+            url,
+            query,
+            payload: Payload::Empty,
+        }
+    }
+
+    /// `GET /api/v3/files/...`: method and path, for messages (never the query).
+    fn label(&self) -> String {
+        let path = url::Url::parse(&self.url)
+            .map(|u| u.path().to_owned())
+            .unwrap_or_else(|_| self.url.clone());
+        format!("{} {path}", self.method)
+    }
+
+    /// Whether a failure may be retried: idempotent requests whenever the
+    /// error is retryable; others only when the server refused before doing
+    /// anything (429, 503 TransientError), so nothing is submitted twice.
+    fn may_retry(&self, error: &Error) -> bool {
+        let idempotent = matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::DELETE | Method::PUT | Method::OPTIONS
+        );
+        if idempotent {
+            return error.is_retryable();
+        }
+        error.is_rate_limited() || error.error_code() == Some(ErrorCode::Transient)
+    }
+}
+
+/// What the caller wants from a successful answer.
+pub(crate) enum Want<T> {
+    /// The whole body, parsed inside the retry loop so a truncated body is
+    /// retried like any other transient failure.
+    Parsed(fn(&[u8]) -> serde_json::Result<T>),
+    /// The response with its body unread, for streaming (not retried once
+    /// the caller starts reading).
+    Stream,
+}
+
+pub(crate) enum Got<T> {
+    Parsed(T),
+    Stream(Response),
+}
+
+struct Failure {
+    error: Error,
+    retry_after: Option<Duration>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+/// Sends `call` under the governor and the retry policy.
+pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Result<Got<T>, Error> {
+    let policy = inner.retry;
+    let mut rng = fastrand::Rng::new();
+    let mut attempt: u32 = 1;
+    loop {
+        let permit = inner.governor.reserve()?;
+        if !permit.wait.is_zero() {
+            inner
+                .metrics
+                .throttled_waits
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                request = %call.label(),
+                wait_ms = permit.wait.as_millis() as u64,
+                "waiting for a free slot in the quota"
+            );
+            tokio::time::sleep(permit.wait).await;
+        }
+        let failure = match attempt_once(inner, call, permit.key, &want).await {
+            Ok(got) => return Ok(got),
+            Err(failure) => failure,
+        };
+        if failure.error.is_rate_limited() {
+            inner.metrics.responses_429.fetch_add(1, Ordering::Relaxed);
+            inner.governor.back_off(permit.key, failure.retry_after);
+        }
+        if attempt >= policy.max_attempts || !call.may_retry(&failure.error) {
+            return Err(failure.error);
+        }
+        let delay = policy.delay(attempt - 1, failure.retry_after, &mut rng);
+        inner.metrics.retries.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            request = %call.label(),
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            error = %failure.error,
+            "request failed, retrying"
+        );
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
+
+async fn attempt_once<T>(
+    inner: &Inner,
+    call: &Call,
+    key: usize,
+    want: &Want<T>,
+) -> Result<Got<T>, Failure> {
+    let header = inner
+        .key_headers
+        .get(key)
+        .cloned()
+        .ok_or_else(|| Error::InvalidConfig("no API key configured".into()))?;
+    let mut request = inner
+        .http
+        .request(call.method.clone(), &call.url)
+        .header("x-apikey", header);
+    if !call.query.is_empty() {
+        request = request.query(&call.query);
+    }
+    request = match &call.payload {
+        Payload::Empty => request,
+        Payload::Form(fields) => request.form(fields),
+        Payload::Json(body) => request.json(body),
+        Payload::Upload(source) => request.multipart(source.form().await?),
+    };
+    inner.metrics.requests_sent.fetch_add(1, Ordering::Relaxed);
+    let response = request.send().await.map_err(|e| network_error(e, call))?;
+    let status = response.status();
+    if !status.is_success() {
+        let retry_after = retry_after(response.headers());
+        let error = api_error(response, inner).await;
+        return Err(Failure { error, retry_after });
+    }
+    match want {
+        Want::Stream => Ok(Got::Stream(response)),
+        Want::Parsed(parse) => {
+            let body = read_body(response, call).await?;
+            parse(&body)
+                .map(Got::Parsed)
+                .map_err(|e| decode_error(call, &e, &body, inner).into())
+        }
+    }
+}
+
+async fn read_body(response: Response, call: &Call) -> Result<Bytes, Error> {
+    response.bytes().await.map_err(|e| Error::Decode {
+        request: call.label(),
+        reason: format!("the body was cut short: {}", root_cause(&e)),
+        excerpt: String::new(),
+        truncated: true,
+    })
+}
+
+/// Maps an error answer: the JSON envelope when there is one, else
+/// `ClientError`/`ServerError` with an excerpt of the body.
+async fn api_error(response: Response, inner: &Inner) -> Error {
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<ErrorEnvelope>(&body) {
+        Ok(envelope) => Error::Api {
+            status,
+            code: ApiCode::parse(&envelope.error.code),
+            message: scrub(&envelope.error.message, &inner.keys),
+        },
+        Err(_) => Error::Api {
+            status,
+            code: ApiCode::Unknown(if (400..500).contains(&status) {
+                "ClientError".into()
+            } else {
+                "ServerError".into()
+            }),
+            message: scrub(&excerpt(&body), &inner.keys),
+        },
+    }
+}
+
+fn decode_error(call: &Call, error: &serde_json::Error, body: &[u8], inner: &Inner) -> Error {
+    Error::Decode {
+        request: call.label(),
+        reason: error.to_string(),
+        excerpt: scrub(&excerpt(body), &inner.keys),
+        truncated: error.is_eof(),
+    }
+}
+
+fn network_error(error: reqwest::Error, call: &Call) -> Failure {
+    let target = url::Url::parse(&call.url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| "the API".into());
+    let cause = root_cause(&error);
+    let message = if error.is_timeout() {
+        format!("{} to {target} timed out", call.label())
+    } else if error.is_connect() {
+        format!("cannot connect to {target}: {cause} (check the API URL and proxy)")
+    } else {
+        format!("{} to {target} failed: {cause}", call.label())
+    };
+    Failure {
+        error: Error::Network {
+            message,
+            source: error,
+        },
+        retry_after: None,
+    }
+}
+
+/// The innermost cause: "connection refused" rather than reqwest's wrapper.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by the API).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_within_the_doubling_cap_and_the_max_delay() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        };
+        let mut rng = fastrand::Rng::with_seed(7);
+        for retry in 0..40 {
+            let cap = Duration::from_millis(100)
+                .saturating_mul(2u32.saturating_pow(retry.min(31)))
+                .min(Duration::from_secs(2));
+            let mut longest = Duration::ZERO;
+            for _ in 0..200 {
+                let d = policy.backoff(retry, &mut rng);
+                assert!(d <= cap, "retry {retry}: {d:?} > {cap:?}");
+                longest = longest.max(d);
+            }
+            // Full jitter spreads over the whole range, not just near zero.
+            assert!(
+                longest >= cap / 2,
+                "retry {retry}: longest {longest:?} of {cap:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_but_bounded_by_max_delay() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(30),
+        };
+        let mut rng = fastrand::Rng::with_seed(1);
+        assert_eq!(
+            policy.delay(0, Some(Duration::from_secs(7)), &mut rng),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            policy.delay(0, Some(Duration::from_secs(3600)), &mut rng),
+            Duration::from_secs(30)
+        );
+        assert!(policy.delay(0, None, &mut rng) <= Duration::from_millis(10));
+    }
+
+    #[test]
+    fn retry_after_header_parses_seconds_only() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, "12".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(12)));
+        headers.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().expect("header"),
+        );
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn posts_are_retried_only_when_refused_before_processing() {
+        let api = |status: u16, code: ErrorCode| Error::Api {
+            status,
+            code: ApiCode::Known(code),
+            message: String::new(),
+        };
+        let post = Call::post("http://127.0.0.1/api/v3/urls".into(), Payload::Empty);
+        let get = Call::get("http://127.0.0.1/api/v3/urls/x".into(), Vec::new());
+        let truncated = || Error::Decode {
+            request: String::new(),
+            reason: String::new(),
+            excerpt: String::new(),
+            truncated: true,
+        };
+        assert!(post.may_retry(&api(429, ErrorCode::QuotaExceeded)));
+        assert!(post.may_retry(&api(503, ErrorCode::Transient)));
+        assert!(!post.may_retry(&api(504, ErrorCode::DeadlineExceeded)));
+        assert!(!post.may_retry(&truncated()));
+        assert!(get.may_retry(&api(504, ErrorCode::DeadlineExceeded)));
+        assert!(get.may_retry(&truncated()));
+        assert!(!get.may_retry(&api(404, ErrorCode::NotFound)));
+    }
+}
