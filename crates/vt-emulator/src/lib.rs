@@ -1,1 +1,346 @@
-//! placeholder
+//! A faithful local VirusTotal API v3, so the official clients (vt-py,
+//! vt-go) and every test of the project can run offline, without a key and
+//! without burning quota.
+//!
+//! [`Emulator`] holds the shared state and builds the axum [`Router`]
+//! (`/api/v3/...` as on the real host, plus the control routes
+//! `GET /_emulator/stats` and `POST /_emulator/reset`);
+//! [`Emulator::spawn`] serves it on a socket and hands back a
+//! [`RunningEmulator`]. [`EmulatorConfig`] sets per-key quotas (a sliding
+//! 60 s window, UTC day and month counters), latency, reproducible fault
+//! injection, the analysis delay, key allow-lists and a fixtures folder.
+//!
+//! The world is synthetic and deterministic: every file hash, URL, domain
+//! and IP address gets a report computed from a hash of its id (see
+//! [`world`] for the exact rule and [`world_class`] to find ids of each
+//! class); fixtures override it per id, and uploads, URL submissions and
+//! rescans add to it while the emulator runs. The EICAR test file is built
+//! in.
+//!
+//! The emulator knows only the API's wire types (`vt-model`) and indicator
+//! parsing (`ioc`): nothing of the client, storage, verdicts or policies.
+//! It never touches the disk after start-up.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod accounting;
+mod api_error;
+mod control;
+mod engines;
+mod fixtures;
+mod gate;
+mod lookup;
+mod objects;
+mod store;
+mod submit;
+pub mod world;
+
+pub use store::MAX_UPLOAD_BYTES;
+pub use world::{world_class, WorldClass, EICAR, EICAR_MD5, EICAR_SHA1, EICAR_SHA256};
+
+use accounting::{Accounting, FaultPlan, QuotaLimits};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use fixtures::Fixtures;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use store::Store;
+
+/// How the emulator behaves. The default: no quota, no latency, no faults,
+/// analyses complete at once, any non-empty key accepted as premium.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Requests per key in any sliding 60 s window (`None` = unlimited).
+    pub quota_minute: Option<u32>,
+    /// Requests per key per UTC day.
+    pub quota_day: Option<u32>,
+    /// Requests per key per UTC month.
+    pub quota_month: Option<u32>,
+    /// Added before every API answer.
+    pub latency: Duration,
+    /// Fraction (0.0..=1.0) of API requests that fail.
+    pub fault_rate: f64,
+    /// Seed of the fault sequence, so faults are reproducible.
+    pub fault_seed: u64,
+    /// Folder of fixture objects (`*.json`) and `content/<sha256>` samples.
+    pub fixtures: Option<PathBuf>,
+    /// An analysis is `queued` for half of this, then `in-progress`, then `completed`.
+    pub analysis_delay: Duration,
+    /// Keys accepted as public (no premium routes). Both lists empty: any key, as premium.
+    pub public_keys: Vec<String>,
+    /// Keys accepted as premium.
+    pub premium_keys: Vec<String>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            quota_minute: None,
+            quota_day: None,
+            quota_month: None,
+            latency: Duration::ZERO,
+            fault_rate: 0.0,
+            fault_seed: 0,
+            fixtures: None,
+            analysis_delay: Duration::ZERO,
+            public_keys: Vec::new(),
+            premium_keys: Vec::new(),
+        }
+    }
+}
+
+/// Why the emulator could not start or serve.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    #[error("bad fixture file {}: {reason}", path.display())]
+    Fixture { path: PathBuf, reason: String },
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+pub(crate) struct Shared {
+    pub config: EmulatorConfig,
+    pub fixtures: Fixtures,
+    pub store: RwLock<Store>,
+    pub accounting: Mutex<Accounting>,
+    pub faults: Mutex<FaultPlan>,
+}
+
+/// The emulator's state; cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator").finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// Builds an emulator, loading the fixtures folder if one is set.
+    pub fn new(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        let fixtures = match &config.fixtures {
+            Some(dir) => Fixtures::load(dir)?,
+            None => Fixtures::default(),
+        };
+        let faults = FaultPlan::new(config.fault_rate, config.fault_seed);
+        Ok(Emulator {
+            shared: Arc::new(Shared {
+                config,
+                fixtures,
+                store: RwLock::new(Store::default()),
+                accounting: Mutex::new(Accounting::default()),
+                faults: Mutex::new(faults),
+            }),
+        })
+    }
+
+    /// The whole application: `/api/v3/...` and `/_emulator/...`.
+    pub fn router(&self) -> Router {
+        let unlimited_body = || DefaultBodyLimit::disable();
+        let api = Router::new()
+            .route(
+                "/api/v3/files",
+                post(submit::upload_file).layer(unlimited_body()),
+            )
+            .route("/api/v3/files/upload_url", get(submit::upload_url))
+            .route(
+                "/api/v3/_upload/{token}",
+                post(submit::upload_to_url).layer(unlimited_body()),
+            )
+            .route("/api/v3/files/{id}", get(lookup::file))
+            .route("/api/v3/files/{id}/analyse", post(submit::rescan_file))
+            .route("/api/v3/urls", post(submit::submit_url))
+            .route("/api/v3/urls/{id}", get(lookup::url))
+            .route("/api/v3/urls/{id}/analyse", post(submit::rescan_url))
+            .route("/api/v3/domains/{id}", get(lookup::domain))
+            .route("/api/v3/ip_addresses/{id}", get(lookup::ip_address))
+            .route("/api/v3/analyses/{id}", get(lookup::analysis))
+            .route("/api/v3/analyses/{id}/item", get(lookup::analysis_item))
+            .fallback(control::unknown_route)
+            .method_not_allowed_fallback(control::method_not_allowed)
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                gate::gate,
+            ));
+        api.route("/_emulator/stats", get(control::stats))
+            .route("/_emulator/reset", post(control::reset))
+            .with_state(self.clone())
+    }
+
+    /// Serves the emulator on `listener` until the process ends.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> Result<(), EmulatorError> {
+        let router = self.router();
+        axum::serve(listener, router)
+            .await
+            .map_err(EmulatorError::Serve)
+    }
+
+    /// Binds `addr` (port 0 picks a free one) and serves in a background task.
+    pub async fn spawn(self, addr: SocketAddr) -> Result<RunningEmulator, EmulatorError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| EmulatorError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind { addr, source })?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = self.router();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "emulator server failed");
+            }
+        });
+        tracing::info!(addr = %local, "emulator listening");
+        Ok(RunningEmulator {
+            addr: local,
+            emulator: self,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The counters, as `GET /_emulator/stats` returns them.
+    pub fn stats(&self) -> serde_json::Value {
+        self.accounting().snapshot(Instant::now(), now_epoch())
+    }
+
+    /// Clears counters and quotas, keeps the world.
+    pub fn reset(&self) {
+        *self.accounting() = Accounting::default();
+    }
+
+    pub(crate) fn config(&self) -> &EmulatorConfig {
+        &self.shared.config
+    }
+
+    pub(crate) fn fixtures(&self) -> &Fixtures {
+        &self.shared.fixtures
+    }
+
+    pub(crate) fn quota_limits(&self) -> QuotaLimits {
+        let c = &self.shared.config;
+        QuotaLimits {
+            minute: c.quota_minute,
+            day: c.quota_day,
+            month: c.quota_month,
+        }
+    }
+
+    pub(crate) fn store(&self) -> RwLockReadGuard<'_, Store> {
+        self.shared
+            .store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
+        self.shared
+            .store
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn accounting(&self) -> MutexGuard<'_, Accounting> {
+        self.shared
+            .accounting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, FaultPlan> {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Current time in epoch seconds.
+pub(crate) fn now_epoch() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// An emulator serving on a socket in a background task; stopped on drop.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    addr: SocketAddr,
+    emulator: Emulator,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: the host to give vt-py.
+    pub fn base_url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{addr}")
+    }
+
+    /// `http://127.0.0.1:PORT/api/v3`.
+    pub fn api_url(&self) -> String {
+        format!("{}/api/v3", self.base_url())
+    }
+
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    /// Stops accepting connections and waits (at most 5 s) for open ones to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Request counters, per-key quotas and fault injection: everything
+//! `/_emulator/stats` reports and `/_emulator/reset` clears.
+
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Which quota window a request ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaWindow {
+    Minute,
+    Day,
+    Month,
+}
+
+impl QuotaWindow {
+    fn describe(self) -> &'static str {
+        match self {
+            QuotaWindow::Minute => "per-minute",
+            QuotaWindow::Day => "daily",
+            QuotaWindow::Month => "monthly",
+        }
+    }
+}
+
+/// The budget of every key (`None` = unlimited).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuotaLimits {
+    pub minute: Option<u32>,
+    pub day: Option<u32>,
+    pub month: Option<u32>,
+}
+
+/// What one key has spent.
+#[derive(Debug, Default)]
+struct KeyUsage {
+    /// Instants of the requests of the last 60 s, oldest first.
+    minute: VecDeque<Instant>,
+    /// (UTC day number, requests that day).
+    day: (i64, u32),
+    /// (UTC year * 12 + month, requests that month).
+    month: (i64, u32),
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+impl KeyUsage {
+    fn prune(&mut self, now: Instant, day: i64, month: i64) {
+        while self
+            .minute
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= MINUTE)
+        {
+            self.minute.pop_front();
+        }
+        if self.day.0 != day {
+            self.day = (day, 0);
+        }
+        if self.month.0 != month {
+            self.month = (month, 0);
+        }
+    }
+}
+
+/// Counters of one run; a reset replaces them with fresh ones.
+#[derive(Debug, Default)]
+pub struct Accounting {
+    requests_total: u64,
+    by_status: BTreeMap<u16, u64>,
+    by_route: BTreeMap<String, u64>,
+    uploads_total: u64,
+    usage: HashMap<String, KeyUsage>,
+}
+
+/// The quota error's message for a window and its limit.
+pub fn quota_message(window: QuotaWindow, limit: u32) -> String {
+    format!(
+        "Quota exceeded: the {} allowance of {limit} requests is used up",
+        window.describe()
+    )
+}
+
+impl Accounting {
+    /// Counts a request against `key`, or says which window is full (a
+    /// refused request spends nothing).
+    pub fn spend(
+        &mut self,
+        key: &str,
+        limits: QuotaLimits,
+        now: Instant,
+        epoch: i64,
+    ) -> Result<(), (QuotaWindow, u32)> {
+        let (day, month) = day_and_month(epoch);
+        let usage = self.usage.entry(key.to_owned()).or_default();
+        usage.prune(now, day, month);
+        if let Some(limit) = limits.minute {
+            if usage.minute.len() >= limit as usize {
+                return Err((QuotaWindow::Minute, limit));
+            }
+        }
+        if let Some(limit) = limits.day {
+            if usage.day.1 >= limit {
+                return Err((QuotaWindow::Day, limit));
+            }
+        }
+        if let Some(limit) = limits.month {
+            if usage.month.1 >= limit {
+                return Err((QuotaWindow::Month, limit));
+            }
+        }
+        usage.minute.push_back(now);
+        usage.day.1 += 1;
+        usage.month.1 += 1;
+        Ok(())
+    }
+
+    pub fn record(&mut self, route: String, status: u16) {
+        self.requests_total += 1;
+        *self.by_status.entry(status).or_default() += 1;
+        *self.by_route.entry(route).or_default() += 1;
+    }
+
+    pub fn record_upload(&mut self) {
+        self.uploads_total += 1;
+    }
+
+    /// Requests `key` spent in each window now.
+    #[allow(dead_code)] // used by routes still to come
+    pub fn usage_of(&mut self, key: &str, now: Instant, epoch: i64) -> (u32, u32, u32) {
+        let (day, month) = day_and_month(epoch);
+        match self.usage.get_mut(key) {
+            Some(usage) => {
+                usage.prune(now, day, month);
+                (usage.minute.len() as u32, usage.day.1, usage.month.1)
+            }
+            None => (0, 0, 0),
+        }
+    }
+
+    /// The JSON of `GET /_emulator/stats`.
+    pub fn snapshot(&mut self, now: Instant, epoch: i64) -> Value {
+        let (day, month) = day_and_month(epoch);
+        let mut quota = BTreeMap::new();
+        for (key, usage) in &mut self.usage {
+            usage.prune(now, day, month);
+            let short: String = key.chars().take(8).collect();
+            let entry = quota.entry(short).or_insert((0usize, 0u32, 0u32));
+            entry.0 += usage.minute.len();
+            entry.1 += usage.day.1;
+            entry.2 += usage.month.1;
+        }
+        let quota: serde_json::Map<String, Value> = quota
+            .into_iter()
+            .map(|(k, (m, d, mo))| (k, json!({"minute": m, "day": d, "month": mo})))
+            .collect();
+        let by_status: serde_json::Map<String, Value> = self
+            .by_status
+            .iter()
+            .map(|(s, n)| (s.to_string(), json!(n)))
+            .collect();
+        json!({
+            "requests_total": self.requests_total,
+            "by_status": by_status,
+            "by_route": self.by_route,
+            "uploads_total": self.uploads_total,
+            "quota": quota,
+        })
+    }
+}
+
+fn day_and_month(epoch: i64) -> (i64, i64) {
+    let day = epoch.div_euclid(86_400);
+    let month = time::OffsetDateTime::from_unix_timestamp(epoch)
+        .map(|t| i64::from(t.year()) * 12 + i64::from(u8::from(t.month())))
+        .unwrap_or(day / 31);
+    (day, month)
+}
+
+/// The ways an injected fault breaks an answer, used in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// 503 with a `TransientError` JSON body.
+    Transient,
+    /// 500 with a plain-text body.
+    PlainServerError,
+    /// The connection is dropped before a complete answer.
+    ConnectionReset,
+    /// A 200 whose body stops halfway through its `Content-Length`.
+    TruncatedBody,
+}
+
+const FAULT_CYCLE: [FaultKind; 4] = [
+    FaultKind::Transient,
+    FaultKind::PlainServerError,
+    FaultKind::ConnectionReset,
+    FaultKind::TruncatedBody,
+];
+
+/// Decides, reproducibly from a seed, which requests fail and how.
+#[derive(Debug)]
+pub struct FaultPlan {
+    rate: f64,
+    rng: fastrand::Rng,
+    next: usize,
+}
+
+impl FaultPlan {
+    pub fn new(rate: f64, seed: u64) -> FaultPlan {
+        FaultPlan {
+            rate: rate.clamp(0.0, 1.0),
+            rng: fastrand::Rng::with_seed(seed),
+            next: 0,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.rate > 0.0
+    }
+
+    /// The fault for the next request, if it is to fail.
+    pub fn draw(&mut self) -> Option<FaultKind> {
+        if self.rate <= 0.0 || self.rng.f64() >= self.rate {
+            return None;
+        }
+        let kind = FAULT_CYCLE[self.next % FAULT_CYCLE.len()];
+        self.next += 1;
+        Some(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_request_spends_no_quota() {
+        let mut acc = Accounting::default();
+        let limits = QuotaLimits {
+            minute: Some(2),
+            ..QuotaLimits::default()
+        };
+        let now = Instant::now();
+        assert!(acc.spend("k", limits, now, 0).is_ok());
+        assert!(acc.spend("k", limits, now, 0).is_ok());
+        assert_eq!(
+            acc.spend("k", limits, now, 0),
+            Err((QuotaWindow::Minute, 2))
+        );
+        assert_eq!(acc.usage_of("k", now, 0), (2, 2, 2));
+        let later = now + Duration::from_secs(61);
+        assert!(acc.spend("k", limits, later, 61).is_ok());
+    }
+
+    #[test]
+    fn day_counter_rolls_over_at_utc_midnight() {
+        let mut acc = Accounting::default();
+        let limits = QuotaLimits {
+            day: Some(1),
+            ..QuotaLimits::default()
+        };
+        let now = Instant::now();
+        assert!(acc.spend("k", limits, now, 86_399).is_ok());
+        assert!(acc.spend("k", limits, now, 86_399).is_err());
+        assert!(acc.spend("k", limits, now, 86_400).is_ok());
+    }
+
+    #[test]
+    fn faults_are_reproducible_and_cycle_through_every_kind() {
+        let draws = |seed| {
+            let mut plan = FaultPlan::new(0.5, seed);
+            (0..40).map(|_| plan.draw()).collect::<Vec<_>>()
+        };
+        assert_eq!(draws(7), draws(7));
+        let mut always = FaultPlan::new(1.0, 1);
+        let kinds: Vec<_> = (0..4).filter_map(|_| always.draw()).collect();
+        assert_eq!(kinds, FAULT_CYCLE.to_vec());
+    }
+}

@@ -1,0 +1,158 @@
+//! What every API request passes before its handler: latency, the key
+//! check, the quota, fault injection, and the counting for the stats.
+
+use crate::accounting::{quota_message, FaultKind};
+use crate::api_error::ApiError;
+use crate::{now_epoch, Emulator};
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use std::time::Instant;
+use vt_model::ErrorCode;
+
+/// The key a request came with, put in its extensions for the handlers.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key: String,
+    #[allow(dead_code)] // used by routes still to come
+    pub premium: bool,
+}
+
+pub async fn gate(State(emu): State<Emulator>, request: Request, next: Next) -> Response {
+    let route = route_name(&request);
+    let response = answer(&emu, request, next).await;
+    emu.accounting().record(route, response.status().as_u16());
+    response
+}
+
+/// `GET /files/{id}`: the method and the route template without `/api/v3`.
+fn route_name(request: &Request) -> String {
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().trim_start_matches("/api/v3").to_owned())
+        .unwrap_or_else(|| "(unmatched)".to_owned());
+    format!("{} {template}", request.method())
+}
+
+async fn answer(emu: &Emulator, mut request: Request, next: Next) -> Response {
+    let latency = emu.config().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let caller = match authenticate(emu, &request) {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
+    let spent =
+        emu.accounting()
+            .spend(&caller.key, emu.quota_limits(), Instant::now(), now_epoch());
+    if let Err((window, limit)) = spent {
+        return ApiError::new(ErrorCode::QuotaExceeded, quota_message(window, limit))
+            .into_response();
+    }
+    request.extensions_mut().insert(caller);
+    let fault = {
+        let mut plan = emu.faults();
+        if plan.is_active() {
+            plan.draw()
+        } else {
+            None
+        }
+    };
+    match fault {
+        None => next.run(request).await,
+        Some(kind) => {
+            tracing::debug!(?kind, "injecting fault");
+            inject(kind, request, next).await
+        }
+    }
+}
+
+fn authenticate(emu: &Emulator, request: &Request) -> Result<Caller, ApiError> {
+    let key = request
+        .headers()
+        .get("x-apikey")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AuthenticationRequired,
+                "X-Apikey header is missing",
+            )
+        })?;
+    let config = emu.config();
+    let open = config.public_keys.is_empty() && config.premium_keys.is_empty();
+    let premium = if open || config.premium_keys.iter().any(|k| k == key) {
+        true
+    } else if config.public_keys.iter().any(|k| k == key) {
+        false
+    } else {
+        return Err(ApiError::new(ErrorCode::WrongCredentials, "Wrong API key"));
+    };
+    Ok(Caller {
+        key: key.to_owned(),
+        premium,
+    })
+}
+
+async fn inject(kind: FaultKind, request: Request, next: Next) -> Response {
+    match kind {
+        FaultKind::Transient => ApiError::new(
+            ErrorCode::Transient,
+            "Transient error, please try again later",
+        )
+        .into_response(),
+        FaultKind::PlainServerError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "Internal Server Error",
+        )
+            .into_response(),
+        FaultKind::ConnectionReset => {
+            // A body that fails before its first byte makes hyper abort the
+            // connection: the client sees a reset, not an answer.
+            let failing = futures_util::stream::once(async {
+                Err::<bytes::Bytes, _>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected connection reset",
+                ))
+            });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from_stream(failing))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+        FaultKind::TruncatedBody => {
+            let answer = next.run(request).await;
+            let (mut parts, body) = answer.into_parts();
+            let full = match axum::body::to_bytes(body, usize::MAX).await {
+                Ok(full) => full,
+                Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            };
+            let half = full.slice(..full.len() / 2);
+            // Content-Length promises the whole body; the stream ends halfway
+            // with an error, so hyper closes the connection mid-body.
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len().max(2)));
+            // The pause lets hyper flush the head and the first half before
+            // the error aborts the connection.
+            let cut = futures_util::stream::once(async move { Ok(half) }).chain(
+                futures_util::stream::once(async {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "injected truncated body",
+                    ))
+                }),
+            );
+            Response::from_parts(parts, Body::from_stream(cut))
+        }
+    }
+}

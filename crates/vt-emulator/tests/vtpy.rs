@@ -1,0 +1,54 @@
+//! The official Python client, vt-py, works against the emulator unmodified.
+
+use ioc::IndicatorKind;
+use sha2::Digest;
+use std::process::Command;
+use vt_emulator::{world_class, Emulator, EmulatorConfig, WorldClass};
+
+fn vtpy_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import vt"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vtpy_client_works_against_the_emulator() {
+    if !vtpy_available() {
+        println!("skipping: python3 cannot import vt (pip install vt-py to run this check)");
+        return;
+    }
+    let running = Emulator::new(EmulatorConfig::default())
+        .expect("emulator starts")
+        .spawn("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("binds");
+    let unknown = (0..10_000)
+        .map(|i| hex::encode(sha2::Sha256::digest(format!("vtpy unknown {i}").as_bytes())))
+        .find(|h| world_class(IndicatorKind::File, h) == WorldClass::Unknown)
+        .expect("an unknown hash exists");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vtpy_check.py");
+    let base_url = running.base_url();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args([script, &base_url, "vtpy-test-key", &unknown])
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "vt-py check failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("vt-py check passed"));
+    let stats = running.emulator().stats();
+    assert!(
+        stats["requests_total"].as_u64().unwrap_or(0) >= 9,
+        "{stats}"
+    );
+    assert_eq!(stats["uploads_total"], 1);
+    running.shutdown().await;
+}

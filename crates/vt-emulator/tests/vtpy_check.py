@@ -1,0 +1,67 @@
+"""Drives a running vt-emulator with the official client, vt-py, unmodified.
+
+Usage: vtpy_check.py BASE_URL API_KEY UNKNOWN_SHA256
+Exits 0 when every check passes; an assertion or API error exits non-zero.
+"""
+
+import hashlib
+import os
+import sys
+import tempfile
+
+import vt
+
+EICAR_SHA256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+
+
+def main() -> None:
+    base_url, key, unknown_sha256 = sys.argv[1], sys.argv[2], sys.argv[3]
+    with vt.Client(key, host=base_url) as client:
+        eicar = client.get_object(f"/files/{EICAR_SHA256}")
+        assert eicar.type == "file" and eicar.id == EICAR_SHA256
+        assert eicar.size == 68
+        assert eicar.last_analysis_stats["malicious"] > 50, eicar.last_analysis_stats
+        assert eicar.last_analysis_date.year >= 2020  # vt-py turns *_date into datetimes
+        by_md5 = client.get_object("/files/44d88612fea8a8f36de82e1278abb02f")
+        assert by_md5.id == EICAR_SHA256
+
+        try:
+            client.get_object(f"/files/{unknown_sha256}")
+            raise AssertionError("unknown file must raise")
+        except vt.APIError as error:
+            assert error.code == "NotFoundError", error
+
+        url = "http://vtpy-check.example/landing?x=1"
+        analysis = client.scan_url(url, wait_for_completion=True)
+        assert analysis.status == "completed", analysis.status
+        url_obj = client.get_object("/urls/{}", vt.url_id(url))
+        assert url_obj.url == url, url_obj.url
+        assert "malicious" in url_obj.last_analysis_stats
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "vtpy-sample.bin")
+            content = os.urandom(4096)
+            with open(path, "wb") as handle:
+                handle.write(content)
+            with open(path, "rb") as handle:
+                analysis = client.scan_file(handle, wait_for_completion=True)
+        assert analysis.status == "completed", analysis.status
+        sha256 = hashlib.sha256(content).hexdigest()
+        uploaded = client.get_object(f"/files/{sha256}")
+        assert uploaded.size == 4096
+        assert uploaded.meaningful_name == "vtpy-sample.bin", uploaded.meaningful_name
+
+        domain = client.get_object("/domains/{}", "vtpy-check.example")
+        assert domain.type == "domain"
+        ip = client.get_object("/ip_addresses/{}", "8.8.4.4")
+        assert ip.type == "ip_address"
+
+        if "--collections" in sys.argv:
+            related = list(client.iterator(f"/files/{EICAR_SHA256}/contacted_domains", limit=25, batch_size=4))
+            assert len(related) > 0
+            assert all(obj.type == "domain" for obj in related)
+    print("vt-py check passed")
+
+
+if __name__ == "__main__":
+    main()
