@@ -154,11 +154,19 @@ pub struct Purged {
     pub not_found: u64,
     /// Ledger rows older than [`LEDGER_RETENTION`].
     pub ledger_rows: u64,
+    /// Jobs finished longer than [`FINISHED_JOB_RETENTION`] ago, with
+    /// their journals.
+    pub jobs: u64,
 }
 
 /// How long the quota ledger remembers calls: longer than the longest
 /// budget window (a month).
 pub const LEDGER_RETENTION: Duration = Duration::from_secs(35 * 24 * 3600);
+
+/// How long a finished job's journal stays readable (unless its
+/// fingerprint is reopened first): a journal of a million lines is about
+/// half a gigabyte, not worth keeping for ever.
+pub const FINISHED_JOB_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Rows [`Store::journal_entries`] reads per page.
 const JOURNAL_PAGE: usize = 10_000;
@@ -204,8 +212,9 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// Deletes expired cache entries and ledger rows older than
-    /// [`LEDGER_RETENTION`]. Reads never delete, so this is the only way
+    /// Deletes expired cache entries, ledger rows older than
+    /// [`LEDGER_RETENTION`] and jobs finished longer than
+    /// [`FINISHED_JOB_RETENTION`] ago. Reads never delete, so this is the only way
     /// storage shrinks; run it now and then (e.g. at start).
     fn purge(&self, now: OffsetDateTime) -> Result<Purged, StoreError>;
 
@@ -261,7 +270,7 @@ pub trait Store: Send + Sync {
     }
 
     /// Marks the job finished: its journal stays readable until the same
-    /// fingerprint is opened again. Finishing twice is harmless.
+    /// fingerprint is opened again or [`Store::purge`] retires it. Finishing twice is harmless.
     fn finish_job(&self, job: JobId) -> Result<(), StoreError>;
 
     fn job_status(&self, job: JobId) -> Result<JobStatus, StoreError>;

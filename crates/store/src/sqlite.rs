@@ -8,7 +8,8 @@
 //! other (up to [`BUSY_TIMEOUT`]) instead of failing.
 
 use crate::{
-    Cached, JobId, JobState, JobStatus, JournalEntry, Purged, Store, StoreError, LEDGER_RETENTION,
+    Cached, JobId, JobState, JobStatus, JournalEntry, Purged, Store, StoreError,
+    FINISHED_JOB_RETENTION, LEDGER_RETENTION,
 };
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -394,11 +395,18 @@ impl Store for SqliteStore {
         let not_found = tx.execute("DELETE FROM not_found WHERE expires_at <= ?1", [at])?;
         let cutoff = (now - LEDGER_RETENTION).unix_timestamp();
         let ledger_rows = tx.execute("DELETE FROM api_calls WHERE second < ?1", [cutoff])?;
+        let retired = millis(now - FINISHED_JOB_RETENTION);
+        tx.execute(
+            "DELETE FROM journal WHERE job_id IN (SELECT id FROM jobs WHERE finished_at < ?1)",
+            [retired],
+        )?;
+        let jobs = tx.execute("DELETE FROM jobs WHERE finished_at < ?1", [retired])?;
         tx.commit()?;
         Ok(Purged {
             reports: reports as u64,
             not_found: not_found as u64,
             ledger_rows: ledger_rows as u64,
+            jobs: jobs as u64,
         })
     }
 

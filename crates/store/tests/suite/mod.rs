@@ -38,6 +38,7 @@ macro_rules! store_suite {
             quota_ledger_counts_calls_in_a_window,
             migrations_are_idempotent,
             purge_removes_only_what_expired,
+            purge_retires_old_finished_jobs_only,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -466,5 +467,29 @@ pub fn purge_removes_only_what_expired(b: &dyn Backend) {
         s.api_calls_since("old00000", T - time::Duration::days(90))
             .expect("count"),
         1
+    );
+}
+
+pub fn purge_retires_old_finished_jobs_only(b: &dyn Backend) {
+    let s = b.open();
+    let finished = s.open_job("done").expect("open");
+    s.journal_record(finished, 0, "k", "{}").expect("journal");
+    s.finish_job(finished).expect("finish");
+    let open = s.open_job("interrupted").expect("open");
+    s.journal_record(open, 0, "k", "{}").expect("journal");
+    // Job times come from the clock, so purge relative to it.
+    let now = OffsetDateTime::now_utc();
+    let soon = s.purge(now + time::Duration::days(1)).expect("purge");
+    assert_eq!(soon.jobs, 0, "a recently finished job stays readable");
+    let later = s.purge(now + time::Duration::days(8)).expect("purge");
+    assert_eq!(later.jobs, 1);
+    assert!(matches!(
+        s.job_status(finished),
+        Err(StoreError::NoSuchJob(_))
+    ));
+    assert_eq!(
+        s.journal_entries(open).expect("entries").len(),
+        1,
+        "an open job is never retired"
     );
 }
