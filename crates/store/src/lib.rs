@@ -286,3 +286,37 @@ pub trait Store: Send + Sync {
     /// call in the same second as `since` counts, erring towards caution.
     fn api_calls_since(&self, key_prefix: &str, since: OffsetDateTime) -> Result<u64, StoreError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn errors_and_stores_cross_threads_and_tasks() {
+        shareable::<StoreError>();
+        shareable::<SqliteStore>();
+        shareable::<std::sync::Arc<dyn Store>>();
+    }
+
+    #[test]
+    fn cached_accessors_read_either_variant() {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        let later = t + time::Duration::hours(1);
+        let nf = Cached::NotFound {
+            fetched_at: t,
+            expires_at: later,
+        };
+        assert!(nf.is_not_found());
+        assert_eq!((nf.fetched_at(), nf.expires_at()), (t, later));
+        let found = Cached::Found {
+            kind: "file".into(),
+            json: "{}".into(),
+            fetched_at: later,
+            expires_at: later,
+        };
+        assert!(!found.is_not_found());
+        assert_eq!(found.fetched_at(), later);
+    }
+}
