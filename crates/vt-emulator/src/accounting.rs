@@ -36,6 +36,8 @@ pub struct QuotaLimits {
 struct KeyUsage {
     /// Instants of the requests of the last 60 s, oldest first.
     minute: VecDeque<Instant>,
+    /// Instants of the requests of the last hour, oldest first.
+    hour: VecDeque<Instant>,
     /// (UTC day number, requests that day).
     day: (i64, u32),
     /// (UTC year * 12 + month, requests that month).
@@ -43,6 +45,7 @@ struct KeyUsage {
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
 
 impl KeyUsage {
     fn prune(&mut self, now: Instant, day: i64, month: i64) {
@@ -52,6 +55,13 @@ impl KeyUsage {
             .is_some_and(|t| now.duration_since(*t) >= MINUTE)
         {
             self.minute.pop_front();
+        }
+        while self
+            .hour
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= HOUR)
+        {
+            self.hour.pop_front();
         }
         if self.day.0 != day {
             self.day = (day, 0);
@@ -70,6 +80,17 @@ pub struct Accounting {
     by_route: BTreeMap<String, u64>,
     uploads_total: u64,
     usage: HashMap<String, KeyUsage>,
+    /// key -> UTC day number -> endpoint family -> requests.
+    daily: HashMap<String, BTreeMap<i64, BTreeMap<&'static str, u64>>>,
+}
+
+/// What one key spent, as `/users/{id}/overall_quotas` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub minute: u32,
+    pub hour: u32,
+    pub day: u32,
+    pub month: u32,
 }
 
 /// The quota error's message for a window and its limit.
@@ -86,6 +107,7 @@ impl Accounting {
     pub fn spend(
         &mut self,
         key: &str,
+        family: &'static str,
         limits: QuotaLimits,
         now: Instant,
         epoch: i64,
@@ -109,8 +131,17 @@ impl Accounting {
             }
         }
         usage.minute.push_back(now);
+        usage.hour.push_back(now);
         usage.day.1 += 1;
         usage.month.1 += 1;
+        *self
+            .daily
+            .entry(key.to_owned())
+            .or_default()
+            .entry(day)
+            .or_default()
+            .entry(family)
+            .or_default() += 1;
         Ok(())
     }
 
@@ -125,16 +156,37 @@ impl Accounting {
     }
 
     /// Requests `key` spent in each window now.
-    #[allow(dead_code)] // used by routes still to come
-    pub fn usage_of(&mut self, key: &str, now: Instant, epoch: i64) -> (u32, u32, u32) {
+    pub fn usage_of(&mut self, key: &str, now: Instant, epoch: i64) -> Usage {
         let (day, month) = day_and_month(epoch);
         match self.usage.get_mut(key) {
             Some(usage) => {
                 usage.prune(now, day, month);
-                (usage.minute.len() as u32, usage.day.1, usage.month.1)
+                Usage {
+                    minute: usage.minute.len() as u32,
+                    hour: usage.hour.len() as u32,
+                    day: usage.day.1,
+                    month: usage.month.1,
+                }
             }
-            None => (0, 0, 0),
+            None => Usage::default(),
         }
+    }
+
+    /// Requests of `key` per UTC day (`first..=last`, day numbers) and endpoint family.
+    pub fn daily_usage(
+        &self,
+        key: &str,
+        first: i64,
+        last: i64,
+    ) -> BTreeMap<i64, BTreeMap<&'static str, u64>> {
+        self.daily
+            .get(key)
+            .map(|days| {
+                days.range(first..=last)
+                    .map(|(d, families)| (*d, families.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The JSON of `GET /_emulator/stats`.
@@ -165,6 +217,47 @@ impl Accounting {
             "uploads_total": self.uploads_total,
             "quota": quota,
         })
+    }
+}
+
+/// The endpoint family a request counts under in `/users/{id}/api_usage`,
+/// from its method and route template (without `/api/v3`).
+pub fn usage_family(template: &str) -> &'static str {
+    let segments: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+    let singular = |collection: &str| match collection {
+        "files" => "file",
+        "urls" => "url",
+        "domains" => "domain",
+        _ => "ip_address",
+    };
+    match segments.as_slice() {
+        ["files"] | ["files", "upload_url"] | ["_upload", _] => "file_upload",
+        ["urls"] => "url_scan",
+        ["files", "{id}", "analyse"] => "file_analyse",
+        ["urls", "{id}", "analyse"] => "url_analyse",
+        ["files", "{id}", "download" | "download_url"] | ["_download", _] => "file_download",
+        [_, "{id}", "comments"] => "comments",
+        [_, "{id}", "votes"] => "votes",
+        [c, "{id}", _, ..] if matches!(*c, "files" | "urls" | "domains" | "ip_addresses") => {
+            match singular(c) {
+                "file" => "file_relationships",
+                "url" => "url_relationships",
+                "domain" => "domain_relationships",
+                _ => "ip_address_relationships",
+            }
+        }
+        ["files", ..] => "files",
+        ["urls", ..] => "urls",
+        ["domains", ..] => "domains",
+        ["ip_addresses", ..] => "ip_addresses",
+        ["analyses", ..] => "analyses",
+        ["search"] => "search",
+        ["intelligence", ..] => "intelligence_search",
+        ["private", ..] => "private_scanning",
+        ["widget", ..] => "widget",
+        ["users", ..] => "users",
+        ["metadata"] => "metadata",
+        _ => "other",
     }
 }
 
@@ -240,15 +333,20 @@ mod tests {
             ..QuotaLimits::default()
         };
         let now = Instant::now();
-        assert!(acc.spend("k", limits, now, 0).is_ok());
-        assert!(acc.spend("k", limits, now, 0).is_ok());
+        assert!(acc.spend("k", "files", limits, now, 0).is_ok());
+        assert!(acc.spend("k", "files", limits, now, 0).is_ok());
         assert_eq!(
-            acc.spend("k", limits, now, 0),
+            acc.spend("k", "files", limits, now, 0),
             Err((QuotaWindow::Minute, 2))
         );
-        assert_eq!(acc.usage_of("k", now, 0), (2, 2, 2));
+        let usage = acc.usage_of("k", now, 0);
+        assert_eq!(
+            (usage.minute, usage.hour, usage.day, usage.month),
+            (2, 2, 2, 2)
+        );
         let later = now + Duration::from_secs(61);
-        assert!(acc.spend("k", limits, later, 61).is_ok());
+        assert!(acc.spend("k", "files", limits, later, 61).is_ok());
+        assert_eq!(acc.daily_usage("k", 0, 0)[&0]["files"], 3);
     }
 
     #[test]
@@ -259,9 +357,28 @@ mod tests {
             ..QuotaLimits::default()
         };
         let now = Instant::now();
-        assert!(acc.spend("k", limits, now, 86_399).is_ok());
-        assert!(acc.spend("k", limits, now, 86_399).is_err());
-        assert!(acc.spend("k", limits, now, 86_400).is_ok());
+        assert!(acc.spend("k", "urls", limits, now, 86_399).is_ok());
+        assert!(acc.spend("k", "urls", limits, now, 86_399).is_err());
+        assert!(acc.spend("k", "urls", limits, now, 86_400).is_ok());
+    }
+
+    #[test]
+    fn routes_fall_into_usage_families() {
+        for (template, family) in [
+            ("/files/{id}", "files"),
+            ("/files/{id}/analyse", "file_analyse"),
+            ("/files/{id}/{relationship}", "file_relationships"),
+            (
+                "/domains/{id}/relationships/{relationship}",
+                "domain_relationships",
+            ),
+            ("/urls/{id}/comments", "comments"),
+            ("/files", "file_upload"),
+            ("/intelligence/search", "intelligence_search"),
+            ("/files/{id}/download", "file_download"),
+        ] {
+            assert_eq!(usage_family(template), family, "{template}");
+        }
     }
 
     #[test]

@@ -34,7 +34,6 @@ impl ApiError {
         ApiError::new(ErrorCode::BadRequest, message)
     }
 
-    #[allow(dead_code)] // used by routes still to come
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::Forbidden, message)
     }

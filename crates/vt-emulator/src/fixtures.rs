@@ -122,13 +122,11 @@ impl Fixtures {
     }
 
     /// Sample bytes shipped for a sha256.
-    #[allow(dead_code)] // used by routes still to come
     pub fn content(&self, sha256: &str) -> Option<&Bytes> {
         self.content.get(sha256)
     }
 
     /// Every fixture object of a kind, once each (files are indexed thrice).
-    #[allow(dead_code)] // used by routes still to come
     pub fn objects_of(&self, kind: &str) -> Vec<&Value> {
         let mut seen = std::collections::HashSet::new();
         let mut out: Vec<&Value> = self

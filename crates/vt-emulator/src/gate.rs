@@ -1,7 +1,7 @@
 //! What every API request passes before its handler: latency, the key
 //! check, the quota, fault injection, and the counting for the stats.
 
-use crate::accounting::{quota_message, FaultKind};
+use crate::accounting::{quota_message, usage_family, FaultKind};
 use crate::api_error::ApiError;
 use crate::{now_epoch, Emulator};
 use axum::body::Body;
@@ -17,39 +17,56 @@ use vt_model::ErrorCode;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub key: String,
-    #[allow(dead_code)] // used by routes still to come
     pub premium: bool,
 }
 
+/// Routes a browser or a signed link reaches without a key: counted, never
+/// charged to a quota and never failed on purpose.
+const OPEN_ROUTES: &[&str] = &["/widget/html/{token}", "/_download/{token}"];
+
 pub async fn gate(State(emu): State<Emulator>, request: Request, next: Next) -> Response {
-    let route = route_name(&request);
-    let response = answer(&emu, request, next).await;
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().trim_start_matches("/api/v3").to_owned());
+    let route = format!(
+        "{} {}",
+        request.method(),
+        template.as_deref().unwrap_or("(unmatched)")
+    );
+    let response = if template
+        .as_deref()
+        .is_some_and(|t| OPEN_ROUTES.contains(&t))
+    {
+        sleep_latency(&emu).await;
+        next.run(request).await
+    } else {
+        answer(&emu, template.as_deref().unwrap_or_default(), request, next).await
+    };
     emu.accounting().record(route, response.status().as_u16());
     response
 }
 
-/// `GET /files/{id}`: the method and the route template without `/api/v3`.
-fn route_name(request: &Request) -> String {
-    let template = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().trim_start_matches("/api/v3").to_owned())
-        .unwrap_or_else(|| "(unmatched)".to_owned());
-    format!("{} {template}", request.method())
-}
-
-async fn answer(emu: &Emulator, mut request: Request, next: Next) -> Response {
+async fn sleep_latency(emu: &Emulator) {
     let latency = emu.config().latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+}
+
+async fn answer(emu: &Emulator, template: &str, mut request: Request, next: Next) -> Response {
+    sleep_latency(emu).await;
     let caller = match authenticate(emu, &request) {
         Ok(caller) => caller,
         Err(e) => return e.into_response(),
     };
-    let spent =
-        emu.accounting()
-            .spend(&caller.key, emu.quota_limits(), Instant::now(), now_epoch());
+    let spent = emu.accounting().spend(
+        &caller.key,
+        usage_family(template),
+        emu.quota_limits(),
+        Instant::now(),
+        now_epoch(),
+    );
     if let Err((window, limit)) = spent {
         return ApiError::new(ErrorCode::QuotaExceeded, quota_message(window, limit))
             .into_response();

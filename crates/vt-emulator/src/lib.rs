@@ -23,16 +23,24 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod account;
 mod accounting;
 mod api_error;
+mod collection;
+mod community;
 mod control;
+mod downloads;
 mod engines;
 mod fixtures;
 mod gate;
 mod lookup;
 mod objects;
+mod private;
+mod relationships;
+mod search;
 mod store;
 mod submit;
+mod widget;
 pub mod world;
 
 pub use store::MAX_UPLOAD_BYTES;
@@ -156,7 +164,7 @@ impl Emulator {
     /// The whole application: `/api/v3/...` and `/_emulator/...`.
     pub fn router(&self) -> Router {
         let unlimited_body = || DefaultBodyLimit::disable();
-        let api = Router::new()
+        let mut api = Router::new()
             .route(
                 "/api/v3/files",
                 post(submit::upload_file).layer(unlimited_body()),
@@ -168,6 +176,12 @@ impl Emulator {
             )
             .route("/api/v3/files/{id}", get(lookup::file))
             .route("/api/v3/files/{id}/analyse", post(submit::rescan_file))
+            .route("/api/v3/files/{id}/download", get(downloads::download))
+            .route(
+                "/api/v3/files/{id}/download_url",
+                get(downloads::download_url),
+            )
+            .route("/api/v3/_download/{token}", get(downloads::signed_download))
             .route("/api/v3/urls", post(submit::submit_url))
             .route("/api/v3/urls/{id}", get(lookup::url))
             .route("/api/v3/urls/{id}/analyse", post(submit::rescan_url))
@@ -175,6 +189,57 @@ impl Emulator {
             .route("/api/v3/ip_addresses/{id}", get(lookup::ip_address))
             .route("/api/v3/analyses/{id}", get(lookup::analysis))
             .route("/api/v3/analyses/{id}/item", get(lookup::analysis_item))
+            .route("/api/v3/search", get(search::search))
+            .route(
+                "/api/v3/intelligence/search",
+                get(search::intelligence_search),
+            )
+            .route("/api/v3/widget/url", get(widget::widget_url))
+            .route("/api/v3/widget/html/{token}", get(widget::widget_html))
+            .route(
+                "/api/v3/private/files",
+                get(private::list)
+                    .post(private::upload)
+                    .layer(unlimited_body()),
+            )
+            .route("/api/v3/private/files/upload_url", get(private::upload_url))
+            .route(
+                "/api/v3/private/files/{id}",
+                get(private::file).delete(private::delete),
+            )
+            .route("/api/v3/private/files/{id}/analyse", post(private::analyse))
+            .route("/api/v3/private/analyses/{id}", get(private::analysis))
+            .route(
+                "/api/v3/private/analyses/{id}/item",
+                get(private::analysis_item),
+            )
+            .route("/api/v3/private/urls", post(private::submit_url))
+            .route(
+                "/api/v3/users/{id}/overall_quotas",
+                get(account::overall_quotas),
+            )
+            .route("/api/v3/users/{id}/api_usage", get(account::api_usage))
+            .route("/api/v3/metadata", get(account::metadata));
+        for collection in ["files", "urls", "domains", "ip_addresses"] {
+            api = api
+                .route(
+                    &format!("/api/v3/{collection}/{{id}}/comments"),
+                    get(community::list_comments).post(community::add_comment),
+                )
+                .route(
+                    &format!("/api/v3/{collection}/{{id}}/votes"),
+                    get(community::list_votes).post(community::add_vote),
+                )
+                .route(
+                    &format!("/api/v3/{collection}/{{id}}/{{relationship}}"),
+                    get(relationships::related),
+                )
+                .route(
+                    &format!("/api/v3/{collection}/{{id}}/relationships/{{relationship}}"),
+                    get(relationships::related),
+                );
+        }
+        let api = api
             .fallback(control::unknown_route)
             .method_not_allowed_fallback(control::method_not_allowed)
             .layer(axum::middleware::from_fn_with_state(

@@ -1,9 +1,11 @@
 //! GET routes for single objects and analyses.
 
 use crate::api_error::{ApiError, BaseUrl};
+use crate::gate::Caller;
+use crate::store::Analysis;
 use crate::Emulator;
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -13,11 +15,13 @@ fn data(object: Value) -> Json<Value> {
 }
 
 pub async fn file(State(emu): State<Emulator>, base: BaseUrl, Path(id): Path<String>) -> ApiResult {
-    emu.file_record(&id, &base).map(|r| data(r.object))
+    emu.file_record(&id, &base)
+        .map(|r| data(emu.with_votes("files", r.object)))
 }
 
 pub async fn url(State(emu): State<Emulator>, base: BaseUrl, Path(id): Path<String>) -> ApiResult {
-    emu.url_record(&id, &base).map(|r| data(r.object))
+    emu.url_record(&id, &base)
+        .map(|r| data(emu.with_votes("urls", r.object)))
 }
 
 pub async fn domain(
@@ -25,7 +29,8 @@ pub async fn domain(
     base: BaseUrl,
     Path(id): Path<String>,
 ) -> ApiResult {
-    emu.domain_object(&id, &base).map(data)
+    emu.domain_object(&id, &base)
+        .map(|o| data(emu.with_votes("domains", o)))
 }
 
 pub async fn ip_address(
@@ -33,41 +38,41 @@ pub async fn ip_address(
     base: BaseUrl,
     Path(id): Path<String>,
 ) -> ApiResult {
-    emu.ip_object(&id, &base).map(data)
+    emu.ip_object(&id, &base)
+        .map(|o| data(emu.with_votes("ip_addresses", o)))
 }
 
 fn analysis_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Analysis \"{id}\" not found"))
 }
 
+/// An analysis the caller may see: public ones, and its own private ones
+/// (vt-py polls private URL analyses on this public path).
+fn visible_analysis(emu: &Emulator, id: &str, caller: &Caller) -> Result<Analysis, ApiError> {
+    emu.store()
+        .analyses
+        .get(id)
+        .filter(|a| a.private_owner.as_ref().is_none_or(|o| *o == caller.key))
+        .cloned()
+        .ok_or_else(|| analysis_not_found(id))
+}
+
 pub async fn analysis(
     State(emu): State<Emulator>,
     base: BaseUrl,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let found = emu
-        .store()
-        .analyses
-        .get(&id)
-        .filter(|a| a.private_owner.is_none())
-        .cloned();
-    let analysis = found.ok_or_else(|| analysis_not_found(&id))?;
-    Ok(Json(emu.analysis_document(
-        &id, &analysis, "analysis", "analyses", &base,
-    )))
+    let analysis = visible_analysis(&emu, &id, &caller)?;
+    Ok(Json(emu.analysis_document(&id, &analysis, &base)))
 }
 
 pub async fn analysis_item(
     State(emu): State<Emulator>,
     base: BaseUrl,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let found = emu
-        .store()
-        .analyses
-        .get(&id)
-        .filter(|a| a.private_owner.is_none())
-        .map(|a| a.target.clone());
-    let target = found.ok_or_else(|| analysis_not_found(&id))?;
-    emu.analysis_target_object(&target, &base).map(data)
+    let analysis = visible_analysis(&emu, &id, &caller)?;
+    emu.analysis_target_object(&analysis, &base).map(data)
 }

@@ -293,30 +293,118 @@ impl Emulator {
         ))
     }
 
-    /// The object an analysis looked at.
+    /// The object an analysis looked at (for a private analysis, the
+    /// owner's private file or URL).
     pub(crate) fn analysis_target_object(
         &self,
-        target: &Target,
+        analysis: &Analysis,
         base: &BaseUrl,
     ) -> Result<Value, ApiError> {
-        match target {
-            Target::File { identity, .. } => {
+        match (&analysis.target, &analysis.private_owner) {
+            (Target::File { identity, .. }, None) => {
                 self.file_record(&identity.sha256, base).map(|r| r.object)
             }
-            Target::Url { sha256, .. } => self.url_record(sha256, base).map(|r| r.object),
+            (Target::Url { sha256, .. }, None) => self.url_record(sha256, base).map(|r| r.object),
+            (Target::File { identity, .. }, Some(owner)) => {
+                self.private_file_object(owner, &identity.sha256, base)
+            }
+            (Target::Url { sha256, url }, Some(_)) => {
+                let mut class = world::world_class(IndicatorKind::Url, sha256);
+                if class == WorldClass::Unknown {
+                    class = WorldClass::Clean;
+                }
+                let attributes = to_value(&world::url_attributes(sha256, url, class));
+                Ok(object(
+                    "private_url",
+                    "private/urls",
+                    sha256,
+                    attributes,
+                    base,
+                ))
+            }
         }
     }
 
-    /// `{"data": <analysis>, "meta": {...}}` for an analysis.
-    pub(crate) fn analysis_document(
+    /// A privately scanned file, as its owner sees it.
+    pub(crate) fn private_file_object(
         &self,
-        id: &str,
-        analysis: &Analysis,
-        kind: &str,
-        collection: &str,
+        owner: &str,
+        sha256: &str,
         base: &BaseUrl,
-    ) -> Value {
+    ) -> Result<Value, ApiError> {
+        let (file, analysed) = {
+            let store = self.store();
+            (
+                store
+                    .private_files
+                    .get(&(owner.to_owned(), sha256.to_owned()))
+                    .cloned(),
+                store.last_completion(&format!("private:{owner}:file:{sha256}"), Instant::now()),
+            )
+        };
+        let file = file
+            .ok_or_else(|| ApiError::not_found(format!("Private file \"{sha256}\" not found")))?;
+        let mut attributes = if sha256 == world::EICAR_SHA256 {
+            world::eicar_attributes()
+        } else {
+            let mut class = world::world_class(IndicatorKind::File, sha256);
+            if class == WorldClass::Unknown {
+                class = WorldClass::Clean;
+            }
+            world::file_attributes(&file.identity, class)
+        };
+        attributes.size = Some(file.size);
+        if let Some(name) = &file.name {
+            attributes.meaningful_name = Some(name.clone());
+            attributes.names = Some(vec![name.clone()]);
+        }
+        let mut attributes = to_value(&attributes);
+        if let Some(map) = attributes.as_object_mut() {
+            // Public-community fields make no sense for a private sample.
+            for field in [
+                "reputation",
+                "total_votes",
+                "times_submitted",
+                "unique_sources",
+                "first_submission_date",
+                "last_submission_date",
+            ] {
+                map.remove(field);
+            }
+            map.insert("upload_date".into(), json!(file.date));
+            match analysed {
+                Some(date) => {
+                    map.insert("last_analysis_date".into(), json!(date));
+                }
+                None => {
+                    for field in [
+                        "last_analysis_date",
+                        "last_analysis_stats",
+                        "last_analysis_results",
+                    ] {
+                        map.remove(field);
+                    }
+                }
+            }
+        }
+        Ok(object(
+            "private_file",
+            "private/files",
+            sha256,
+            attributes,
+            base,
+        ))
+    }
+
+    /// `{"data": <analysis>, "meta": {...}}` for an analysis.
+    pub(crate) fn analysis_document(&self, id: &str, analysis: &Analysis, base: &BaseUrl) -> Value {
         let stage = analysis.stage(Instant::now());
+        let private = analysis.private_owner.is_some();
+        let (kind, collection, prefix) = if private {
+            ("private_analysis", "private/analyses", "/private")
+        } else {
+            ("analysis", "analyses", "")
+        };
         let is_file = matches!(analysis.target, Target::File { .. });
         let empty_stats = if is_file {
             json!({"harmless": 0, "type-unsupported": 0, "suspicious": 0, "confirmed-timeout": 0,
@@ -325,7 +413,7 @@ impl Emulator {
             json!({"harmless": 0, "malicious": 0, "suspicious": 0, "undetected": 0, "timeout": 0})
         };
         let (stats, results) = if stage == Stage::Completed {
-            match self.analysis_target_object(&analysis.target, base) {
+            match self.analysis_target_object(analysis, base) {
                 Ok(obj) => (
                     obj.pointer("/attributes/last_analysis_stats")
                         .cloned()
@@ -341,12 +429,12 @@ impl Emulator {
         };
         let (item, meta) = match &analysis.target {
             Target::File { identity, size } => (
-                base.api(&format!("/files/{}", identity.sha256)),
+                base.api(&format!("{prefix}/files/{}", identity.sha256)),
                 json!({"file_info": {"sha256": identity.sha256, "sha1": identity.sha1,
                                      "md5": identity.md5, "size": size}}),
             ),
             Target::Url { sha256, url } => (
-                base.api(&format!("/urls/{sha256}")),
+                base.api(&format!("{prefix}/urls/{sha256}")),
                 json!({"url_info": {"id": sha256, "url": url}}),
             ),
         };

@@ -3,7 +3,8 @@
 
 use crate::world::FileIdentity;
 use bytes::Bytes;
-use std::collections::{HashMap, HashSet};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -111,6 +112,31 @@ pub struct Store {
     pub completions: HashMap<String, Vec<Completion>>,
     /// Upload URL tokens handed out and not yet used.
     pub upload_tokens: HashSet<String>,
+    /// Download URL token -> sha256 of the file it serves.
+    pub download_tokens: HashMap<String, String>,
+    /// `<collection>/<id>` -> comments on the object, oldest first.
+    pub comments: HashMap<String, Vec<Value>>,
+    /// `<collection>/<id>` -> votes on the object, oldest first.
+    pub votes: HashMap<String, Vec<VoteRecord>>,
+    /// (API key, sha256) -> a privately scanned file.
+    pub private_files: BTreeMap<(String, String), PrivateFile>,
+}
+
+/// One vote and who cast it.
+#[derive(Debug, Clone)]
+pub struct VoteRecord {
+    pub key: String,
+    pub verdict: String,
+    pub object: Value,
+}
+
+/// A file uploaded for private scanning: visible only to the key that sent it.
+#[derive(Debug, Clone)]
+pub struct PrivateFile {
+    pub identity: Arc<FileIdentity>,
+    pub size: u64,
+    pub name: Option<String>,
+    pub date: i64,
 }
 
 impl Store {
@@ -152,12 +178,11 @@ impl Store {
             at: analysis.started + analysis.delay,
             epoch: analysis.date + analysis.delay.as_secs() as i64,
         };
-        if analysis.private_owner.is_none() {
-            self.completions
-                .entry(analysis.target.object_key())
-                .or_default()
-                .push(completion);
-        }
+        let key = match &analysis.private_owner {
+            None => analysis.target.object_key(),
+            Some(owner) => format!("private:{owner}:{}", analysis.target.object_key()),
+        };
+        self.completions.entry(key).or_default().push(completion);
         self.analyses.insert(id, analysis);
     }
 }

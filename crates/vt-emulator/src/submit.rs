@@ -3,7 +3,7 @@
 
 use crate::api_error::{ApiError, BaseUrl};
 use crate::gate::Caller;
-use crate::store::{Analysis, Target, Upload, MAX_UPLOAD_BYTES};
+use crate::store::{Analysis, PrivateFile, Target, Upload, MAX_UPLOAD_BYTES};
 use crate::world::FileIdentity;
 use crate::{now_epoch, Emulator};
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -107,63 +107,63 @@ pub fn file_analysis_id(md5: &str, date: i64) -> String {
 }
 
 impl Emulator {
-    /// Records an uploaded file and starts its analysis; returns the analysis id.
-    pub(crate) fn accept_upload(
-        &self,
-        received: Received,
-        private_owner: Option<&str>,
-    ) -> (String, Arc<FileIdentity>) {
+    /// Records an uploaded file (publicly, or privately for `private_owner`)
+    /// and starts its analysis; returns the analysis id.
+    pub(crate) fn accept_upload(&self, received: Received, private_owner: Option<&str>) -> String {
         let identity = Arc::new(FileIdentity::real(
             received.md5,
             received.sha1,
             received.sha256,
         ));
-        let date = now_epoch();
-        let id = match private_owner {
-            None => file_analysis_id(&identity.md5, date),
-            Some(_) => base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}:{date}", identity.md5, identity.sha256)),
-        };
-        let analysis = Analysis {
-            target: Target::File {
-                identity: identity.clone(),
-                size: received.size,
-            },
-            date,
-            started: Instant::now(),
-            delay: self.config().analysis_delay,
-            private_owner: private_owner.map(str::to_owned),
-        };
         {
             let mut store = self.store_mut();
-            if private_owner.is_none() {
-                store.add_upload(Upload {
+            match private_owner {
+                None => store.add_upload(Upload {
                     identity: identity.clone(),
                     size: received.size,
                     name: received.name,
                     bytes: received.bytes,
-                });
+                }),
+                Some(owner) => {
+                    store.private_files.insert(
+                        (owner.to_owned(), identity.sha256.clone()),
+                        PrivateFile {
+                            identity: identity.clone(),
+                            size: received.size,
+                            name: received.name,
+                            date: now_epoch(),
+                        },
+                    );
+                }
             }
-            store.add_analysis(id.clone(), analysis);
         }
         self.accounting().record_upload();
         tracing::debug!(sha256 = %identity.sha256, size = received.size, "file uploaded");
-        (id, identity)
+        self.start_analysis(
+            Target::File {
+                identity,
+                size: received.size,
+            },
+            private_owner,
+        )
     }
 
-    /// Starts an analysis of `target`; returns its id.
-    pub(crate) fn start_analysis(&self, target: Target) -> String {
+    /// Starts an analysis of `target` (private to `private_owner` if set); returns its id.
+    pub(crate) fn start_analysis(&self, target: Target, private_owner: Option<&str>) -> String {
         let date = now_epoch();
-        let id = match &target {
-            Target::File { identity, .. } => file_analysis_id(&identity.md5, date),
-            Target::Url { sha256, .. } => format!("u-{sha256}-{date}"),
+        let id = match (&target, private_owner) {
+            (Target::File { identity, .. }, None) => file_analysis_id(&identity.md5, date),
+            (Target::File { identity, .. }, Some(_)) => base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}:{date}", identity.md5, identity.sha256)),
+            (Target::Url { sha256, .. }, None) => format!("u-{sha256}-{date}"),
+            (Target::Url { sha256, .. }, Some(_)) => format!("u-{sha256}-{date}-p"),
         };
         let analysis = Analysis {
             target,
             date,
             started: Instant::now(),
             delay: self.config().analysis_delay,
-            private_owner: None,
+            private_owner: private_owner.map(str::to_owned),
         };
         self.store_mut().add_analysis(id.clone(), analysis);
         id
@@ -176,7 +176,7 @@ pub async fn upload_file(
     request: Request,
 ) -> ApiResult {
     let received = receive_file(request).await?;
-    let (id, _) = emu.accept_upload(received, None);
+    let id = emu.accept_upload(received, None);
     Ok(descriptor("analysis", "analyses", &id, &base))
 }
 
@@ -205,7 +205,7 @@ pub async fn upload_to_url(
     }
     let received = receive_file(request).await?;
     if token.starts_with('p') {
-        let (id, _) = emu.accept_upload(received, Some(&caller.key));
+        let id = emu.accept_upload(received, Some(&caller.key));
         return Ok(descriptor(
             "private_analysis",
             "private/analyses",
@@ -213,7 +213,7 @@ pub async fn upload_to_url(
             &base,
         ));
     }
-    let (id, _) = emu.accept_upload(received, None);
+    let id = emu.accept_upload(received, None);
     Ok(descriptor("analysis", "analyses", &id, &base))
 }
 
@@ -261,7 +261,7 @@ pub fn canonical_url(emu: &Emulator, raw: &str) -> Result<(String, String), ApiE
 pub async fn submit_url(State(emu): State<Emulator>, base: BaseUrl, request: Request) -> ApiResult {
     let raw = url_field(request).await?;
     let (sha256, url) = canonical_url(&emu, &raw)?;
-    let id = emu.start_analysis(Target::Url { sha256, url });
+    let id = emu.start_analysis(Target::Url { sha256, url }, None);
     Ok(descriptor("analysis", "analyses", &id, &base))
 }
 
@@ -271,10 +271,13 @@ pub async fn rescan_file(
     Path(id): Path<String>,
 ) -> ApiResult {
     let record = emu.file_record(&id, &base)?;
-    let analysis = emu.start_analysis(Target::File {
-        identity: record.identity,
-        size: record.size,
-    });
+    let analysis = emu.start_analysis(
+        Target::File {
+            identity: record.identity,
+            size: record.size,
+        },
+        None,
+    );
     Ok(descriptor("analysis", "analyses", &analysis, &base))
 }
 
@@ -284,9 +287,12 @@ pub async fn rescan_url(
     Path(id): Path<String>,
 ) -> ApiResult {
     let record = emu.url_record(&id, &base)?;
-    let analysis = emu.start_analysis(Target::Url {
-        sha256: record.sha256,
-        url: record.url,
-    });
+    let analysis = emu.start_analysis(
+        Target::Url {
+            sha256: record.sha256,
+            url: record.url,
+        },
+        None,
+    );
     Ok(descriptor("analysis", "analyses", &analysis, &base))
 }

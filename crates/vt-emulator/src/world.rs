@@ -287,6 +287,19 @@ pub fn synthetic_domain(rng: &mut fastrand::Rng) -> String {
     format!("{}.{}", word_name(rng, syllables), pick(rng, TLDS))
 }
 
+/// A synthetic URL (not yet canonical) drawn from `rng`.
+pub fn synthetic_url_text(rng: &mut fastrand::Rng) -> String {
+    let host = synthetic_domain(rng);
+    let first = *pick(rng, WORDS);
+    let second = *pick(rng, WORDS);
+    format!("http://{host}/{first}/{second}.html")
+}
+
+/// A synthetic host label drawn from `rng`, e.g. for subdomains.
+pub fn synthetic_label(rng: &mut fastrand::Rng) -> String {
+    (*pick(rng, WORDS)).to_owned()
+}
+
 /// Dates shared by every analysed object: first seen, last analysed, modified.
 struct Dates {
     first_submission: i64,
