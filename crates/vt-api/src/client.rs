@@ -157,6 +157,16 @@ impl Client {
         }
     }
 
+    /// Sends `call` and reads the answer as UTF-8 text (an HTML page).
+    pub(crate) async fn fetch_text(&self, call: Call) -> Result<String, Error> {
+        match execute(&self.inner, &call, Want::Parsed(parse_text)).await? {
+            Got::Parsed(value) => Ok(value),
+            Got::Stream(_) => Err(Error::InvalidConfig(
+                "internal: wanted a parsed body".into(),
+            )),
+        }
+    }
+
     /// Sends `call` and hands back the response with its body unread.
     pub(crate) async fn fetch_stream(&self, call: Call) -> Result<reqwest::Response, Error> {
         match execute::<()>(&self.inner, &call, Want::Stream).await? {
@@ -172,6 +182,16 @@ impl Client {
         query: &[(&str, &str)],
     ) -> Result<serde_json::Value, Error> {
         self.fetch(Call::get(self.resolve(path), owned(query)))
+            .await
+    }
+
+    /// `POST path` with a JSON body, the whole answer as JSON.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        self.fetch(Call::post(self.resolve(path), Payload::Json(body.clone())))
             .await
     }
 
@@ -316,6 +336,10 @@ pub(crate) fn owned(query: &[(&str, &str)]) -> Vec<(String, String)> {
 
 fn parse_whole<T: DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
     serde_json::from_slice(body)
+}
+
+fn parse_text(body: &[u8]) -> serde_json::Result<String> {
+    String::from_utf8(body.to_vec()).map_err(serde::de::Error::custom)
 }
 
 fn parse_data<T: DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {

@@ -157,6 +157,9 @@ impl ClientBuilder {
         let base = normalise_base_url(&self.base_url)?;
         let mut http = reqwest::Client::builder()
             .user_agent(self.user_agent)
+            // A redirect to another host would carry the x-apikey header
+            // along; downloads follow redirects themselves, without the key.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout);
         http = match &self.proxy {

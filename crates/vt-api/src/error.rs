@@ -100,6 +100,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Writing a download to its destination failed.
+    #[error("cannot write the downloaded file: {source}")]
+    Write {
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A file too large for VirusTotal to accept.
     #[error("{} is {size} bytes, more than the {limit} bytes virustotal accepts", path.display())]
     FileTooLarge {
@@ -130,6 +137,7 @@ impl Error {
             Error::Decode { truncated, .. } => *truncated,
             Error::QuotaExhausted { .. }
             | Error::Io { .. }
+            | Error::Write { .. }
             | Error::FileTooLarge { .. }
             | Error::InvalidConfig(_) => false,
         }

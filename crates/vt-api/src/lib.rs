@@ -25,6 +25,7 @@ mod error;
 mod ids;
 mod key;
 mod quota;
+mod resources;
 mod retry;
 mod upload;
 
@@ -36,6 +37,9 @@ pub use key::ApiKey;
 pub use quota::{
     Clock, KeyLedger, KeyQuotaStatus, QuotaBudget, QuotaLedger, QuotaWindow, SystemClock,
     WindowUsage,
+};
+pub use resources::{
+    DetectionRatio, PrivateScanOptions, UserId, VoteVerdict, WidgetTheme, WidgetToken, WidgetUrl,
 };
 pub use retry::RetryPolicy;
 pub use upload::{DIRECT_UPLOAD_LIMIT, MAX_UPLOAD_SIZE};

@@ -119,7 +119,8 @@ impl Call {
         }
     }
 
-    /// `GET /api/v3/files/...`: method and path, for messages (never the query).
+    /// `GET /api/v3/files/...`: method and path, for messages (never the
+    /// query); scrub it of keys before showing it.
     fn label(&self) -> String {
         let path = url::Url::parse(&self.url)
             .map(|u| u.path().to_owned())
@@ -175,6 +176,8 @@ impl From<Error> for Failure {
 pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Result<Got<T>, Error> {
     let policy = inner.retry;
     let mut rng = fastrand::Rng::new();
+    // A user id in a path may be the API key itself (`/users/{key}`).
+    let label = scrub(&call.label(), &inner.keys);
     let mut attempt: u32 = 1;
     loop {
         let permit = inner.governor.reserve()?;
@@ -184,13 +187,13 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
                 .throttled_waits
                 .fetch_add(1, Ordering::Relaxed);
             tracing::debug!(
-                request = %call.label(),
+                request = %label,
                 wait_ms = permit.wait.as_millis() as u64,
                 "waiting for a free slot in the quota"
             );
             tokio::time::sleep(permit.wait).await;
         }
-        let failure = match attempt_once(inner, call, permit.key, &want).await {
+        let failure = match attempt_once(inner, call, &label, permit.key, &want).await {
             Ok(got) => return Ok(got),
             Err(failure) => failure,
         };
@@ -204,7 +207,7 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
         let delay = policy.delay(attempt - 1, failure.retry_after, &mut rng);
         inner.metrics.retries.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
-            request = %call.label(),
+            request = %label,
             attempt,
             delay_ms = delay.as_millis() as u64,
             error = %failure.error,
@@ -218,6 +221,7 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
 async fn attempt_once<T>(
     inner: &Inner,
     call: &Call,
+    label: &str,
     key: usize,
     want: &Want<T>,
 ) -> Result<Got<T>, Failure> {
@@ -240,9 +244,15 @@ async fn attempt_once<T>(
         Payload::Upload(source) => request.multipart(source.form().await?),
     };
     inner.metrics.requests_sent.fetch_add(1, Ordering::Relaxed);
-    let response = request.send().await.map_err(|e| network_error(e, call))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| network_error(e, call, label))?;
     let status = response.status();
-    if !status.is_success() {
+    // Redirects are not followed (a redirect elsewhere would carry the key
+    // along); a streaming caller gets them to handle.
+    let stream_redirect = matches!(want, Want::Stream) && status.is_redirection();
+    if !status.is_success() && !stream_redirect {
         let retry_after = retry_after(response.headers());
         let error = api_error(response, inner).await;
         return Err(Failure { error, retry_after });
@@ -250,17 +260,17 @@ async fn attempt_once<T>(
     match want {
         Want::Stream => Ok(Got::Stream(response)),
         Want::Parsed(parse) => {
-            let body = read_body(response, call).await?;
+            let body = read_body(response, label).await?;
             parse(&body)
                 .map(Got::Parsed)
-                .map_err(|e| decode_error(call, &e, &body, inner).into())
+                .map_err(|e| decode_error(label, &e, &body, inner).into())
         }
     }
 }
 
-async fn read_body(response: Response, call: &Call) -> Result<Bytes, Error> {
+async fn read_body(response: Response, label: &str) -> Result<Bytes, Error> {
     response.bytes().await.map_err(|e| Error::Decode {
-        request: call.label(),
+        request: label.to_owned(),
         reason: format!("the body was cut short: {}", root_cause(&e)),
         excerpt: String::new(),
         truncated: true,
@@ -290,16 +300,16 @@ async fn api_error(response: Response, inner: &Inner) -> Error {
     }
 }
 
-fn decode_error(call: &Call, error: &serde_json::Error, body: &[u8], inner: &Inner) -> Error {
+fn decode_error(label: &str, error: &serde_json::Error, body: &[u8], inner: &Inner) -> Error {
     Error::Decode {
-        request: call.label(),
+        request: label.to_owned(),
         reason: error.to_string(),
         excerpt: scrub(&excerpt(body), &inner.keys),
         truncated: error.is_eof(),
     }
 }
 
-fn network_error(error: reqwest::Error, call: &Call) -> Failure {
+fn network_error(error: reqwest::Error, call: &Call, label: &str) -> Failure {
     let target = url::Url::parse(&call.url)
         .ok()
         .and_then(|u| {
@@ -312,16 +322,17 @@ fn network_error(error: reqwest::Error, call: &Call) -> Failure {
         .unwrap_or_else(|| "the API".into());
     let cause = root_cause(&error);
     let message = if error.is_timeout() {
-        format!("{} to {target} timed out", call.label())
+        format!("{label} to {target} timed out")
     } else if error.is_connect() {
         format!("cannot connect to {target}: {cause} (check the API URL and proxy)")
     } else {
-        format!("{} to {target} failed: {cause}", call.label())
+        format!("{label} to {target} failed: {cause}")
     };
     Failure {
         error: Error::Network {
             message,
-            source: error,
+            // The URL may hold a user id that is the key; the message names the host.
+            source: error.without_url(),
         },
         retry_after: None,
     }
