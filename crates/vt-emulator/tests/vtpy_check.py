@@ -5,6 +5,7 @@ Exits 0 when every check passes; an assertion or API error exits non-zero.
 """
 
 import hashlib
+import io
 import os
 import sys
 import tempfile
@@ -56,10 +57,25 @@ def main() -> None:
         ip = client.get_object("/ip_addresses/{}", "8.8.4.4")
         assert ip.type == "ip_address"
 
-        if "--collections" in sys.argv:
-            related = list(client.iterator(f"/files/{EICAR_SHA256}/contacted_domains", limit=25, batch_size=4))
-            assert len(related) > 0
-            assert all(obj.type == "domain" for obj in related)
+        # Collections: vt-py's iterator follows meta.cursor page by page.
+        page = client.get_json(f"/files/{EICAR_SHA256}/contacted_domains", params={"limit": 40})
+        expected = [item["id"] for item in page["data"]]
+        related = list(client.iterator(f"/files/{EICAR_SHA256}/contacted_domains", batch_size=3))
+        assert [obj.id for obj in related] == expected, (len(related), len(expected))
+        assert len(related) > 3 and all(obj.type == "domain" for obj in related)
+
+        sample = io.BytesIO()
+        client.download_file(EICAR_SHA256, sample)
+        assert hashlib.sha256(sample.getvalue()).hexdigest() == EICAR_SHA256
+
+        comment = vt.Object("comment")
+        comment.text = "seen in the emulator #vtpy"
+        created = client.post_object(f"/files/{EICAR_SHA256}/comments", obj=comment)
+        assert created.type == "comment" and created.tags == ["vtpy"], created.to_dict()
+
+        if hasattr(client, "scan_url_private"):
+            private = client.scan_url_private("http://vtpy-private.example/", wait_for_completion=True)
+            assert private.status == "completed", private.status
     print("vt-py check passed")
 
 
