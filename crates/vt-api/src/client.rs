@@ -2,7 +2,7 @@
 
 use crate::ids::{AnalysisDescriptor, AnalysisId};
 use crate::quota::{Governor, KeyQuotaStatus, QuotaLedger};
-use crate::retry::{execute, Call, Got, Payload, Want};
+use crate::retry::{execute, poll_until, Call, Got, Payload, Want};
 use crate::upload::{UploadSource, DIRECT_UPLOAD_LIMIT};
 use crate::{ApiKey, ClientBuilder, Error, RetryPolicy};
 use ioc::{Domain, FileHash, Indicator};
@@ -14,9 +14,10 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use vt_model::{
-    AnalysisAttributes, AnalysisMeta, DataEnvelope, DomainAttributes, FileAttributes,
-    IpAddressAttributes, JsonMap, Object, UrlAttributes,
+    AnalysisAttributes, AnalysisMeta, AnalysisStatus, DataEnvelope, DomainAttributes,
+    FileAttributes, IpAddressAttributes, JsonMap, Object, UrlAttributes,
 };
 
 /// An analysis as `GET /analyses/{id}` returns it: the object and the
@@ -250,6 +251,18 @@ impl Client {
         .await
     }
 
+    /// Polls `GET /analyses/{id}` every `interval` until the analysis is
+    /// `completed` or `max_wait` has passed; returns the last report, so
+    /// check its status. Every poll is an API call under the quota.
+    pub async fn wait_for_analysis(
+        &self,
+        id: &AnalysisId,
+        interval: Duration,
+        max_wait: Duration,
+    ) -> Result<AnalysisReport, Error> {
+        poll_until(interval, max_wait, || self.analysis(id), is_completed).await
+    }
+
     /// `POST /urls`: queues a scan of `url`.
     pub async fn submit_url(&self, url: &ioc::Url) -> Result<AnalysisDescriptor, Error> {
         let form = vec![("url".to_owned(), url.as_str().to_owned())];
@@ -336,6 +349,11 @@ pub(crate) fn owned(query: &[(&str, &str)]) -> Vec<(String, String)> {
 
 fn parse_whole<T: DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
     serde_json::from_slice(body)
+}
+
+/// Whether an analysis report says `completed`.
+pub(crate) fn is_completed(report: &AnalysisReport) -> bool {
+    report.data.attributes.as_ref().and_then(|a| a.status) == Some(AnalysisStatus::Completed)
 }
 
 fn parse_text(body: &[u8]) -> serde_json::Result<String> {

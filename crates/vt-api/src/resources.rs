@@ -1,9 +1,9 @@
 //! The rest of API v3: downloads, relationships, search, comments, votes,
 //! the VT Augment widget, private scanning and a user's quotas.
 
-use crate::client::{object_segments, AnalysisReport};
+use crate::client::{is_completed, object_segments, AnalysisReport};
 use crate::ids::{AnalysisDescriptor, AnalysisId, Descriptor};
-use crate::retry::{Call, Payload};
+use crate::retry::{poll_until, Call, Payload};
 use crate::upload::UploadSource;
 use crate::{Client, Error};
 use futures_util::{Stream, StreamExt};
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use vt_model::{JsonMap, Object};
 
@@ -415,6 +416,23 @@ impl Client {
     pub async fn private_analysis(&self, id: &AnalysisId) -> Result<AnalysisReport, Error> {
         let url = self.endpoint(&["private", "analyses", id.as_str()]);
         self.fetch(Call::get(url, Vec::new())).await
+    }
+
+    /// Polls `GET /private/analyses/{id}` until `completed` or `max_wait`
+    /// has passed; returns the last report.
+    pub async fn wait_for_private_analysis(
+        &self,
+        id: &AnalysisId,
+        interval: Duration,
+        max_wait: Duration,
+    ) -> Result<AnalysisReport, Error> {
+        poll_until(
+            interval,
+            max_wait,
+            || self.private_analysis(id),
+            is_completed,
+        )
+        .await
     }
 
     /// `GET /users/{id}/overall_quotas`: allowance and use per quota name

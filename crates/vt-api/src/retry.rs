@@ -218,6 +218,29 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
     }
 }
 
+/// Fetches with `fetch` until `done` accepts the value or `max_wait` has
+/// passed, sleeping `interval` between fetches (each fetch is a full
+/// request through the governor). Returns the last value either way.
+pub(crate) async fn poll_until<T, F, Fut>(
+    interval: Duration,
+    max_wait: Duration,
+    mut fetch: F,
+    done: impl Fn(&T) -> bool,
+) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let deadline = tokio::time::Instant::now() + max_wait;
+    loop {
+        let value = fetch().await?;
+        if done(&value) || tokio::time::Instant::now() + interval > deadline {
+            return Ok(value);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
 async fn attempt_once<T>(
     inner: &Inner,
     call: &Call,

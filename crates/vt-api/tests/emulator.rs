@@ -489,3 +489,37 @@ async fn files_over_650_mb_and_missing_files_fail_before_any_request() {
     assert_eq!(stat(&emu.emulator().stats(), &["requests_total"]), 0);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn waiting_for_an_analysis_polls_until_it_completes() {
+    let emu = emulator(EmulatorConfig {
+        analysis_delay: Duration::from_millis(300),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let c = client(&emu, QuotaBudget::UNLIMITED, quick_retries(1));
+    let url = ioc::Url::parse("http://waited.example.com/").expect("url");
+    let descriptor = c.submit_url(&url).await.expect("submitted");
+
+    // No time to wait: one poll, and the report says it is not done.
+    let early = c
+        .wait_for_analysis(&descriptor.id, Duration::from_millis(20), Duration::ZERO)
+        .await
+        .expect("first poll");
+    let status = early.data.attributes.and_then(|a| a.status);
+    assert_ne!(status, Some(vt_model::AnalysisStatus::Completed));
+
+    let done = c
+        .wait_for_analysis(
+            &descriptor.id,
+            Duration::from_millis(20),
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("completed");
+    let attrs = done.data.attributes.expect("attributes");
+    assert_eq!(attrs.status, Some(vt_model::AnalysisStatus::Completed));
+    let polls = stat(&emu.emulator().stats(), &["by_route", "GET /analyses/{id}"]);
+    assert!(polls >= 3, "polled {polls} times");
+    emu.shutdown().await;
+}
