@@ -303,3 +303,56 @@ async fn malformed_json_is_a_decode_error_with_a_bounded_excerpt() {
     assert!(err.is_retryable());
     assert_eq!(seen.requests.load(Ordering::SeqCst), 3, "a GET is retried");
 }
+
+/// The real API answers a download with a redirect to a signed URL on
+/// another host (the emulator serves the bytes directly, so this router
+/// plays both hosts).
+#[tokio::test]
+async fn download_follows_a_cross_host_redirect_without_the_key() {
+    let keys_seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let storage = Router::new()
+        .route(
+            "/blob",
+            get(|State(seen): State<Arc<Mutex<Vec<Option<String>>>>>, headers: HeaderMap| async move {
+                let key = headers
+                    .get("x-apikey")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                seen.lock().unwrap_or_else(|e| e.into_inner()).push(key);
+                b"sample bytes".to_vec()
+            }),
+        )
+        .with_state(keys_seen.clone());
+    let storage_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let storage_addr = storage_listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(storage_listener, storage).await;
+    });
+
+    let location = format!("http://{storage_addr}/blob");
+    let api = Router::new().route(
+        "/api/v3/files/{id}/download",
+        get(move || {
+            let location = location.clone();
+            async move { (StatusCode::FOUND, [("location", location)]).into_response() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, api).await;
+    });
+
+    let c = client(&format!("http://{addr}"), RetryPolicy::never());
+    let hash = ioc::FileHash::parse("44d88612fea8a8f36de82e1278abb02f").expect("md5");
+    let mut out = Vec::new();
+    let written = c.download(&hash, &mut out).await.expect("download");
+    assert_eq!(written, 12);
+    assert_eq!(out, b"sample bytes");
+    let seen = keys_seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(seen, vec![None], "the storage host never sees the key");
+}
