@@ -36,8 +36,9 @@ pub struct QuotaLimits {
 struct KeyUsage {
     /// Instants of the requests of the last 60 s, oldest first.
     minute: VecDeque<Instant>,
-    /// Instants of the requests of the last hour, oldest first.
-    hour: VecDeque<Instant>,
+    /// (UTC minute number, requests in it) for the last 60 minutes: bounded
+    /// whatever the request rate, unlike one instant per request.
+    hour: VecDeque<(i64, u32)>,
     /// (UTC day number, requests that day).
     day: (i64, u32),
     /// (UTC year * 12 + month, requests that month).
@@ -45,10 +46,11 @@ struct KeyUsage {
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
-const HOUR: Duration = Duration::from_secs(3600);
 
 impl KeyUsage {
-    fn prune(&mut self, now: Instant, day: i64, month: i64) {
+    fn prune(&mut self, now: Instant, epoch: i64) {
+        let (day, month) = day_and_month(epoch);
+        let minute = epoch.div_euclid(60);
         while self
             .minute
             .front()
@@ -56,11 +58,7 @@ impl KeyUsage {
         {
             self.minute.pop_front();
         }
-        while self
-            .hour
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= HOUR)
-        {
+        while self.hour.front().is_some_and(|(m, _)| *m <= minute - 60) {
             self.hour.pop_front();
         }
         if self.day.0 != day {
@@ -112,9 +110,9 @@ impl Accounting {
         now: Instant,
         epoch: i64,
     ) -> Result<(), (QuotaWindow, u32)> {
-        let (day, month) = day_and_month(epoch);
+        let day = epoch.div_euclid(86_400);
         let usage = self.usage.entry(key.to_owned()).or_default();
-        usage.prune(now, day, month);
+        usage.prune(now, epoch);
         if let Some(limit) = limits.minute {
             if usage.minute.len() >= limit as usize {
                 return Err((QuotaWindow::Minute, limit));
@@ -131,7 +129,11 @@ impl Accounting {
             }
         }
         usage.minute.push_back(now);
-        usage.hour.push_back(now);
+        let minute = epoch.div_euclid(60);
+        match usage.hour.back_mut() {
+            Some((m, n)) if *m == minute => *n += 1,
+            _ => usage.hour.push_back((minute, 1)),
+        }
         usage.day.1 += 1;
         usage.month.1 += 1;
         *self
@@ -157,13 +159,12 @@ impl Accounting {
 
     /// Requests `key` spent in each window now.
     pub fn usage_of(&mut self, key: &str, now: Instant, epoch: i64) -> Usage {
-        let (day, month) = day_and_month(epoch);
         match self.usage.get_mut(key) {
             Some(usage) => {
-                usage.prune(now, day, month);
+                usage.prune(now, epoch);
                 Usage {
                     minute: usage.minute.len() as u32,
-                    hour: usage.hour.len() as u32,
+                    hour: usage.hour.iter().map(|(_, n)| n).sum(),
                     day: usage.day.1,
                     month: usage.month.1,
                 }
@@ -191,10 +192,9 @@ impl Accounting {
 
     /// The JSON of `GET /_emulator/stats`.
     pub fn snapshot(&mut self, now: Instant, epoch: i64) -> Value {
-        let (day, month) = day_and_month(epoch);
         let mut quota = BTreeMap::new();
         for (key, usage) in &mut self.usage {
-            usage.prune(now, day, month);
+            usage.prune(now, epoch);
             let short: String = key.chars().take(8).collect();
             let entry = quota.entry(short).or_insert((0usize, 0u32, 0u32));
             entry.0 += usage.minute.len();

@@ -17,6 +17,29 @@
 //! rescans add to it while the emulator runs. The EICAR test file is built
 //! in.
 //!
+//! Routes (all under `/api/v3`, key in `x-apikey`; success is always 200
+//! with `application/json` unless noted):
+//!
+//! | route | notes |
+//! |---|---|
+//! | `GET /files/{md5\|sha1\|sha256}`, `/urls/{sha256\|base64url}`, `/domains/{d}`, `/ip_addresses/{ip}` | objects |
+//! | `POST /files`, `GET /files/upload_url` + `POST` to it | multipart part `file`, ≤ [`MAX_UPLOAD_BYTES`] |
+//! | `POST /urls`, `POST /files/{id}/analyse`, `POST /urls/{id}/analyse` | analysis descriptors |
+//! | `GET /analyses/{id}`, `/analyses/{id}/item` | `queued` → `in-progress` → `completed` over `analysis_delay` |
+//! | `GET /{collection}/{id}/{relationship}`, `/{collection}/{id}/relationships/{relationship}` | paginated (`limit`, `cursor`) |
+//! | `GET\|POST /{collection}/{id}/comments`, `/votes` | a second vote by a key is 409 |
+//! | `GET /files/{id}/download` (octets), `/download_url` | premium keys |
+//! | `GET /search?query=`, `GET /intelligence/search?query=` | the latter premium: `type:`, `positives:N[+\\|-]` (`p:`), `tag:`, `name:`, `entity:file`, bare indicators |
+//! | `GET /widget/url?query=`, `GET /widget/html/{token}` (HTML, no key) | |
+//! | `/private/files[...]`, `/private/analyses/{id}`, `POST /private/urls` | premium, visible to their key only |
+//! | `GET /users/{id}/overall_quotas`, `/users/{id}/api_usage`, `GET /metadata` | the caller's own account |
+//!
+//! Fixtures (`EmulatorConfig::fixtures`): each `*.json` in the folder is one
+//! object as the API returns it (`{"data": {"type", "id", "attributes"}}`),
+//! overriding the world for its id (files under md5, sha1 and sha256 from
+//! its attributes); `content/<sha256>` holds bytes for the download routes.
+//! The crate's own `fixtures/` folder is an example.
+//!
 //! The emulator knows only the API's wire types (`vt-model`) and indicator
 //! parsing (`ioc`): nothing of the client, storage, verdicts or policies.
 //! It never touches the disk after start-up.

@@ -4,8 +4,9 @@ use crate::api_error::{ApiError, BaseUrl};
 use crate::gate::Caller;
 use crate::store::Analysis;
 use crate::Emulator;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -14,32 +15,68 @@ fn data(object: Value) -> Json<Value> {
     Json(json!({ "data": object }))
 }
 
-pub async fn file(State(emu): State<Emulator>, base: BaseUrl, Path(id): Path<String>) -> ApiResult {
-    emu.file_record(&id, &base)
-        .map(|r| data(emu.with_votes("files", r.object)))
+/// `?relationships=a,b` on an object GET.
+#[derive(Debug, Default, Deserialize)]
+pub struct ObjectQuery {
+    relationships: Option<String>,
 }
 
-pub async fn url(State(emu): State<Emulator>, base: BaseUrl, Path(id): Path<String>) -> ApiResult {
-    emu.url_record(&id, &base)
-        .map(|r| data(emu.with_votes("urls", r.object)))
+impl Emulator {
+    /// The answer for an object GET: community votes counted in, and the
+    /// requested relationships embedded.
+    fn object_answer(
+        &self,
+        collection: &str,
+        object: Value,
+        query: &ObjectQuery,
+        base: &BaseUrl,
+    ) -> Json<Value> {
+        let mut object = self.with_votes(collection, object);
+        if let Some(names) = query.relationships.as_deref() {
+            self.embed_relationships(collection, &mut object, names, base);
+        }
+        data(object)
+    }
+}
+
+pub async fn file(
+    State(emu): State<Emulator>,
+    base: BaseUrl,
+    Path(id): Path<String>,
+    Query(query): Query<ObjectQuery>,
+) -> ApiResult {
+    let record = emu.file_record(&id, &base)?;
+    Ok(emu.object_answer("files", record.object, &query, &base))
+}
+
+pub async fn url(
+    State(emu): State<Emulator>,
+    base: BaseUrl,
+    Path(id): Path<String>,
+    Query(query): Query<ObjectQuery>,
+) -> ApiResult {
+    let record = emu.url_record(&id, &base)?;
+    Ok(emu.object_answer("urls", record.object, &query, &base))
 }
 
 pub async fn domain(
     State(emu): State<Emulator>,
     base: BaseUrl,
     Path(id): Path<String>,
+    Query(query): Query<ObjectQuery>,
 ) -> ApiResult {
-    emu.domain_object(&id, &base)
-        .map(|o| data(emu.with_votes("domains", o)))
+    let object = emu.domain_object(&id, &base)?;
+    Ok(emu.object_answer("domains", object, &query, &base))
 }
 
 pub async fn ip_address(
     State(emu): State<Emulator>,
     base: BaseUrl,
     Path(id): Path<String>,
+    Query(query): Query<ObjectQuery>,
 ) -> ApiResult {
-    emu.ip_object(&id, &base)
-        .map(|o| data(emu.with_votes("ip_addresses", o)))
+    let object = emu.ip_object(&id, &base)?;
+    Ok(emu.object_answer("ip_addresses", object, &query, &base))
 }
 
 fn analysis_not_found(id: &str) -> ApiError {

@@ -291,6 +291,56 @@ fn items(parent: &Parent, relationship: &str, related: Related) -> Vec<Item> {
         .collect()
 }
 
+impl Emulator {
+    /// `relationships` for `?relationships=a,b` on an object GET: the first
+    /// page (10) of descriptors of each named relationship, with its links
+    /// and count. Unknown names are skipped.
+    pub(crate) fn embed_relationships(
+        &self,
+        collection: &str,
+        object: &mut Value,
+        names: &str,
+        base: &BaseUrl,
+    ) {
+        let Some(id) = object["id"].as_str().map(str::to_owned) else {
+            return;
+        };
+        let parent = Parent {
+            kind: match collection {
+                "files" => IndicatorKind::File,
+                "urls" => IndicatorKind::Url,
+                "domains" => IndicatorKind::Domain,
+                _ => IndicatorKind::Ip,
+            },
+            id: id.clone(),
+            class: class_of(object),
+        };
+        let mut embedded = serde_json::Map::new();
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let Some(related) = spec(collection, name) else {
+                continue;
+            };
+            let all = items(&parent, name, related);
+            let links = json!({
+                "self": base.api(&format!("/{collection}/{id}/relationships/{name}")),
+                "related": base.api(&format!("/{collection}/{id}/{name}")),
+            });
+            let entry = if ONE_TO_ONE.contains(&name) {
+                json!({"data": all.first().map(Item::descriptor), "links": links})
+            } else {
+                let data: Vec<Value> = all.iter().take(10).map(Item::descriptor).collect();
+                let mut meta = json!({"count": all.len()});
+                if all.len() > 10 {
+                    meta["cursor"] = json!(crate::collection::encode_cursor(10));
+                }
+                json!({"data": data, "links": links, "meta": meta})
+            };
+            embedded.insert(name.to_owned(), entry);
+        }
+        object["relationships"] = Value::Object(embedded);
+    }
+}
+
 /// (collection, full objects?) from the matched route template.
 fn route_shape(matched: &MatchedPath) -> (&str, bool) {
     let template = matched.as_str().trim_start_matches("/api/v3/");

@@ -257,3 +257,34 @@ async fn stats_name_relationship_routes_by_template() {
         1
     );
 }
+
+#[tokio::test]
+async fn relationships_query_embeds_descriptors_in_the_object() {
+    let router = emulator(EmulatorConfig::default()).router();
+    let json = get(
+        &router,
+        &format!(
+            "/api/v3/files/{EICAR_SHA256}?relationships=contacted_domains,contacted_ips,bogus"
+        ),
+    )
+    .await
+    .json();
+    let relationships = json["data"]["relationships"]
+        .as_object()
+        .expect("relationships");
+    assert_eq!(relationships.len(), 2);
+    let domains = &relationships["contacted_domains"];
+    let (all, _, _) = walk(
+        &router,
+        &format!("/api/v3/files/{EICAR_SHA256}/relationships/contacted_domains"),
+        40,
+    )
+    .await;
+    let embedded: Vec<Value> = domains["data"].as_array().expect("list").clone();
+    assert_eq!(embedded, all.iter().take(10).cloned().collect::<Vec<_>>());
+    assert_eq!(domains["meta"]["count"], all.len());
+    assert!(domains["links"]["related"]
+        .as_str()
+        .is_some_and(|l| l.ends_with("/contacted_domains")));
+    assert!(json["data"]["attributes"].is_object());
+}
