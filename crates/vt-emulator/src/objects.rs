@@ -165,15 +165,12 @@ impl Emulator {
                 return Err(file_not_found(id));
             }
             let mut attributes = world::file_attributes(&identity, class);
-            if let Some((size, name)) = &upload {
-                attributes.size = Some(*size);
-                if let Some(name) = name {
-                    attributes.meaningful_name = Some(name.clone());
-                    attributes
-                        .names
-                        .get_or_insert_with(Vec::new)
-                        .insert(0, name.clone());
-                }
+            if let Some((_, Some(name))) = &upload {
+                attributes.meaningful_name = Some(name.clone());
+                attributes
+                    .names
+                    .get_or_insert_with(Vec::new)
+                    .insert(0, name.clone());
             }
             attributes
         };

@@ -91,8 +91,8 @@ enum Term {
     Type(String),
     Positives {
         n: u64,
-        cmp: std::cmp::Ordering,
-        or_equal: bool,
+        /// `Greater` for `N+` (at least N), `Less` for `N-` (at most N), `Equal` for `N`.
+        direction: std::cmp::Ordering,
     },
     Tag(String),
     Name(String),
@@ -124,17 +124,17 @@ fn parse_terms(query: &str) -> Result<Vec<Term>, ApiError> {
                 )))
             }
             "positives" | "p" => {
-                let (digits, cmp, or_equal) = if let Some(d) = value.strip_suffix('+') {
-                    (d, std::cmp::Ordering::Greater, true)
+                let (digits, direction) = if let Some(d) = value.strip_suffix('+') {
+                    (d, std::cmp::Ordering::Greater)
                 } else if let Some(d) = value.strip_suffix('-') {
-                    (d, std::cmp::Ordering::Less, true)
+                    (d, std::cmp::Ordering::Less)
                 } else {
-                    (value.as_str(), std::cmp::Ordering::Equal, true)
+                    (value.as_str(), std::cmp::Ordering::Equal)
                 };
                 let n = digits.parse().map_err(|_| {
                     ApiError::invalid_argument(format!("Invalid positives value \"{value}\""))
                 })?;
-                terms.push(Term::Positives { n, cmp, or_equal });
+                terms.push(Term::Positives { n, direction });
             }
             "content" => {
                 return Err(ApiError::new(
@@ -180,11 +180,12 @@ fn matches(terms: &[Term], attrs: &Value, id: &str) -> bool {
                     .as_str()
                     .is_some_and(|v| v.eq_ignore_ascii_case(t))
         }
-        Term::Positives { n, cmp, or_equal } => {
+        Term::Positives { n, direction } => {
             let p = attrs["last_analysis_stats"]["malicious"]
                 .as_u64()
                 .unwrap_or(0);
-            p.cmp(n) == *cmp || (*or_equal && p == *n)
+            let order = p.cmp(n);
+            order == std::cmp::Ordering::Equal || order == *direction
         }
         Term::Tag(t) => str_list("tags").contains(t),
         Term::Name(n) => str_list("names")
