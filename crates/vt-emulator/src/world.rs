@@ -282,13 +282,13 @@ fn word_name(rng: &mut fastrand::Rng, syllables: usize) -> String {
 }
 
 /// A synthetic domain name drawn from `rng`.
-pub fn synthetic_domain(rng: &mut fastrand::Rng) -> String {
+pub(crate) fn synthetic_domain(rng: &mut fastrand::Rng) -> String {
     let syllables = rng.usize(2..=3);
     format!("{}.{}", word_name(rng, syllables), pick(rng, TLDS))
 }
 
 /// A synthetic URL (not yet canonical) drawn from `rng`.
-pub fn synthetic_url_text(rng: &mut fastrand::Rng) -> String {
+pub(crate) fn synthetic_url_text(rng: &mut fastrand::Rng) -> String {
     let host = synthetic_domain(rng);
     let first = *pick(rng, WORDS);
     let second = *pick(rng, WORDS);
@@ -296,7 +296,7 @@ pub fn synthetic_url_text(rng: &mut fastrand::Rng) -> String {
 }
 
 /// A synthetic host label drawn from `rng`, e.g. for subdomains.
-pub fn synthetic_label(rng: &mut fastrand::Rng) -> String {
+pub(crate) fn synthetic_label(rng: &mut fastrand::Rng) -> String {
     (*pick(rng, WORDS)).to_owned()
 }
 
@@ -467,7 +467,7 @@ fn day_stamp(epoch: i64) -> String {
 ///
 /// `class` should be the world's class of `identity.root`; `Unknown` is
 /// treated as clean (an uploaded file the world did not know).
-pub fn file_attributes(identity: &FileIdentity, class: WorldClass) -> FileAttributes {
+pub(crate) fn file_attributes(identity: &FileIdentity, class: WorldClass) -> FileAttributes {
     let mut rng = rng_for(IndicatorKind::File, &identity.root);
     let file_type = pick(&mut rng, FILE_TYPES);
     let family = *pick(&mut rng, FAMILIES);
@@ -544,7 +544,7 @@ pub fn file_attributes(identity: &FileIdentity, class: WorldClass) -> FileAttrib
 }
 
 /// The report of the EICAR test file: detected by nearly every engine.
-pub fn eicar_attributes() -> FileAttributes {
+pub(crate) fn eicar_attributes() -> FileAttributes {
     let mut rng = rng_for(IndicatorKind::File, EICAR_SHA256);
     let mut order: Vec<usize> = (0..FILE_ENGINES.len()).collect();
     rng.shuffle(&mut order);
@@ -618,7 +618,7 @@ pub fn eicar_attributes() -> FileAttributes {
 
 /// A URL for a URL id the emulator never saw spelled out: plausible, seeded
 /// by the id (its sha256 will not match the id; the real URL is unknowable).
-pub fn synthetic_url(sha256: &str) -> String {
+pub(crate) fn synthetic_url(sha256: &str) -> String {
     let mut rng = rng_for(IndicatorKind::Url, sha256);
     let scheme = if rng.bool() { "https" } else { "http" };
     let host = synthetic_domain(&mut rng);
@@ -656,7 +656,7 @@ fn categories(rng: &mut fastrand::Rng, class: WorldClass) -> BTreeMap<String, St
 }
 
 /// The report of a URL (`sha256` is its id, `url` its canonical text).
-pub fn url_attributes(sha256: &str, url: &str, class: WorldClass) -> UrlAttributes {
+pub(crate) fn url_attributes(sha256: &str, url: &str, class: WorldClass) -> UrlAttributes {
     let mut rng = rng_for(IndicatorKind::Url, sha256);
     let (results, stats) = reputation_results(&mut rng, class);
     let (reputation, total_votes) = votes(&mut rng, class);
@@ -719,7 +719,7 @@ const REGISTRARS: &[&str] = &[
 ];
 
 /// The report of a domain.
-pub fn domain_attributes(domain: &str, class: WorldClass) -> DomainAttributes {
+pub(crate) fn domain_attributes(domain: &str, class: WorldClass) -> DomainAttributes {
     let mut rng = rng_for(IndicatorKind::Domain, domain);
     let (results, stats) = reputation_results(&mut rng, class);
     let (reputation, total_votes) = votes(&mut rng, class);
@@ -812,7 +812,7 @@ const AS_OWNERS: &[(u64, &str, &str, &str, &str)] = &[
 ];
 
 /// The report of an IP address.
-pub fn ip_attributes(ip: IpAddr, class: WorldClass) -> IpAddressAttributes {
+pub(crate) fn ip_attributes(ip: IpAddr, class: WorldClass) -> IpAddressAttributes {
     let id = ip.to_string();
     let mut rng = rng_for(IndicatorKind::Ip, &id);
     let (results, stats) = reputation_results(&mut rng, class);
@@ -859,7 +859,7 @@ pub fn ip_attributes(ip: IpAddr, class: WorldClass) -> IpAddressAttributes {
 }
 
 /// A public-looking IPv4 address drawn from `rng`.
-pub fn synthetic_ipv4(rng: &mut fastrand::Rng) -> String {
+pub(crate) fn synthetic_ipv4(rng: &mut fastrand::Rng) -> String {
     format!(
         "{}.{}.{}.{}",
         pick(
