@@ -173,6 +173,33 @@ impl Error {
     pub fn is_rate_limited(&self) -> bool {
         self.status() == Some(429)
     }
+
+    /// True when the key is missing, wrong or not allowed (401, 403):
+    /// every later request with the same key will fail the same way.
+    pub fn is_auth_error(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
+    }
+
+    /// True when no connection could be made (refused, DNS, TLS): the
+    /// request never reached the server.
+    pub fn is_connect_error(&self) -> bool {
+        matches!(self, Error::Network { source, .. } if source.is_connect())
+    }
+
+    /// A short stable name for the kind of failure, for machine output:
+    /// the API's error code when there is one, else the variant.
+    pub fn code_name(&self) -> &str {
+        match self {
+            Error::Api { code, .. } => code.as_str(),
+            Error::Network { .. } => "NetworkError",
+            Error::Decode { .. } => "DecodeError",
+            Error::QuotaExhausted { .. } => "QuotaExhausted",
+            Error::Io { .. } => "IoError",
+            Error::Write { .. } => "WriteError",
+            Error::FileTooLarge { .. } => "FileTooLarge",
+            Error::InvalidConfig(_) => "InvalidConfig",
+        }
+    }
 }
 
 fn rfc3339(at: &OffsetDateTime) -> String {

@@ -146,6 +146,8 @@ pub struct KeyLedger {
 pub(crate) struct Permit {
     pub key: usize,
     pub wait: Duration,
+    /// The booked instant, to give back with [`Governor::release`].
+    pub slot: OffsetDateTime,
 }
 
 #[derive(Debug)]
@@ -229,10 +231,23 @@ impl Governor {
                 Ok(Permit {
                     key: index,
                     wait: positive(slot - now),
+                    slot,
                 })
             }
             (None, Some((window, resets_at))) => Err(Error::QuotaExhausted { window, resets_at }),
             (None, None) => Err(Error::InvalidConfig("no API key configured".into())),
+        }
+    }
+
+    /// Gives a booked slot back: the request never reached the server
+    /// (the connection was refused), so it cost no quota.
+    pub fn release(&self, permit: &Permit) {
+        if let Some(state) = self.lock().get_mut(permit.key) {
+            if let Some(at) = state.minute.iter().position(|t| *t == permit.slot) {
+                state.minute.remove(at);
+                state.day_used = state.day_used.saturating_sub(1);
+                state.month_used = state.month_used.saturating_sub(1);
+            }
         }
     }
 
@@ -476,6 +491,19 @@ mod tests {
         assert_eq!(waits(&g, 3), [46, 46, 46]);
         // The ninth must wait for the fifth (booked at 61 s) to leave: 122 s.
         assert_eq!(waits(&g, 1), [107]);
+    }
+
+    #[test]
+    fn a_released_slot_costs_nothing() {
+        let clock = ManualClock::at(datetime!(2026-11-23 10:00:00 UTC));
+        let g = governor(&clock, &[QuotaBudget::PUBLIC]);
+        for _ in 0..10 {
+            let permit = g.reserve().expect("permit");
+            assert!(permit.wait.is_zero());
+            g.release(&permit);
+        }
+        assert_eq!(waits(&g, 4), [0, 0, 0, 0]);
+        assert_eq!(g.status()[0].day.used, 4);
     }
 
     #[test]

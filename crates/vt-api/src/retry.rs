@@ -197,6 +197,10 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
             Ok(got) => return Ok(got),
             Err(failure) => failure,
         };
+        if failure.error.is_connect_error() {
+            // Refused before a byte was sent: no quota was spent.
+            inner.governor.release(&permit);
+        }
         if failure.error.is_rate_limited() {
             inner.metrics.responses_429.fetch_add(1, Ordering::Relaxed);
             inner.governor.back_off(permit.key, failure.retry_after);
@@ -206,7 +210,9 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
         }
         let delay = policy.delay(attempt - 1, failure.retry_after, &mut rng);
         inner.metrics.retries.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
+        // Info, not warn: a retry is the client doing its job; the final
+        // error (if any) is what the user needs to read.
+        tracing::info!(
             request = %label,
             attempt,
             delay_ms = delay.as_millis() as u64,
