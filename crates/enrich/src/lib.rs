@@ -1,1 +1,46 @@
-//! placeholder
+//! Enrichment: indicators in, [`verdict::Record`]s out, spending the API
+//! quota as if every call were precious.
+//!
+//! [`Enricher`] answers one indicator at a time (for `vtc lookup` and the
+//! service) from the cache first, sharing one VirusTotal call between
+//! concurrent requests for the same indicator. [`Enricher::run_batch`]
+//! streams a whole input through it: dedup, bounded concurrency under the
+//! client's quota governor, and a journal in the store so a run killed
+//! half-way resumes without spending a call on what it already finished.
+//!
+//! This crate decides *what* to ask and *what to remember*; it does not
+//! sleep, retry or count quota itself (the client does), and it writes no
+//! output format (the caller's `emit` does).
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod batch;
+mod enricher;
+mod ttl;
+
+pub use batch::{BatchObserver, BatchOptions, Progress, Summary};
+pub use enricher::{EnrichOptions, Enricher};
+pub use ttl::CacheTtls;
+
+/// Why enrichment stopped. Per-indicator failures are not errors: they
+/// become records with an `error`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnrichError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot read input: {0}")]
+    Input(#[source] std::io::Error),
+    #[error("cannot write output: {0}")]
+    Output(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The quota or the key makes going on pointless; what is done is
+    /// journalled and a rerun resumes.
+    #[error("stopped after {done} indicators")]
+    Stopped {
+        done: u64,
+        #[source]
+        source: std::sync::Arc<vt_api::Error>,
+    },
+    #[error("a background task failed: {0}")]
+    Task(String),
+}

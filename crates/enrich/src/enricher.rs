@@ -1,0 +1,285 @@
+//! One indicator at a time: cache first, one shared call per indicator in
+//! flight, the verdict, the record.
+
+use crate::CacheTtls;
+use ioc::Indicator;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::Store;
+use time::OffsetDateTime;
+use tokio::sync::OnceCell;
+use verdict::{Assessment, Record, VerdictConfig};
+use vt_model::Object;
+
+/// What an [`Enricher`] is told once, at start.
+#[derive(Debug, Clone, Default)]
+pub struct EnrichOptions {
+    pub verdict: VerdictConfig,
+    pub ttl: CacheTtls,
+    /// Ask VirusTotal even when the cache holds a fresh answer.
+    pub refresh: bool,
+    /// Treat cached answers older than this as missing, whatever their TTL.
+    pub max_age: Option<Duration>,
+    /// Put the whole VirusTotal object in each record.
+    pub full: bool,
+}
+
+/// The answer for one indicator, from the cache or from VirusTotal.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    Found(Arc<Object>),
+    NotFound,
+    /// VirusTotal or the network failed for this item.
+    Failed(Arc<vt_api::Error>),
+}
+
+/// Looks indicators up through the cache and the client. Cheap to clone.
+#[derive(Clone)]
+pub struct Enricher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: vt_api::Client,
+    store: Arc<dyn Store>,
+    options: EnrichOptions,
+    /// Lookups under way, by normalised indicator: a second request for
+    /// the same one waits on the first instead of spending a call.
+    in_flight: Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>,
+}
+
+impl Enricher {
+    pub fn new(client: vt_api::Client, store: Arc<dyn Store>, options: EnrichOptions) -> Enricher {
+        Enricher {
+            inner: Arc::new(Inner {
+                client,
+                store,
+                options,
+                in_flight: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn client(&self) -> &vt_api::Client {
+        &self.inner.client
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn options(&self) -> &EnrichOptions {
+        &self.inner.options
+    }
+
+    /// Parses one input line and enriches it. Never fails: an input that is
+    /// not an indicator, or a lookup that failed, is a record with `error`.
+    pub async fn enrich_line(&self, input: &str) -> Record {
+        match Indicator::parse(input) {
+            Ok(indicator) => self.enrich(&indicator, input).await,
+            Err(e) => Record::failed(input, None, "InvalidIndicator", &e.to_string()),
+        }
+    }
+
+    /// Like [`Enricher::enrich_line`], but an error that every further
+    /// lookup would share (a rejected key, a spent budget, an unreachable
+    /// server) is returned instead of becoming a record.
+    pub async fn try_enrich_line(&self, input: &str) -> Result<Record, crate::EnrichError> {
+        let indicator = match Indicator::parse(input) {
+            Ok(indicator) => indicator,
+            Err(e) => {
+                return Ok(Record::failed(
+                    input,
+                    None,
+                    "InvalidIndicator",
+                    &e.to_string(),
+                ))
+            }
+        };
+        let (outcome, cached) = self.outcome(&indicator).await;
+        if let Outcome::Failed(err) = &outcome {
+            if stops_batch(err) {
+                return Err(crate::EnrichError::Stopped {
+                    done: 0,
+                    source: err.clone(),
+                });
+            }
+        }
+        Ok(self.record(&indicator, input, &outcome, cached))
+    }
+
+    /// Enriches one parsed indicator.
+    pub async fn enrich(&self, indicator: &Indicator, input: &str) -> Record {
+        let (outcome, cached) = self.outcome(indicator).await;
+        self.record(indicator, input, &outcome, cached)
+    }
+
+    pub(crate) fn record(
+        &self,
+        indicator: &Indicator,
+        input: &str,
+        outcome: &Outcome,
+        cached: bool,
+    ) -> Record {
+        let now = OffsetDateTime::now_utc();
+        match outcome {
+            Outcome::Found(object) => {
+                let assessment = verdict::assess(object, &self.inner.options.verdict, now);
+                let mut record = Record::from_assessment(
+                    indicator,
+                    input,
+                    Some(object.id.clone()),
+                    &assessment,
+                    cached,
+                );
+                if self.inner.options.full {
+                    record.full = serde_json::to_value(object.as_ref()).ok();
+                }
+                record
+            }
+            Outcome::NotFound => {
+                Record::from_assessment(indicator, input, None, &Assessment::unknown(), cached)
+            }
+            Outcome::Failed(err) => Record::failed(
+                input,
+                Some(indicator.kind()),
+                &error_code(err),
+                &err.to_string(),
+            )
+            .with_indicator(indicator),
+        }
+    }
+
+    /// The answer for an indicator and whether it came from the cache.
+    pub(crate) async fn outcome(&self, indicator: &Indicator) -> (Outcome, bool) {
+        let key = cache_key(indicator);
+        if !self.inner.options.refresh {
+            match self.cached(&key).await {
+                Ok(Some(outcome)) => return (outcome, true),
+                Ok(None) => {}
+                // A broken cache costs a call, not the answer.
+                Err(e) => tracing::warn!("cache read failed for {key}: {e}"),
+            }
+        }
+        let cell = {
+            let mut in_flight = self
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            in_flight.entry(key.clone()).or_default().clone()
+        };
+        let outcome = cell
+            .get_or_init(|| async { self.fetch(indicator, &key).await })
+            .await
+            .clone();
+        {
+            let mut in_flight = self
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if in_flight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                in_flight.remove(&key);
+            }
+        }
+        (outcome, false)
+    }
+
+    async fn cached(&self, key: &str) -> Result<Option<Outcome>, crate::EnrichError> {
+        let store = self.inner.store.clone();
+        let key = key.to_owned();
+        let now = OffsetDateTime::now_utc();
+        let found = tokio::task::spawn_blocking(move || store.get_report(&key, now))
+            .await
+            .map_err(|e| crate::EnrichError::Task(e.to_string()))??;
+        let Some(found) = found else { return Ok(None) };
+        if let Some(max_age) = self.inner.options.max_age {
+            if now - found.fetched_at() > max_age {
+                return Ok(None);
+            }
+        }
+        Ok(match found {
+            store::Cached::Found { json, .. } => match serde_json::from_str::<Object>(&json) {
+                Ok(object) => Some(Outcome::Found(Arc::new(object))),
+                Err(e) => {
+                    tracing::warn!("ignoring unreadable cached report: {e}");
+                    None
+                }
+            },
+            store::Cached::NotFound { .. } => Some(Outcome::NotFound),
+        })
+    }
+
+    /// Asks VirusTotal and remembers the answer (failures are not cached).
+    async fn fetch(&self, indicator: &Indicator, key: &str) -> Outcome {
+        let outcome = match self.inner.client.lookup(indicator).await {
+            Ok(object) => Outcome::Found(Arc::new(object)),
+            Err(e) if e.is_not_found() => Outcome::NotFound,
+            Err(e) => return Outcome::Failed(Arc::new(e)),
+        };
+        let store = self.inner.store.clone();
+        let ttl = &self.inner.options.ttl;
+        let now = OffsetDateTime::now_utc();
+        let key = key.to_owned();
+        let write = match &outcome {
+            Outcome::Found(object) => {
+                let json = serde_json::to_string(object.as_ref()).unwrap_or_default();
+                let aliases = aliases(indicator, object);
+                let kind = indicator.kind();
+                let ttl = ttl.for_kind(kind);
+                tokio::task::spawn_blocking(move || {
+                    let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
+                    store.put_report(&key, &aliases, kind.as_str(), &json, ttl, now)
+                })
+                .await
+            }
+            _ => {
+                let ttl = ttl.not_found();
+                tokio::task::spawn_blocking(move || store.put_not_found(&key, ttl, now)).await
+            }
+        };
+        match write {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("cache write failed: {e}"),
+            Err(e) => tracing::warn!("cache write task failed: {e}"),
+        }
+        outcome
+    }
+}
+
+/// The cache key of an indicator: its normalised form.
+pub(crate) fn cache_key(indicator: &Indicator) -> String {
+    indicator.to_string()
+}
+
+/// Other keys the same object answers to: a file's three hashes, a URL's id.
+fn aliases(indicator: &Indicator, object: &Object) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Indicator::File(_) = indicator {
+        if let Some(attrs) = &object.attributes {
+            for alg in ["md5", "sha1", "sha256"] {
+                if let Some(h) = attrs.get(alg).and_then(|v| v.as_str()) {
+                    out.push(h.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    let own = cache_key(indicator);
+    out.retain(|a| *a != own);
+    out
+}
+
+/// The code a failed record carries: the API's error code when it sent one.
+pub(crate) fn error_code(err: &vt_api::Error) -> String {
+    err.code_name().to_owned()
+}
+
+/// Errors after which every further lookup would fail the same way: going
+/// on would only spend time (and, for a 429 storm, goodwill).
+pub(crate) fn stops_batch(err: &vt_api::Error) -> bool {
+    err.is_auth_error()
+        || err.is_connect_error()
+        || matches!(err, vt_api::Error::QuotaExhausted { .. })
+}
