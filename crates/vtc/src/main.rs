@@ -1,1 +1,51 @@
-fn main() {}
+//! `vtc`, the binary: parses the command line, loads the configuration,
+//! calls the library crates and maps their errors to exit codes.
+//!
+//! Exit codes: 0 success; 1 runtime error; 2 usage or configuration error
+//! (including an API key VirusTotal rejects); 3 a verdict at or above
+//! `--fail-on` was found; 4 some inputs were invalid or failed while the
+//! others went through.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod cli;
+mod commands;
+mod config;
+mod exit;
+mod output;
+
+use clap::Parser;
+use exit::Exit;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.global.verbose);
+    let verbose = cli.global.verbose;
+    let code = match run(cli) {
+        Ok(exit) => exit.code(),
+        Err(err) => exit::report(&err, verbose),
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(commands::dispatch(cli))
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("VTC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,178 @@
+//! The command line: global options and subcommands (clap derive).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// vtc: one fast, trustworthy connector between VirusTotal API v3 and the
+/// tools that consume it.
+#[derive(Debug, Parser)]
+#[command(name = "vtc", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes. Each also comes from an environment
+/// variable or the config file: flag > env > file > default.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// VirusTotal API key (also VT_API_KEY or `api_key` in the config file).
+    #[arg(long, env = "VT_API_KEY", global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// API base URL; a bare host such as http://127.0.0.1:8080 means http://127.0.0.1:8080/api/v3.
+    #[arg(long, env = "VTC_API_URL", global = true)]
+    pub api_url: Option<String>,
+    /// Config file (TOML). Default: $XDG_CONFIG_HOME/vtc/config.toml if present.
+    #[arg(long, env = "VTC_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Database: a SQLite file path (default under $XDG_DATA_HOME/vtc/) or a postgres:// URL.
+    #[arg(long, env = "VTC_DB", global = true)]
+    pub db: Option<String>,
+    /// Output format. Default: table on a terminal, jsonl when piped.
+    #[arg(long, value_enum, global = true)]
+    pub format: Option<OutputFormat>,
+    /// HTTP(S) proxy for API calls.
+    #[arg(long, env = "HTTPS_PROXY", global = true)]
+    pub proxy: Option<String>,
+    /// Do not verify the API server's TLS certificate (prints a warning).
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// The API key's budget per minute (0 = unlimited). Default 4, the public API's.
+    #[arg(long, env = "VTC_QUOTA_MINUTE", global = true)]
+    pub quota_minute: Option<u32>,
+    /// The API key's budget per UTC day (0 = unlimited). Default 500.
+    #[arg(long, env = "VTC_QUOTA_DAY", global = true)]
+    pub quota_day: Option<u32>,
+    /// The API key's budget per month (0 = unlimited). Default unlimited.
+    #[arg(long, env = "VTC_QUOTA_MONTH", global = true)]
+    pub quota_month: Option<u32>,
+    /// More detail on stderr (-v: context of errors and info logs, -vv: debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Look up hashes, URLs, domains and IP addresses (arguments, or `-` for stdin lines).
+    Lookup(LookupArgs),
+    /// Enrich a stream of indicators under the API quota, with cache and resume.
+    Enrich(EnrichArgs),
+    /// md5, sha1, sha256 and size of files, in one read of each.
+    Hash(HashArgs),
+    /// Serve a local emulator of VirusTotal API v3.
+    Emulator(EmulatorArgs),
+    /// Run the emulator in-process, enrich a bundled sample list and write an HTML report.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// Indicators: md5/sha1/sha256, URL, domain, IPv4/IPv6 (defanged forms accepted); `-` reads stdin.
+    #[arg(required = true)]
+    pub indicators: Vec<String>,
+    /// Include the full VirusTotal object in JSON output.
+    #[arg(long)]
+    pub full: bool,
+    /// Ignore cached reports and ask VirusTotal again.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Exit with code 3 when any verdict is at least this severe.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Suspect,
+    Bad,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrichArgs {
+    /// Input file, one indicator per line (or CSV with --column); `-` or nothing reads stdin.
+    pub input: Option<PathBuf>,
+    /// Output file (default stdout). Re-running with the same input and output resumes.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Read indicators from this CSV column (name or 1-based number) instead of whole lines.
+    #[arg(long)]
+    pub column: Option<String>,
+    /// Lookups in flight at once (the quota still bounds the rate).
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Ignore cached reports and ask VirusTotal again.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Treat cached reports older than this many days as expired.
+    #[arg(long)]
+    pub max_age: Option<u32>,
+    /// Include the full VirusTotal object in JSON output.
+    #[arg(long)]
+    pub full: bool,
+    /// Exit with code 3 when any verdict is at least this severe.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// Files to hash.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Requests per minute each API key may make (default unlimited).
+    #[arg(long)]
+    pub quota_minute: Option<u32>,
+    /// Requests per UTC day each API key may make (default unlimited).
+    #[arg(long)]
+    pub quota_day: Option<u32>,
+    /// Requests per month each API key may make (default unlimited).
+    #[arg(long)]
+    pub quota_month: Option<u32>,
+    /// Latency added to every API answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fraction (0..1) of API requests that fail (503, 500, reset, truncated body).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Seed for the fault sequence, so a faulty run can be replayed.
+    #[arg(long, default_value_t = 0)]
+    pub fault_seed: u64,
+    /// Folder of JSON objects that override the synthetic world (and content/ with samples).
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
+    /// How long a submitted analysis takes to complete, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub analysis_delay_ms: u64,
+    /// Accept only these keys, as public-API keys (repeatable). Default: any key, premium.
+    #[arg(long = "key")]
+    pub public_keys: Vec<String>,
+    /// Accept these keys as premium keys (repeatable).
+    #[arg(long = "premium-key")]
+    pub premium_keys: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the HTML report (default: vtc-demo-report.html in the current folder).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}

@@ -1,0 +1,304 @@
+//! `vtc enrich [FILE|-] [-o OUT]`: streaming batch enrichment.
+
+use crate::cli::{EnrichArgs, OutputFormat};
+use crate::config::Settings;
+use crate::exit::{usage, Exit};
+use crate::output::{feed_format, file_format, ExitTracker};
+use anyhow::Context;
+use enrich::{BatchObserver, BatchOptions, EnrichOptions, Enricher, Progress, Summary};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Lines read ahead of the lookups.
+const READ_AHEAD: usize = 1024;
+
+/// The enricher every command shares: client, store and options from the settings.
+pub fn enricher(
+    settings: &Settings,
+    refresh: bool,
+    max_age: Option<Duration>,
+    full: bool,
+) -> anyhow::Result<Enricher> {
+    let client = settings.client()?;
+    let store = open_store(settings)?;
+    Ok(Enricher::new(
+        client,
+        store,
+        EnrichOptions {
+            verdict: settings.verdict.clone(),
+            ttl: settings.cache,
+            refresh,
+            max_age,
+            full,
+        },
+    ))
+}
+
+pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn store::Store>> {
+    let path = settings.db_path()?;
+    let store = store::SqliteStore::open(&path).map_err(|e| usage(e.to_string()))?;
+    Ok(Arc::new(store))
+}
+
+pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> {
+    let input = match &args.input {
+        Some(p) if p.as_os_str() != "-" => Some(p.clone()),
+        _ => None,
+    };
+    if let Some(path) = &input {
+        if !path.is_file() {
+            return Err(usage(format!(
+                "input file {} does not exist or is not a file",
+                path.display()
+            )));
+        }
+    }
+    let column = args.column.clone();
+    // The job is the same when input, output and options are: a rerun resumes it.
+    let (fingerprint, total_lines) = match &input {
+        Some(path) => {
+            let (digest, lines) = digest_input(path)?;
+            let fp = format!(
+                "{digest}|{}|{:?}|{:?}|{}",
+                args.output.as_deref().map(canonical).unwrap_or_default(),
+                column,
+                settings.format_flag,
+                args.full
+            );
+            (
+                Some(hex::encode(Sha256::digest(fp.as_bytes()))),
+                Some(lines),
+            )
+        }
+        None => (None, None),
+    };
+
+    let enricher = enricher(
+        settings,
+        args.refresh,
+        args.max_age
+            .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+        args.full,
+    )?;
+
+    // Open the output before any lookup: an unwritable path fails at once.
+    let (sink, format): (Box<dyn Write + Send>, OutputFormat) = match &args.output {
+        Some(path) => {
+            let file = File::create(path)
+                .map_err(|e| usage(format!("cannot write output file {}: {e}", path.display())))?;
+            (
+                Box::new(BufWriter::new(file)),
+                file_format(settings.format_flag, path),
+            )
+        }
+        None => (Box::new(BufWriter::new(std::io::stdout())), settings.format),
+    };
+    let mut writer = feeds::RecordWriter::new(sink, feed_format(format))?;
+
+    let lines = spawn_reader(input.clone(), column)?;
+    let progress = ProgressDisplay::new(total_lines, enricher.client().clone());
+    let mut exit = ExitTracker::new(args.fail_on);
+    let options = BatchOptions {
+        concurrency: args.concurrency.max(1),
+        job: fingerprint,
+    };
+    let result = enricher
+        .run_batch(
+            lines,
+            &options,
+            |record| {
+                exit.see(record);
+                writer
+                    .write(record)
+                    .map_err(|e| enrich::EnrichError::Output(Box::new(e)))
+            },
+            &progress,
+        )
+        .await;
+    progress.finish();
+    writer.finish().context("cannot finish the output")?;
+    let summary = result?;
+    print_summary(&summary);
+    Ok(exit.exit())
+}
+
+fn canonical(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::env::current_dir().map(|d| d.join(path)))
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// sha256 of the input and its line count, in one read.
+fn digest_input(path: &Path) -> anyhow::Result<(String, u64)> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut lines = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), lines))
+}
+
+/// Reads the input on a blocking thread and hands lines (or one CSV column)
+/// over a bounded channel, so a huge input never sits in memory.
+fn spawn_reader(
+    input: Option<PathBuf>,
+    column: Option<String>,
+) -> anyhow::Result<impl futures_util::Stream<Item = std::io::Result<String>> + Unpin> {
+    let reader: Box<dyn Read + Send> = match &input {
+        Some(path) => {
+            Box::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
+        }
+        None => Box::new(std::io::stdin()),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<String>>(READ_AHEAD);
+    std::thread::spawn(move || {
+        let send = |item| tx.blocking_send(item).is_ok();
+        match column {
+            None => {
+                for line in BufReader::new(reader).lines() {
+                    if !send(line) {
+                        return;
+                    }
+                }
+            }
+            Some(column) => read_csv_column(reader, &column, send),
+        }
+    });
+    Ok(Box::pin(futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+    )))
+}
+
+/// Sends the values of one CSV column, named by header or 1-based number.
+fn read_csv_column(
+    reader: Box<dyn Read + Send>,
+    column: &str,
+    send: impl Fn(std::io::Result<String>) -> bool,
+) {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let index = match csv.headers() {
+        Ok(headers) => column
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .or_else(|| {
+                headers
+                    .iter()
+                    .position(|h| h.trim().eq_ignore_ascii_case(column))
+            }),
+        Err(e) => {
+            send(Err(std::io::Error::other(e.to_string())));
+            return;
+        }
+    };
+    let Some(index) = index else {
+        send(Err(std::io::Error::other(format!(
+            "no column {column:?} in the CSV header"
+        ))));
+        return;
+    };
+    for row in csv.records() {
+        let item = row
+            .map(|r| r.get(index).unwrap_or_default().to_owned())
+            .map_err(|e| std::io::Error::other(e.to_string()));
+        if !send(item) {
+            return;
+        }
+    }
+}
+
+/// A progress bar on stderr when it is a terminal; nothing otherwise.
+struct ProgressDisplay {
+    bar: Option<ProgressBar>,
+    client: vt_api::Client,
+}
+
+impl ProgressDisplay {
+    fn new(total: Option<u64>, client: vt_api::Client) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return ProgressDisplay { bar: None, client };
+        }
+        let bar = match total {
+            Some(n) => ProgressBar::new(n),
+            None => ProgressBar::new_spinner(),
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        ProgressDisplay {
+            bar: Some(bar),
+            client,
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl BatchObserver for ProgressDisplay {
+    fn progress(&self, p: &Progress) {
+        let Some(bar) = &self.bar else { return };
+        bar.set_position(p.lines_read.max(p.done));
+        let remaining = bar.length().unwrap_or(0).saturating_sub(p.lines_read);
+        let quota = self.client.quota_status();
+        let per_minute: u32 = quota.iter().filter_map(|k| k.minute.allowed).sum();
+        let left: u32 = quota
+            .iter()
+            .filter_map(|k| k.minute.allowed.map(|a| a.saturating_sub(k.minute.used)))
+            .sum();
+        // The quota, not the network, sets the pace: estimate from it.
+        let eta = if per_minute > 0 && remaining > 0 {
+            format!(" eta ~{}m", remaining.div_ceil(u64::from(per_minute)))
+        } else {
+            String::new()
+        };
+        bar.set_message(format!(
+            "done {} cached {} dup {} failed {} | calls {} (left this minute {}) 429s {}{eta}",
+            p.done, p.cached, p.duplicates, p.failed, p.api_calls, left, p.responses_429
+        ));
+    }
+}
+
+fn print_summary(s: &Summary) {
+    let verdicts: Vec<String> = s
+        .by_verdict
+        .iter()
+        .map(|(v, n)| format!("{v} {n}"))
+        .collect();
+    eprintln!(
+        "enriched {} indicators from {} lines: {} | duplicates {} invalid {} failed {} | cache hits {} resumed {} | API calls {} 429s {}",
+        s.records,
+        s.lines,
+        if verdicts.is_empty() { "none".to_owned() } else { verdicts.join(", ") },
+        s.duplicates,
+        s.invalid,
+        s.failed,
+        s.cache_hits,
+        s.replayed,
+        s.api_calls,
+        s.responses_429
+    );
+}

@@ -1,0 +1,51 @@
+//! `vtc lookup IOC... | -`: look indicators up and print one record each.
+
+use crate::cli::LookupArgs;
+use crate::config::Settings;
+use crate::exit::Exit;
+use crate::output::{feed_format, ExitTracker};
+use anyhow::Context;
+use futures_util::StreamExt;
+use std::io::BufRead;
+
+/// Lookups in flight at once; the quota governor still sets the pace.
+const CONCURRENCY: usize = 8;
+
+pub async fn run(args: LookupArgs, settings: &Settings) -> anyhow::Result<Exit> {
+    let inputs = read_inputs(&args.indicators)?;
+    let enricher = super::enrich::enricher(settings, args.refresh, None, args.full)?;
+    let mut records = futures_util::stream::iter(inputs)
+        .map(|input| {
+            let enricher = enricher.clone();
+            async move { enricher.try_enrich_line(&input).await }
+        })
+        .buffered(CONCURRENCY);
+    let mut writer =
+        feeds::RecordWriter::new(std::io::stdout().lock(), feed_format(settings.format))?;
+    let mut exit = ExitTracker::new(args.fail_on);
+    while let Some(record) = records.next().await {
+        let record = record?;
+        exit.see(&record);
+        writer.write(&record)?;
+    }
+    let _stdout = writer.finish()?;
+    Ok(exit.exit())
+}
+
+/// The arguments, with `-` replaced by the non-blank lines of stdin.
+fn read_inputs(args: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut inputs = Vec::new();
+    for arg in args {
+        if arg == "-" {
+            for line in std::io::stdin().lock().lines() {
+                let line = line.context("cannot read stdin")?;
+                if !line.trim().is_empty() {
+                    inputs.push(line);
+                }
+            }
+        } else {
+            inputs.push(arg.clone());
+        }
+    }
+    Ok(inputs)
+}

@@ -1,0 +1,100 @@
+//! Exit codes and the one-line error report on stderr.
+
+use std::fmt;
+
+/// How a command that did not fail outright ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success,
+    /// A verdict at or above `--fail-on` was found.
+    VerdictThreshold,
+    /// Some inputs were invalid or failed; the others went through.
+    PartialFailure,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Success => 0,
+            Exit::VerdictThreshold => 3,
+            Exit::PartialFailure => 4,
+        }
+    }
+}
+
+/// A usage or configuration error: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Shorthand for a usage error as an `anyhow::Error`.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+/// Prints the error and its causes as one line on stderr (a debug dump with `-vv`) and
+/// returns the exit code. A closed stdout (`vtc lookup … | head`) is not an
+/// error worth a word.
+pub fn report(err: &anyhow::Error, verbose: u8) -> i32 {
+    if is_broken_pipe(err) {
+        return 0;
+    }
+    eprintln!("vtc: error: {}", one_line(err));
+    if verbose > 1 {
+        eprintln!("{err:?}");
+    }
+    code_for(err)
+}
+
+/// The chain of causes on one line. A `vt_api::Error` already says
+/// everything useful about its cause (the transport's own chain is
+/// repetitive), so the line ends there.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&cause.to_string());
+        if as_api_error(cause).is_some() {
+            break;
+        }
+    }
+    line
+}
+
+fn as_api_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a vt_api::Error> {
+    // A stopped batch carries the API error behind an `Arc`.
+    cause.downcast_ref::<vt_api::Error>().or_else(|| {
+        cause
+            .downcast_ref::<std::sync::Arc<vt_api::Error>>()
+            .map(|a| a.as_ref())
+    })
+}
+
+fn code_for(err: &anyhow::Error) -> i32 {
+    for cause in err.chain() {
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return 2;
+        }
+        if as_api_error(cause).is_some_and(vt_api::Error::is_auth_error) {
+            return 2;
+        }
+    }
+    1
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,69 @@
+//! Helpers shared by the binary's end-to-end tests: an emulator on
+//! loopback and a way to run `vtc` against it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use vt_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+
+pub const EICAR_SHA256: &str = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+
+pub async fn emulator(config: EmulatorConfig) -> RunningEmulator {
+    Emulator::new(config)
+        .expect("emulator config")
+        .spawn(([127, 0, 0, 1], 0).into())
+        .await
+        .expect("emulator starts on loopback")
+}
+
+/// A `vtc` command pointed at the emulator, with its own database and no
+/// config file or API key from the environment.
+pub fn vtc(api_url: &str, db: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vtc"));
+    cmd.env_remove("VT_API_KEY")
+        .env_remove("VTC_API_URL")
+        .env_remove("VTC_DB")
+        .env_remove("VTC_QUOTA_MINUTE")
+        .env_remove("VTC_QUOTA_DAY")
+        .env_remove("VTC_CONFIG")
+        // No user config file: the default location is the test's own dir.
+        .env("XDG_CONFIG_HOME", db.parent().unwrap_or(db))
+        .arg("--api-url")
+        .arg(api_url)
+        .arg("--db")
+        .arg(db);
+    cmd
+}
+
+/// Runs a command on a blocking thread so the in-process emulator keeps serving.
+pub async fn run(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("vtc runs"))
+        .await
+        .expect("join")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn db_in(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("vtc.sqlite")
+}
+
+/// API requests the emulator has answered so far.
+pub fn requests(emu: &RunningEmulator) -> u64 {
+    emu.emulator().stats()["requests_total"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+pub fn responses_with_status(emu: &RunningEmulator, status: u16) -> u64 {
+    emu.emulator().stats()["by_status"][status.to_string()]
+        .as_u64()
+        .unwrap_or(0)
+}

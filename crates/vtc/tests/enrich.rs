@@ -1,0 +1,269 @@
+//! `vtc enrich` end to end: dedup, cache, quota, resume after SIGKILL.
+
+mod common;
+
+use common::*;
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use vt_emulator::EmulatorConfig;
+
+/// `unique` distinct indicators of all four kinds, then repeats of them
+/// (some in another form: upper-case hashes, defanged domains) until the
+/// input has `lines` lines.
+fn input_with_duplicates(unique: usize, lines: usize) -> (String, Vec<String>) {
+    let mut distinct = Vec::new();
+    for i in 0..unique {
+        distinct.push(match i % 4 {
+            0 => format!("{:064x}", 0xfeed_0000_u64 + i as u64),
+            1 => format!("host{i}.example-{i}.test"),
+            2 => format!("10.{}.{}.{}", i / 65536 % 256, i / 256 % 256, i % 256),
+            _ => format!("http://site{i}.test/path/{i}"),
+        });
+    }
+    let mut out: Vec<String> = distinct.clone();
+    let mut k = 0;
+    while out.len() < lines {
+        let d = &distinct[(k * 7919) % unique];
+        out.push(match k % 3 {
+            // A URL's path is case-sensitive: only its host may change case.
+            0 if d.starts_with("http://") => d.replacen("site", "SITE", 1),
+            0 => d.to_uppercase(),
+            1 => d.replace('.', "[.]"),
+            _ => d.clone(),
+        });
+        k += 1;
+    }
+    (out.join("\n") + "\n", distinct)
+}
+
+fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicates_cost_no_call_and_a_second_run_costs_none() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, distinct) = input_with_duplicates(700, 1000);
+    let input_path = dir.path().join("in.txt");
+    std::fs::write(&input_path, input).expect("write input");
+    let out_path = dir.path().join("out.jsonl");
+
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args([
+        "--api-key",
+        "k",
+        "--quota-minute",
+        "0",
+        "--quota-day",
+        "0",
+        "enrich",
+    ])
+    .arg(&input_path)
+    .arg("-o")
+    .arg(&out_path)
+    .args(["--concurrency", "16"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let records = read_jsonl(&out_path);
+    assert_eq!(
+        records.len(),
+        distinct.len(),
+        "one record per distinct indicator"
+    );
+    assert_eq!(
+        requests(&emu),
+        distinct.len() as u64,
+        "one call per distinct indicator"
+    );
+    assert_eq!(responses_with_status(&emu, 429), 0);
+    assert!(
+        stderr(&out).contains("duplicates 300"),
+        "summary: {}",
+        stderr(&out)
+    );
+
+    // Same input to a new output: every answer comes from the cache.
+    let out2_path = dir.path().join("out2.jsonl");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "enrich"])
+        .arg(&input_path)
+        .arg("-o")
+        .arg(&out2_path);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(
+        requests(&emu),
+        distinct.len() as u64,
+        "the second run spent calls"
+    );
+    let again = read_jsonl(&out2_path);
+    assert_eq!(again.len(), distinct.len());
+    assert!(again
+        .iter()
+        .all(|r| r["cached"] == true || r["error"].is_object()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_killed_mid_run_resumes_without_spending_calls_on_done_items() {
+    let emu = emulator(EmulatorConfig {
+        latency: Duration::from_millis(25),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, distinct) = input_with_duplicates(240, 240);
+    let input_path = dir.path().join("in.txt");
+    std::fs::write(&input_path, input).expect("write input");
+    let out_path = dir.path().join("out.jsonl");
+    let enrich = |emu_url: &str| {
+        let mut cmd = vtc(emu_url, &db_in(&dir));
+        cmd.args([
+            "--api-key",
+            "k",
+            "--quota-minute",
+            "0",
+            "--quota-day",
+            "0",
+            "enrich",
+        ])
+        .arg(&input_path)
+        .arg("-o")
+        .arg(&out_path)
+        .args(["--concurrency", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        cmd
+    };
+
+    let mut child = enrich(&emu.base_url()).spawn().expect("spawn enrich");
+    // Kill it once a good part, but not all, of the output is written.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let written = read_jsonl_prefix(&out_path);
+        if written >= 60 || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let done_before_kill = read_jsonl_prefix(&out_path) as u64;
+    let calls_first_run = requests(&emu);
+    assert!(done_before_kill >= 60, "the first run made progress");
+    assert!(
+        calls_first_run < distinct.len() as u64,
+        "the kill came before the end ({calls_first_run} calls)"
+    );
+
+    let out = run(enrich(&emu.base_url())).await;
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let calls_second_run = requests(&emu) - calls_first_run;
+    assert!(
+        calls_second_run <= distinct.len() as u64 - done_before_kill,
+        "resume spent {calls_second_run} calls; {done_before_kill} of {} were already done",
+        distinct.len()
+    );
+    let records = read_jsonl(&out_path);
+    let indicators: Vec<String> = records
+        .iter()
+        .map(|r| r["indicator"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let unique: HashSet<&String> = indicators.iter().collect();
+    assert_eq!(unique.len(), indicators.len(), "no indicator twice");
+    assert_eq!(indicators.len(), distinct.len(), "every indicator once");
+}
+
+/// Complete lines in a file that may be mid-write.
+fn read_jsonl_prefix(path: &Path) -> usize {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.matches('\n').count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_quota_governor_keeps_a_limited_key_free_of_429s() {
+    // The emulator and the client agree on 4 calls a minute: six distinct
+    // lookups must wait for the window rather than provoke a 429.
+    let emu = emulator(EmulatorConfig {
+        quota_minute: Some(4),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args([
+        "--api-key",
+        "k",
+        "--quota-minute",
+        "4",
+        "--format",
+        "jsonl",
+        "lookup",
+    ])
+    .args([
+        "a1.example.com",
+        "a2.example.com",
+        "a3.example.com",
+        "a4.example.com",
+        "a5.example.com",
+        "a6.example.com",
+    ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 6);
+    assert_eq!(
+        responses_with_status(&emu, 429),
+        0,
+        "stats: {}",
+        emu.emulator().stats()
+    );
+    assert_eq!(requests(&emu), 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inputs_and_outputs_are_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator(EmulatorConfig::default()).await;
+
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "enrich", "/nonexistent/input.txt"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/nonexistent/input.txt"),
+        "{}",
+        stderr(&out)
+    );
+
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "example.com\n").expect("write");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "enrich"])
+        .arg(&input)
+        .args(["-o", "/nonexistent-dir/out.jsonl"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/nonexistent-dir/out.jsonl"),
+        "{}",
+        stderr(&out)
+    );
+
+    let corrupt = dir.path().join("corrupt.sqlite");
+    std::fs::write(&corrupt, vec![0x42u8; 8192]).expect("write");
+    let mut cmd = vtc(&emu.base_url(), &corrupt);
+    cmd.args(["--api-key", "k", "enrich"]).arg(&input);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("corrupt.sqlite"), "{err}");
+    assert_eq!(requests(&emu), 0);
+}

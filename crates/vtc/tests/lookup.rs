@@ -1,0 +1,227 @@
+//! `vtc lookup` end to end, against the emulator on loopback.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use vt_emulator::EmulatorConfig;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lookup_prints_one_row_per_indicator_of_each_kind() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "--format", "json", "lookup"])
+        .args([
+            EICAR_SHA256,
+            "example.com",
+            "8.8.8.8",
+            "hxxp://evil[.]test/x",
+        ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let records: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let records = records.as_array().expect("an array");
+    assert_eq!(records.len(), 4);
+    let kinds: Vec<&str> = records
+        .iter()
+        .map(|r| r["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds, ["file", "domain", "ip", "url"]);
+    assert_eq!(
+        records[0]["verdict"], "bad",
+        "EICAR is detected: {}",
+        records[0]
+    );
+    assert!(records[0]["malicious"].as_u64().unwrap_or(0) >= 30);
+    assert_eq!(records[3]["indicator"], "http://evil.test/x");
+    assert!(records[0]["link"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("https://www.virustotal.com/gui/file/"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lookup_table_has_a_header_and_four_rows() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "--format", "table", "lookup"])
+        .args([
+            EICAR_SHA256,
+            "example.com",
+            "8.8.8.8",
+            "hxxp://evil[.]test/x",
+        ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(text.lines().next().unwrap_or("").starts_with("VERDICT"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lookup_reads_stdin_and_reports_bad_lines_without_stopping() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "--format", "jsonl", "lookup", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().expect("spawn");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"example.com\nnot an indicator\n8[.]8[.]4[.]4\n")
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "partial failure exit code; stderr: {}",
+        stderr(&out)
+    );
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["error"]["code"], "InvalidIndicator");
+    assert_eq!(lines[2]["indicator"], "8.8.4.4");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_lookup_is_answered_from_the_cache() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for expect_cached in [false, true] {
+        let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+        cmd.args([
+            "--api-key",
+            "k",
+            "--format",
+            "jsonl",
+            "lookup",
+            "example.org",
+        ]);
+        let out = run(cmd).await;
+        let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(record["cached"], expect_cached);
+    }
+    assert_eq!(requests(&emu), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_key_is_one_line_and_exit_code_2() {
+    let emu = emulator(EmulatorConfig {
+        public_keys: vec!["good-key".into()],
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "wrong-key-123456", "lookup", "example.com"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("WrongCredentialsError"), "{err}");
+    assert!(!err.contains("wrong-key-123456"), "the key leaked: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_server_is_one_line_and_exit_code_1() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = vtc(&format!("http://127.0.0.1:{port}"), &db_in(&dir));
+    cmd.args(["--api-key", "k", "lookup", "example.com"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&port.to_string()) || err.contains("connect"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_key_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = vtc("http://127.0.0.1:9", &db_in(&dir));
+    cmd.args(["lookup", "example.com"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("VT_API_KEY"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_malformed_indicators_exit_4_with_an_error_row_each() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args([
+        "--api-key",
+        "k",
+        "--format",
+        "csv",
+        "lookup",
+        "not-an-ioc",
+        "12345",
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 3, "header and two rows: {text}");
+    assert!(text.contains("InvalidIndicator"));
+    assert_eq!(requests(&emu), 0, "nothing malformed reaches the API");
+}
+
+#[test]
+fn the_emulator_command_prints_its_address_first() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vtc"))
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn emulator");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("read first line");
+    let addr = first
+        .trim()
+        .strip_prefix("listening on http://")
+        .map(str::to_owned);
+    let result = addr.as_deref().map(|a| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        vtc(&format!("http://{a}"), &db_in(&dir))
+            .args([
+                "--api-key",
+                "k",
+                "--format",
+                "jsonl",
+                "lookup",
+                EICAR_SHA256,
+            ])
+            .output()
+            .expect("lookup runs")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = result.unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(record["verdict"], "bad");
+}
