@@ -16,10 +16,12 @@
 
 mod batch;
 mod enricher;
+mod spend;
 mod ttl;
 
 pub use batch::{BatchObserver, BatchOptions, Progress, Summary};
 pub use enricher::{EnrichOptions, Enricher};
+pub use spend::{spent_ledger, StoreSpendLog};
 pub use ttl::CacheTtls;
 
 /// Why enrichment stopped. Per-indicator failures are not errors: they

@@ -285,6 +285,14 @@ pub trait Store: Send + Sync {
     /// process knows what it already spent. Counted per whole second: a
     /// call in the same second as `since` counts, erring towards caution.
     fn api_calls_since(&self, key_prefix: &str, since: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// The calls recorded for `key_prefix` at or after `since`, per second
+    /// (unix seconds, ascending): enough to rebuild a sliding minute window.
+    fn api_calls_per_second(
+        &self,
+        key_prefix: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(i64, u64)>, StoreError>;
 }
 
 #[cfg(test)]

@@ -556,4 +556,24 @@ impl Store for SqliteStore {
             .query_row(params![key_prefix, since.unix_timestamp()], |r| r.get(0))?;
         Ok(calls.try_into().unwrap_or(0))
     }
+
+    fn api_calls_per_second(
+        &self,
+        key_prefix: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(i64, u64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT second, calls FROM api_calls WHERE key_prefix = ?1 AND second >= ?2 ORDER BY second",
+        )?;
+        let rows = stmt.query_map(params![key_prefix, since.unix_timestamp()], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (second, calls) = row?;
+            out.push((second, calls.try_into().unwrap_or(0)));
+        }
+        Ok(out)
+    }
 }

@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     pub governor: Governor,
     pub retry: RetryPolicy,
     pub metrics: Metrics,
+    pub spend_log: Option<Arc<dyn crate::SpendLog>>,
+    pub clock: Arc<dyn crate::Clock>,
 }
 
 impl fmt::Debug for Client {

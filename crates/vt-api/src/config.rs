@@ -2,7 +2,7 @@
 //! reach it, how patient to be.
 
 use crate::client::{Client, Inner, Metrics};
-use crate::quota::{Clock, Governor, QuotaBudget, SystemClock};
+use crate::quota::{Clock, Governor, QuotaBudget, SpendLog, SystemClock};
 use crate::{ApiKey, Error, RetryPolicy};
 use reqwest::header::HeaderValue;
 use std::sync::Arc;
@@ -23,7 +23,6 @@ pub const DEFAULT_BASE_URL: &str = "https://www.virustotal.com/api/v3";
 ///     .build()?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct ClientBuilder {
     keys: Vec<(ApiKey, Option<QuotaBudget>)>,
     default_budget: QuotaBudget,
@@ -36,6 +35,18 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     quota_window: Duration,
     clock: Arc<dyn Clock>,
+    spend_log: Option<Arc<dyn SpendLog>>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("keys", &self.keys)
+            .field("base_url", &self.base_url)
+            .field("proxy", &self.proxy.is_some())
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ClientBuilder {
@@ -52,6 +63,7 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             quota_window: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
+            spend_log: None,
         }
     }
 }
@@ -140,6 +152,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Where every request sent is reported (see [`SpendLog`]); with
+    /// [`Client::restore_quota_ledger`] it lets a budget span processes.
+    pub fn spend_log(mut self, log: Arc<dyn SpendLog>) -> Self {
+        self.spend_log = Some(log);
+        self
+    }
+
     pub fn build(self) -> Result<Client, Error> {
         if self.keys.is_empty() {
             return Err(Error::InvalidConfig("no API key configured".into()));
@@ -193,7 +212,7 @@ impl ClientBuilder {
             .iter()
             .map(|(key, budget)| (key.label(), budget.unwrap_or(self.default_budget)))
             .collect();
-        let governor = Governor::new(budgets, self.clock, self.quota_window);
+        let governor = Governor::new(budgets, self.clock.clone(), self.quota_window);
         Ok(Client::from_inner(Inner {
             http,
             base,
@@ -202,6 +221,8 @@ impl ClientBuilder {
             governor,
             retry: self.retry,
             metrics: Metrics::default(),
+            spend_log: self.spend_log,
+            clock: self.clock,
         }))
     }
 }

@@ -35,7 +35,7 @@ pub use error::{ApiCode, Error};
 pub use ids::{AnalysisDescriptor, AnalysisId, CommentId, Descriptor};
 pub use key::ApiKey;
 pub use quota::{
-    Clock, KeyLedger, KeyQuotaStatus, QuotaBudget, QuotaLedger, QuotaWindow, SystemClock,
+    Clock, KeyLedger, KeyQuotaStatus, QuotaBudget, QuotaLedger, QuotaWindow, SpendLog, SystemClock,
     WindowUsage,
 };
 pub use resources::{

@@ -141,6 +141,15 @@ pub struct KeyLedger {
     pub month_used: u32,
 }
 
+/// Hears of every request sent, so that what a key spent can outlive the
+/// process (a store shared by later runs, or by other instances). Called
+/// on the request path: keep it quick.
+pub trait SpendLog: Send + Sync {
+    /// One request went out on the key labelled `key` (its first 8
+    /// characters) at `at`.
+    fn spent(&self, key: &str, at: OffsetDateTime);
+}
+
 /// A booked slot: send on key `key` after waiting `wait`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Permit {

@@ -273,10 +273,16 @@ async fn attempt_once<T>(
         Payload::Upload(source) => request.multipart(source.form().await?),
     };
     inner.metrics.requests_sent.fetch_add(1, Ordering::Relaxed);
-    let response = request
-        .send()
-        .await
-        .map_err(|e| network_error(e, call, label))?;
+    let sent = request.send().await;
+    if let Some(log) = &inner.spend_log {
+        // A refused connection reached no server and cost nothing.
+        if !sent.as_ref().is_err_and(reqwest::Error::is_connect) {
+            if let Some(key) = inner.keys.get(key) {
+                log.spent(&key.label(), inner.clock.now());
+            }
+        }
+    }
+    let response = sent.map_err(|e| network_error(e, call, label))?;
     let status = response.status();
     // Redirects are not followed (a redirect elsewhere would carry the key
     // along); a streaming caller gets them to handle.

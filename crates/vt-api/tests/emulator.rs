@@ -523,3 +523,97 @@ async fn waiting_for_an_analysis_polls_until_it_completes() {
     assert!(polls >= 3, "polled {polls} times");
     emu.shutdown().await;
 }
+
+/// Remembers what the client reports, as a store shared by runs would.
+#[derive(Default)]
+struct SpendMemory(std::sync::Mutex<Vec<(String, time::OffsetDateTime)>>);
+
+impl vt_api::SpendLog for SpendMemory {
+    fn spent(&self, key: &str, at: time::OffsetDateTime) {
+        self.0.lock().expect("lock").push((key.to_owned(), at));
+    }
+}
+
+#[tokio::test]
+async fn a_second_process_restoring_the_spend_does_not_provoke_a_429() {
+    let emu = emulator(EmulatorConfig {
+        quota_minute: Some(4),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let memory = std::sync::Arc::new(SpendMemory::default());
+    let first = Client::builder()
+        .api_key(ApiKey::new(KEY_A).expect("key"))
+        .base_url(emu.base_url())
+        .quota_budget(QuotaBudget::PUBLIC)
+        .spend_log(memory.clone())
+        .build()
+        .expect("client");
+    let domains = known_domains(5);
+    for d in &domains[..4] {
+        first.lookup(d).await.expect("within the minute budget");
+    }
+    let spent = memory.0.lock().expect("lock").clone();
+    assert_eq!(spent.len(), 4);
+    assert!(spent.iter().all(|(k, _)| k == "aaaaaaaa"), "labels only");
+
+    // A new client (a new process) that knows nothing would send at once
+    // and get a 429; one restored from the spend waits instead.
+    let second = client(&emu, QuotaBudget::PUBLIC, quick_retries(1));
+    let ms = |t: time::OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
+    let now = time::OffsetDateTime::now_utc();
+    second.restore_quota_ledger(&vt_api::QuotaLedger {
+        keys: vec![vt_api::KeyLedger {
+            key: "aaaaaaaa".into(),
+            minute_slots_ms: spent.iter().map(|(_, at)| ms(*at)).collect(),
+            blocked_until_ms: None,
+            day_start_ms: ms(now.date().midnight().assume_utc()),
+            day_used: 4,
+            month_start_ms: ms(now.replace_day(1).expect("day").date().midnight().assume_utc()),
+            month_used: 4,
+        }],
+    });
+    let fifth = tokio::spawn({
+        let d = domains[4].clone();
+        let second = second.clone();
+        async move { second.lookup(&d).await }
+    });
+    for _ in 0..2500 {
+        if second.metrics().throttled_waits > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(second.metrics().throttled_waits, 1, "the fifth waits");
+    assert_eq!(second.quota_status()[0].day.used, 5);
+    let stats = emu.emulator().stats();
+    assert_eq!(stat(&stats, &["by_status", "429"]), 0, "{stats}");
+    fifth.abort();
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_neither_logged_nor_counted() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let memory = std::sync::Arc::new(SpendMemory::default());
+    let c = Client::builder()
+        .api_key(ApiKey::new(KEY_A).expect("key"))
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .quota_budget(QuotaBudget::PUBLIC)
+        .retry_policy(quick_retries(6))
+        .spend_log(memory.clone())
+        .build()
+        .expect("client");
+    let err = c
+        .lookup(&Indicator::parse("example.com").expect("domain"))
+        .await
+        .expect_err("nothing listens");
+    assert!(err.is_connect_error(), "{err}");
+    assert!(memory.0.lock().expect("lock").is_empty());
+    // Six refused attempts with a 4/minute budget: none waited for a slot.
+    assert_eq!(c.metrics().throttled_waits, 0);
+    assert_eq!(c.quota_status()[0].day.used, 0);
+}

@@ -410,6 +410,14 @@ pub fn quota_ledger_counts_calls_in_a_window(b: &dyn Backend) {
             .expect("count"),
         0
     );
+    assert_eq!(
+        s.api_calls_per_second("abcd1234", T - time::Duration::minutes(1))
+            .expect("per second"),
+        vec![
+            ((T - time::Duration::seconds(30)).unix_timestamp(), 1),
+            ((T - time::Duration::seconds(1)).unix_timestamp(), 2),
+        ]
+    );
     // A restarted process sees the same spend.
     let again = b.open();
     assert_eq!(
