@@ -169,7 +169,7 @@ impl Emulator {
                     "id": item.id,
                     "links": {"self": base.api(&format!("/resolutions/{}", item.id))},
                     "attributes": {
-                        "date": world::WORLD_EPOCH - rng.i64(0..365 * 86_400),
+                        "date": world::world_epoch() - rng.i64(0..365 * 86_400),
                         "host_name": host,
                         "ip_address": ip,
                         "resolver": "VirusTotal",

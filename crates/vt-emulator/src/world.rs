@@ -16,8 +16,11 @@
 //!   | domain, ip | 0..3 | 3..13 | 13..28 | 28..100 |
 //!
 //! * Everything else (engine verdicts, names, sizes, dates) is drawn from a
-//!   `fastrand::Rng` seeded with `seed`. Dates lie in the 30 days before
-//!   [`WORLD_EPOCH`] (2026-11-01T00:00:00Z), so they do not move between runs.
+//!   `fastrand::Rng` seeded with `seed`. Dates are relative to
+//!   [`world_epoch`], the start of the current UTC day, so reports look as
+//!   fresh as real ones and stay the same all day: nine objects in ten were
+//!   last analysed in the past 20 days, the rest 45 to 400 days ago (stale
+//!   under a 30-day rule, for clients that rescan).
 //!
 //! Use [`world_class`] to find ids of a class instead of hard-coding them.
 
@@ -37,9 +40,14 @@ use vt_model::{
     UrlAttributes, Votes,
 };
 
-/// The fixed instant the synthetic world's dates are relative to
-/// (2026-11-01T00:00:00Z).
-pub const WORLD_EPOCH: i64 = 1_793_491_200;
+/// The instant the synthetic world's dates are relative to: the start of
+/// the current UTC day (unix seconds).
+pub fn world_epoch() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    i64::try_from(now - now % 86_400).unwrap_or(i64::MAX)
+}
 
 /// The EICAR test file, built into the world with its real bytes.
 pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
@@ -309,7 +317,12 @@ struct Dates {
 }
 
 fn dates(rng: &mut fastrand::Rng) -> Dates {
-    let last_analysis = WORLD_EPOCH - rng.i64(3600..30 * 86_400);
+    let age = if rng.u8(0..10) == 0 {
+        rng.i64(45 * 86_400..400 * 86_400)
+    } else {
+        rng.i64(3600..20 * 86_400)
+    };
+    let last_analysis = world_epoch() - age;
     let first_submission = last_analysis - rng.i64(0..3 * 365 * 86_400);
     let last_submission = rng.i64(first_submission..=last_analysis);
     Dates {
@@ -367,7 +380,7 @@ fn file_results(
     };
     let oddity = rng.usize(0..10);
     let variant = rng.u32(..);
-    let update = day_stamp(WORLD_EPOCH - 86_400);
+    let update = day_stamp(world_epoch() - 86_400);
     let mut categories = vec!["undetected"; n];
     for (rank, &engine) in order.iter().enumerate() {
         categories[engine] = if rank < unsupported {
@@ -550,7 +563,7 @@ pub(crate) fn eicar_attributes() -> FileAttributes {
     rng.shuffle(&mut order);
     let mut stats = file_stats();
     let mut results = BTreeMap::new();
-    let update = day_stamp(WORLD_EPOCH - 86_400);
+    let update = day_stamp(world_epoch() - 86_400);
     for (index, engine) in FILE_ENGINES.iter().enumerate() {
         let rank = order.iter().position(|&i| i == index).unwrap_or(0);
         let category = match rank {
