@@ -282,7 +282,7 @@ impl Enricher {
                     Outcome::Failed(e) => e.is_retryable(),
                     _ => false,
                 };
-                let record = self.record(&indicator, &input, &outcome, cached);
+                let record = self.finish(&indicator, &input, &outcome, cached).await;
                 Some(Ok(Done {
                     seq,
                     key,

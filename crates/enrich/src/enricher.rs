@@ -23,6 +23,9 @@ pub struct EnrichOptions {
     pub max_age: Option<Duration>,
     /// Put the whole VirusTotal object in each record.
     pub full: bool,
+    /// Ask VirusTotal to analyse again a file or URL whose report is
+    /// stale (costs one call each; the fresh report is fetched next time).
+    pub rescan_stale: bool,
 }
 
 /// The answer for one indicator, from the cache or from VirusTotal.
@@ -106,13 +109,59 @@ impl Enricher {
                 });
             }
         }
-        Ok(self.record(&indicator, input, &outcome, cached))
+        Ok(self.finish(&indicator, input, &outcome, cached).await)
     }
 
     /// Enriches one parsed indicator.
     pub async fn enrich(&self, indicator: &Indicator, input: &str) -> Record {
         let (outcome, cached) = self.outcome(indicator).await;
-        self.record(indicator, input, &outcome, cached)
+        self.finish(indicator, input, &outcome, cached).await
+    }
+
+    /// The record of an outcome, after asking for a rescan when it is stale
+    /// and that is allowed.
+    pub(crate) async fn finish(
+        &self,
+        indicator: &Indicator,
+        input: &str,
+        outcome: &Outcome,
+        cached: bool,
+    ) -> Record {
+        let mut record = self.record(indicator, input, outcome, cached);
+        if self.inner.options.rescan_stale && record.stale && record.error.is_none() {
+            self.rescan(indicator, &mut record).await;
+        }
+        record
+    }
+
+    /// Queues a new analysis of a stale file or URL and shortens its cache
+    /// life, so the next run fetches the fresh report instead of the stale one.
+    async fn rescan(&self, indicator: &Indicator, record: &mut Record) {
+        let client = &self.inner.client;
+        let queued = match indicator {
+            Indicator::File(hash) => client.rescan_file(hash).await,
+            Indicator::Url(url) => client.rescan_url(url).await,
+            // Domains and IP addresses are not analysed on demand.
+            Indicator::Domain(_) | Indicator::Ip(_) => return,
+        };
+        match queued {
+            Ok(analysis) => {
+                record
+                    .reasons
+                    .push(format!("rescan requested (analysis {})", analysis.id));
+                let store = self.inner.store.clone();
+                let key = cache_key(indicator);
+                let now = OffsetDateTime::now_utc();
+                let expire = tokio::task::spawn_blocking(move || {
+                    store.expire_report(&key, now + RESCAN_SETTLE)
+                })
+                .await;
+                if !matches!(expire, Ok(Ok(()))) {
+                    tracing::warn!("cannot shorten the cache life of a rescanned report");
+                }
+            }
+            Err(e) => record.reasons.push(format!("rescan failed: {e}")),
+        }
     }
 
     pub(crate) fn record(
@@ -248,6 +297,9 @@ impl Enricher {
         outcome
     }
 }
+
+/// How long a rescanned report stays cached: about the time an analysis takes.
+const RESCAN_SETTLE: time::Duration = time::Duration::minutes(10);
 
 /// The cache key of an indicator: its normalised form.
 pub(crate) fn cache_key(indicator: &Indicator) -> String {

@@ -216,6 +216,11 @@ pub trait Store: Send + Sync {
     /// [`LEDGER_RETENTION`] and jobs finished longer than
     /// [`FINISHED_JOB_RETENTION`] ago. Reads never delete, so this is the only way
     /// storage shrinks; run it now and then (e.g. at start).
+    /// Makes the report cached under `key` (and its aliases) expire at `at`
+    /// if it would live longer: after a rescan, the fresh report should
+    /// replace it soon. No report under `key` is not an error.
+    fn expire_report(&self, key: &str, at: OffsetDateTime) -> Result<(), StoreError>;
+
     fn purge(&self, now: OffsetDateTime) -> Result<Purged, StoreError>;
 
     // --- job journal ----------------------------------------------------

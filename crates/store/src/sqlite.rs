@@ -266,6 +266,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn expire_report(&self, key: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE reports SET expires_at = MIN(expires_at, ?2)
+                 WHERE id = (SELECT report_id FROM report_keys WHERE key = ?1)",
+            )?
+            .execute(params![key, millis(at)])?;
+        Ok(())
+    }
+
     fn get_report(&self, key: &str, now: OffsetDateTime) -> Result<Option<Cached>, StoreError> {
         let conn = self.conn();
         let now = millis(now);

@@ -36,6 +36,7 @@ macro_rules! store_suite {
             journal_takes_concurrent_writers,
             journal_rejects_unknown_jobs_and_huge_seqs,
             quota_ledger_counts_calls_in_a_window,
+            an_expired_report_misses_under_every_alias,
             migrations_are_idempotent,
             purge_removes_only_what_expired,
             purge_retires_old_finished_jobs_only,
@@ -500,4 +501,20 @@ pub fn purge_retires_old_finished_jobs_only(b: &dyn Backend) {
         1,
         "an open job is never retired"
     );
+}
+
+pub fn an_expired_report_misses_under_every_alias(b: &dyn Backend) {
+    let s = b.open();
+    s.put_report("sha", &["md5"], "file", "{}", HOUR, T)
+        .expect("put");
+    s.expire_report("md5", T + time::Duration::minutes(10))
+        .expect("expire");
+    let later = T + time::Duration::minutes(11);
+    assert!(s.get_report("sha", later).expect("get").is_none());
+    assert!(s.get_report("md5", later).expect("get").is_none());
+    // Never lengthens a life, and an unknown key is no error.
+    s.expire_report("sha", T + time::Duration::days(9))
+        .expect("expire");
+    assert!(s.get_report("sha", later).expect("get").is_none());
+    s.expire_report("nothing", T).expect("unknown key");
 }
