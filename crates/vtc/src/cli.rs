@@ -88,6 +88,10 @@ pub struct LookupArgs {
     /// Ignore cached reports and ask VirusTotal again.
     #[arg(long)]
     pub refresh: bool,
+    /// Ask VirusTotal to reanalyse files and URLs whose last analysis is stale
+    /// (`stale_after_days` in the config, default 30; one API call each).
+    #[arg(long)]
+    pub rescan_stale: bool,
     /// Exit with code 3 when any verdict is at least this severe.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
@@ -115,6 +119,10 @@ pub struct EnrichArgs {
     /// Ignore cached reports and ask VirusTotal again.
     #[arg(long)]
     pub refresh: bool,
+    /// Ask VirusTotal to reanalyse files and URLs whose last analysis is stale
+    /// (`stale_after_days` in the config, default 30; one API call each).
+    #[arg(long)]
+    pub rescan_stale: bool,
     /// Treat cached reports older than this many days as expired.
     #[arg(long)]
     pub max_age: Option<u32>,

@@ -6,6 +6,7 @@ use crate::exit::usage;
 use serde::Deserialize;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The public API's budget: 4 lookups a minute, 500 a day.
 pub const DEFAULT_QUOTA_MINUTE: u32 = 4;
@@ -156,8 +157,42 @@ impl Settings {
         }
     }
 
-    /// A client for the configured keys; without a key, a usage error saying how to give one.
+    /// Opens the database (`--db`), creating it on first use.
+    pub fn open_store(&self) -> anyhow::Result<Arc<dyn store::Store>> {
+        let path = self.db_path()?;
+        let store = store::SqliteStore::open(&path).map_err(|e| usage(e.to_string()))?;
+        Ok(Arc::new(store))
+    }
+
+    /// A client for the configured keys whose budgets count what earlier
+    /// runs spent (kept in the database). A database that cannot be opened
+    /// costs only that memory, with a warning.
     pub fn client(&self) -> anyhow::Result<vt_api::Client> {
+        match self.open_store() {
+            Ok(store) => self.client_sharing(&store),
+            Err(e) => {
+                tracing::warn!("quota spent by earlier runs is unknown: {e:#}");
+                self.build_client(None)
+            }
+        }
+    }
+
+    /// A client whose spend is recorded in, and restored from, `store`.
+    pub fn client_sharing(&self, store: &Arc<dyn store::Store>) -> anyhow::Result<vt_api::Client> {
+        let client = self.build_client(Some(store))?;
+        let labels: Vec<String> = self.keys.iter().map(|k| k.key.label()).collect();
+        match enrich::spent_ledger(store.as_ref(), &labels, time::OffsetDateTime::now_utc()) {
+            Ok(ledger) => client.restore_quota_ledger(&ledger),
+            Err(e) => tracing::warn!("cannot read the quota spent by earlier runs: {e}"),
+        }
+        Ok(client)
+    }
+
+    /// A client for the configured keys; without a key, a usage error saying how to give one.
+    fn build_client(
+        &self,
+        store: Option<&Arc<dyn store::Store>>,
+    ) -> anyhow::Result<vt_api::Client> {
         if self.keys.is_empty() {
             return Err(usage(
                 "no VirusTotal API key: pass --api-key, set VT_API_KEY, or put api_key in the config file",
@@ -182,6 +217,9 @@ impl Settings {
         }
         if self.insecure {
             builder = builder.danger_accept_invalid_certs(true);
+        }
+        if let Some(store) = store {
+            builder = builder.spend_log(Arc::new(enrich::StoreSpendLog::new(store.clone())));
         }
         builder
             .build()

@@ -225,3 +225,53 @@ fn the_emulator_command_prints_its_address_first() {
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(record["verdict"], "bad");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stale_reports_are_rescanned_only_when_asked() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Enough hashes that some are stale (one object in ten in the world).
+    let hashes: Vec<String> = (0..60u64)
+        .map(|i| format!("{:064x}", 0xabc0_0000 + i))
+        .collect();
+    let lookup = |extra: &[&str]| {
+        let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+        cmd.args(["--api-key", "k", "--quota-minute", "0", "--quota-day", "0"])
+            .args(["--format", "json", "lookup"])
+            .args(extra)
+            .args(&hashes);
+        cmd
+    };
+    let rescans = || {
+        emu.emulator().stats()["by_route"]["POST /files/{id}/analyse"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+
+    let out = run(lookup(&[])).await;
+    let records: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let stale = records
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|r| r["stale"] == true)
+        .count();
+    assert!(stale > 0, "the world has stale reports");
+    assert_eq!(rescans(), 0, "no rescan unless asked");
+
+    let out = run(lookup(&["--rescan-stale"])).await;
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let records: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let mut asked = 0;
+    for r in records.as_array().expect("array") {
+        let rescanned = r["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .any(|x| x.as_str().unwrap_or("").starts_with("rescan requested"));
+        assert_eq!(rescanned, r["stale"] == true, "{r}");
+        asked += usize::from(rescanned);
+    }
+    assert_eq!(asked, stale);
+    assert_eq!(rescans(), stale as u64, "one rescan per stale report");
+}

@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Lines read ahead of the lookups.
@@ -23,9 +22,10 @@ pub fn enricher(
     refresh: bool,
     max_age: Option<Duration>,
     full: bool,
+    rescan_stale: bool,
 ) -> anyhow::Result<Enricher> {
-    let client = settings.client()?;
-    let store = open_store(settings)?;
+    let store = settings.open_store()?;
+    let client = settings.client_sharing(&store)?;
     Ok(Enricher::new(
         client,
         store,
@@ -35,14 +35,9 @@ pub fn enricher(
             refresh,
             max_age,
             full,
+            rescan_stale,
         },
     ))
-}
-
-pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn store::Store>> {
-    let path = settings.db_path()?;
-    let store = store::SqliteStore::open(&path).map_err(|e| usage(e.to_string()))?;
-    Ok(Arc::new(store))
 }
 
 pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> {
@@ -84,6 +79,7 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
         args.max_age
             .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
         args.full,
+        args.rescan_stale,
     )?;
 
     // Open the output before any lookup: an unwritable path fails at once.
