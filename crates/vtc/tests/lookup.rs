@@ -275,3 +275,34 @@ async fn stale_reports_are_rescanned_only_when_asked() {
     assert_eq!(asked, stale);
     assert_eq!(rescans(), stale as u64, "one rescan per stale report");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_day_budget_counts_what_earlier_runs_spent() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lookup = |indicators: &[&str]| {
+        let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+        cmd.args([
+            "--api-key",
+            "k",
+            "--quota-day",
+            "2",
+            "--format",
+            "json",
+            "lookup",
+        ])
+        .args(indicators);
+        cmd
+    };
+    let out = run(lookup(&["8.8.8.8", "1.1.1.1"])).await;
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(requests(&emu), 2);
+
+    // A new process: the two calls of the first count against its day.
+    let out = run(lookup(&["9.9.9.9"])).await;
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("daily API quota is spent"), "{err}");
+    assert_eq!(requests(&emu), 2, "no request beyond the day's budget");
+}
