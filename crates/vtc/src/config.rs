@@ -249,3 +249,29 @@ fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's example config file is a valid one: it is what
+    /// newcomers copy.
+    #[test]
+    fn the_readme_config_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let block = readme
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("a toml block in the README");
+        let config: FileConfig = toml::from_str(block).expect("README config parses");
+        assert_eq!(config.quota.minute, Some(4));
+        config.verdict.validate().expect("README verdict config is valid");
+    }
+
+    #[test]
+    fn a_misspelt_key_is_an_error_not_a_silent_default() {
+        let err = toml::from_str::<FileConfig>("[quota]\nminutes = 4\n").expect_err("typo");
+        assert!(err.to_string().contains("minutes"), "{err}");
+    }
+}
