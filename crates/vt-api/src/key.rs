@@ -68,10 +68,26 @@ impl std::str::FromStr for ApiKey {
 pub(crate) fn scrub(text: &str, keys: &[ApiKey]) -> String {
     let mut out = text.to_owned();
     for key in keys {
-        if out.contains(key.expose_secret()) {
-            out = out.replace(key.expose_secret(), REDACTION);
-        }
+        out = replace_tokens(&out, key.expose_secret());
     }
+    out
+}
+
+/// Replaces `secret` where it stands as a whole token (not inside a longer
+/// word), so a short test key such as `k` does not mangle "key".
+fn replace_tokens(text: &str, secret: &str) -> String {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(secret) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + secret.len()..].chars().next();
+        let whole = !before.is_some_and(is_word) && !after.is_some_and(is_word);
+        out.push_str(&rest[..at]);
+        out.push_str(if whole { REDACTION } else { secret });
+        rest = &rest[at + secret.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -123,5 +139,19 @@ mod tests {
         let clean = scrub(&echoed, &[key]);
         assert!(!clean.contains(SECRET));
         assert_eq!(clean, "Wrong API key [redacted], try again");
+        let in_path = scrub(
+            &format!("GET /users/{SECRET}/overall_quotas"),
+            &[ApiKey::new(SECRET).expect("key")],
+        );
+        assert_eq!(in_path, "GET /users/[redacted]/overall_quotas");
+    }
+
+    #[test]
+    fn a_short_key_inside_a_word_is_left_alone() {
+        let key = ApiKey::new("k").expect("valid key");
+        assert_eq!(
+            scrub("Wrong API key k, try again", &[key]),
+            "Wrong API key [redacted], try again"
+        );
     }
 }
