@@ -75,6 +75,260 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Run the emulator in-process, enrich a bundled sample list and write an HTML report.
     Demo(DemoArgs),
+    /// Submit a file or a URL for scanning (a known file is not uploaded again).
+    Scan(ScanArgs),
+    /// Show an analysis (of a scan or rescan) by its id.
+    Analysis(AnalysisArgs),
+    /// Ask VirusTotal to scan a known file (by hash) or URL again.
+    Rescan(RescanArgs),
+    /// Download a sample (premium key): an AES-encrypted zip, password `infected`.
+    Download(DownloadArgs),
+    /// List the objects related to a file, URL, domain or IP address.
+    Relationships(RelationshipsArgs),
+    /// Search VirusTotal (premium `--intelligence` for VT Intelligence queries).
+    Search(SearchArgs),
+    /// List the comments on an object, or add one with --add.
+    Comments(CommentsArgs),
+    /// Vote an object harmless or malicious.
+    Vote(VoteArgs),
+    /// List the votes on an object.
+    Votes(VotesArgs),
+    /// The VT Augment widget URL of an object (or its HTML with --html).
+    Widget(WidgetArgs),
+    /// Private scanning (premium): files and URLs only your key can see.
+    Private(PrivateArgs),
+    /// The API key's quotas: used and allowed per minute, hour, day and month.
+    Quota,
+    /// Run one action, JSON object on stdin, JSON on stdout (for SOAR playbooks).
+    Action(ActionArgs),
+}
+
+/// How long and how often `--wait` polls an analysis.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Wait until the analysis completes and print it.
+    #[arg(long)]
+    pub wait: bool,
+    /// Milliseconds between polls while waiting (each poll is an API call).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub poll_interval_ms: u64,
+    /// Give up waiting after this many seconds (exit code 1; the analysis goes on).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(subcommand)]
+    pub target: ScanTarget,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScanTarget {
+    /// Hash the file, print VirusTotal's report if it has one, else upload it.
+    File(ScanFileArgs),
+    /// Submit a URL for scanning.
+    Url(ScanUrlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanFileArgs {
+    /// The file to scan (at most 650 MB).
+    pub path: PathBuf,
+    /// Upload even when VirusTotal already knows the file.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanUrlArgs {
+    /// The URL (defanged forms accepted).
+    pub url: String,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalysisArgs {
+    /// The analysis id a scan or rescan printed.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RescanArgs {
+    /// A file hash (md5, sha1, sha256) or a URL.
+    pub id: String,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The sample's md5, sha1 or sha256.
+    pub hash: String,
+    /// Where to write it. Default: <sha256>.zip (or <sha256> with --raw) in the current folder.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Write the bare sample instead of an encrypted zip (live malware: handle with care).
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RelationshipsArgs {
+    /// The object: a file hash, URL, domain or IP address.
+    pub id: String,
+    /// The relationship, e.g. contacted_domains, resolutions, downloaded_files.
+    pub relationship: String,
+    /// At most this many related objects (pages are fetched as needed).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Only the related objects' type and id (a cheaper answer).
+    #[arg(long)]
+    pub descriptors: bool,
+    /// Objects per API call (1 to 40; each page is one call). Default: --limit, at most 40.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=40))]
+    pub page_size: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query: a hash, URL, domain or IP; with --intelligence, a VT Intelligence query.
+    pub query: String,
+    /// At most this many results.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// VT Intelligence search (premium), e.g. `type:peexe positives:5+`.
+    #[arg(long)]
+    pub intelligence: bool,
+    /// Results per API call (1 to 40; each page is one call). Default: --limit, at most 40.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=40))]
+    pub page_size: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct CommentsArgs {
+    /// The object: a file hash, URL, domain or IP address.
+    pub id: String,
+    /// Add this comment (words starting with # become tags) instead of listing.
+    #[arg(long)]
+    pub add: Option<String>,
+    /// At most this many comments.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VoteChoice {
+    Harmless,
+    Malicious,
+}
+
+#[derive(Debug, Args)]
+pub struct VoteArgs {
+    /// The object: a file hash, URL, domain or IP address.
+    pub id: String,
+    /// Your verdict.
+    #[arg(value_enum)]
+    pub verdict: VoteChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct VotesArgs {
+    /// The object: a file hash, URL, domain or IP address.
+    pub id: String,
+    /// At most this many votes.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct WidgetArgs {
+    /// The object: a file hash, URL, domain or IP address.
+    pub id: String,
+    /// Print the widget page's HTML (untrusted content) instead of its URL.
+    #[arg(long)]
+    pub html: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PrivateArgs {
+    #[command(subcommand)]
+    pub command: PrivateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivateCommand {
+    /// Upload a file for private scanning.
+    ScanFile(PrivateScanFileArgs),
+    /// Submit a URL for private scanning.
+    ScanUrl(ScanUrlArgs),
+    /// Show a privately scanned file's report.
+    File(PrivateHashArgs),
+    /// List your privately scanned files.
+    List(PrivateListArgs),
+    /// Delete a privately scanned file and its reports.
+    Delete(PrivateDeleteArgs),
+    /// Scan a privately scanned file again.
+    Rescan(PrivateRescanArgs),
+    /// Show a private analysis by its id.
+    Analysis(AnalysisArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrivateScanFileArgs {
+    /// The file to scan (at most 650 MB).
+    pub path: PathBuf,
+    /// Password of an encrypted zip.
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Keep the file for this many days (1 to 28).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=28))]
+    pub retention_days: Option<u32>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PrivateHashArgs {
+    /// The file's sha256.
+    pub sha256: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PrivateListArgs {
+    /// At most this many files.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct PrivateDeleteArgs {
+    /// The file's sha256.
+    pub sha256: String,
+    /// Delete only the stored sample; keep the reports.
+    #[arg(long)]
+    pub only_from_storage: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PrivateRescanArgs {
+    /// The file's sha256.
+    pub sha256: String,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ActionArgs {
+    /// The action, e.g. file_report, scan_url, get_relationships (see --list).
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+    /// List the actions with their inputs (JSON with --format json).
+    #[arg(long, conflicts_with = "name")]
+    pub list: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,11 +8,14 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod capabilities;
 mod cli;
 mod commands;
 mod config;
 mod exit;
+mod object_view;
 mod output;
+mod sample_file;
 
 use clap::Parser;
 use exit::Exit;

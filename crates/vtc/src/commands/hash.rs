@@ -10,12 +10,12 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
 #[derive(Debug, serde::Serialize)]
-struct FileHashes {
-    path: String,
-    md5: String,
-    sha1: String,
-    sha256: String,
-    size: u64,
+pub(crate) struct FileHashes {
+    pub path: String,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub size: u64,
 }
 
 pub async fn run(args: HashArgs, format: Option<OutputFormat>) -> anyhow::Result<Exit> {
@@ -65,7 +65,7 @@ pub async fn run(args: HashArgs, format: Option<OutputFormat>) -> anyhow::Result
 }
 
 /// Feeds each block read to all three digests, so the file is read once.
-fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
+pub(crate) fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let (mut md5, mut sha1, mut sha256) = (Md5::new(), Sha1::new(), Sha256::new());

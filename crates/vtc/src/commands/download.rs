@@ -1,0 +1,31 @@
+//! `vtc download HASH [-o FILE] [--raw]`: a sample, by default inside an
+//! AES-256 zip (password `infected`) so it cannot run or be quarantined by
+//! accident.
+
+use crate::capabilities::{self, DownloadSpec};
+use crate::cli::DownloadArgs;
+use crate::config::Settings;
+use crate::exit::Exit;
+use crate::object_view;
+
+pub async fn run(args: DownloadArgs, settings: &Settings) -> anyhow::Result<Exit> {
+    let client = settings.client()?;
+    let hash = capabilities::file_hash(&args.hash)?;
+    let spec = DownloadSpec {
+        output: args.output,
+        raw: args.raw,
+    };
+    let answer = capabilities::download(&client, &hash, &spec).await?;
+    if args.raw {
+        if let object_view::Answer::One(result) = &answer {
+            eprintln!(
+                "vtc: warning: {} is the live sample, unencrypted; handle it as malware",
+                result["path"].as_str().unwrap_or("the output")
+            );
+        }
+    }
+    if let object_view::Answer::One(result) = &answer {
+        object_view::print_fields(result, settings.format)?;
+    }
+    Ok(Exit::Success)
+}
