@@ -186,6 +186,16 @@ async fn only_malformed_indicators_exit_4_with_an_error_row_each() {
     let text = stdout(&out);
     assert_eq!(text.lines().count(), 3, "header and two rows: {text}");
     assert!(text.contains("InvalidIndicator"));
+    let err = stderr(&out);
+    assert_eq!(
+        err.trim().lines().count(),
+        2,
+        "one line per bad input: {err}"
+    );
+    assert!(
+        err.contains("\"not-an-ioc\"") && err.contains("\"12345\""),
+        "{err}"
+    );
     assert_eq!(requests(&emu), 0, "nothing malformed reaches the API");
 }
 

@@ -28,6 +28,15 @@ pub async fn run(args: LookupArgs, settings: &Settings) -> anyhow::Result<Exit> 
         let record = record?;
         exit.see(&record);
         writer.write(&record)?;
+        if let Some(error) = &record.error {
+            // The row says it too, but a script reading stdout may not look.
+            eprintln!(
+                "vtc: {}: {}: {}",
+                bounded(&record.input),
+                error.code,
+                error.message
+            );
+        }
     }
     let _stdout = writer.finish()?;
     Ok(exit.exit())
@@ -49,4 +58,14 @@ fn read_inputs(args: &[String]) -> anyhow::Result<Vec<String>> {
         }
     }
     Ok(inputs)
+}
+
+/// An input as quoted in a message: attacker-controlled, so bounded.
+fn bounded(input: &str) -> String {
+    const MAX_CHARS: usize = 120;
+    let mut shown: String = input.chars().take(MAX_CHARS).collect();
+    if input.chars().count() > MAX_CHARS {
+        shown.push('…');
+    }
+    format!("{shown:?}")
 }
