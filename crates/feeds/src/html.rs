@@ -100,3 +100,29 @@ tr.suspect td:first-child{background:#fff3cd}\
 tr.good td:first-child{background:#d1e7dd}\
 tr.unknown td:first-child,tr.error td:first-child{background:#e2e3e5}\
 .generated{color:#666}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_inputs_are_escaped_and_bounded() {
+        let hostile = format!("<script>alert(1)</script>\"'&{}", "x".repeat(10_000));
+        let record = Record::failed(&hostile, None, "InvalidIndicator", "<img src=x onerror=y>");
+        let page = report_page(
+            "<b>t</b>",
+            "now",
+            &[("<i>".into(), "</td>".into())],
+            &[record],
+        );
+        assert!(!page.contains("<script>"), "unescaped script");
+        assert!(!page.contains("<img"), "unescaped tag");
+        assert!(!page.contains("<b>t</b>") && !page.contains("<i>"));
+        assert!(page.contains("&lt;script&gt;"));
+        assert!(
+            page.len() < 8_000,
+            "a 10 kB input was not cut: {} bytes",
+            page.len()
+        );
+    }
+}
