@@ -569,7 +569,12 @@ async fn a_second_process_restoring_the_spend_does_not_provoke_a_429() {
             blocked_until_ms: None,
             day_start_ms: ms(now.date().midnight().assume_utc()),
             day_used: 4,
-            month_start_ms: ms(now.replace_day(1).expect("day").date().midnight().assume_utc()),
+            month_start_ms: ms(now
+                .replace_day(1)
+                .expect("day")
+                .date()
+                .midnight()
+                .assume_utc()),
             month_used: 4,
         }],
     });

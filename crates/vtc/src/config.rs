@@ -266,7 +266,10 @@ mod tests {
             .expect("a toml block in the README");
         let config: FileConfig = toml::from_str(block).expect("README config parses");
         assert_eq!(config.quota.minute, Some(4));
-        config.verdict.validate().expect("README verdict config is valid");
+        config
+            .verdict
+            .validate()
+            .expect("README verdict config is valid");
     }
 
     #[test]
