@@ -316,3 +316,34 @@ async fn the_day_budget_counts_what_earlier_runs_spent() {
     assert!(err.contains("daily API quota is spent"), "{err}");
     assert_eq!(requests(&emu), 2, "no request beyond the day's budget");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_in_the_config_file_pool_their_budgets() {
+    // Each key may make 2 requests a minute, on both sides: 4 lookups need
+    // both keys, and neither may see a 429.
+    let emu = emulator(EmulatorConfig {
+        quota_minute: Some(2),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[[keys]]\nkey = \"aaaaaaaa-first-key\"\nminute = 2\n\n\
+         [[keys]]\nkey = \"bbbbbbbb-second-key\"\nminute = 2\n",
+    )
+    .expect("write config");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["--format", "jsonl", "lookup"])
+        .args(["8.8.8.8", "1.1.1.1", "9.9.9.9", "8.8.4.4"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 4);
+    let stats = emu.emulator().stats();
+    assert_eq!(responses_with_status(&emu, 429), 0, "{stats}");
+    assert_eq!(stats["quota"]["aaaaaaaa"]["minute"], 2, "{stats}");
+    assert_eq!(stats["quota"]["bbbbbbbb"]["minute"], 2, "{stats}");
+}
