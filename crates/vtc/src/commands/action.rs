@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::exit::{usage, Exit, UsageError};
 use crate::object_view::{self, Answer};
 use serde_json::{json, Map, Value};
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 use vt_api::{PrivateScanOptions, VoteVerdict};
@@ -351,6 +351,10 @@ struct Input {
 impl Input {
     fn read(action: &Action) -> anyhow::Result<Input> {
         let mut text = String::new();
+        // At a terminal nobody is piping JSON in: no input rather than a hang.
+        if std::io::stdin().is_terminal() {
+            return Input::check(action, Value::Object(Map::new()));
+        }
         std::io::stdin()
             .lock()
             .take(MAX_INPUT_BYTES + 1)
