@@ -443,7 +443,7 @@ pub struct DownloadSpec {
 
 /// `GET /files/{hash}/download`, streamed to a temporary file beside the
 /// output while hashed, checked against the asked hash, then either moved
-/// into place (`raw`) or packed into an AES-256 zip (password `infected`)
+/// into place (`raw`) or packed into a ZipCrypto zip (password `infected`)
 /// holding one entry named by the sample's sha256. Never executable.
 pub async fn download(
     client: &Client,
@@ -503,7 +503,7 @@ pub async fn download(
     if !spec.raw {
         if let Some(map) = result.as_object_mut() {
             map.insert("password".into(), json!(ZIP_PASSWORD));
-            map.insert("encryption".into(), json!("AES-256"));
+            map.insert("encryption".into(), json!("ZipCrypto"));
         }
     }
     Ok(Answer::One(result))

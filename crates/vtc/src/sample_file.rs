@@ -1,5 +1,5 @@
 //! Downloaded samples on disk: hashed while they stream in, then either
-//! moved into place as they are or packed into an AES-256 encrypted zip.
+//! moved into place as they are or packed into a password-protected zip.
 //! Neither is ever executable (mode 0644), and nothing is held whole in
 //! memory.
 
@@ -95,8 +95,11 @@ pub fn persist_raw(part: NamedTempFile, target: &Path) -> anyhow::Result<()> {
 }
 
 /// Packs the downloaded sample into a zip at `target`: one entry named
-/// `entry`, deflated, AES-256 encrypted with `password`. The zip is built
-/// beside `target` and moved into place only when complete.
+/// `entry`, deflated, encrypted with `password`. ZipCrypto, not AES: the
+/// password is public (the field's `infected`); the point is that no tool
+/// runs or quarantines the sample by accident, and every unzip (Info-ZIP,
+/// Windows Explorer, 7-Zip) opens it. The zip is built beside `target` and
+/// moved into place only when complete.
 pub fn write_zip(
     mut part: NamedTempFile,
     entry: &str,
@@ -112,11 +115,12 @@ pub fn write_zip(
         .tempfile_in(dir)?;
     let size = part.as_file().metadata()?.len();
     part.as_file_mut().seek(SeekFrom::Start(0))?;
+    use zip::unstable::write::FileOptionsExt;
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o644)
         .large_file(size >= u64::from(u32::MAX))
-        .with_aes_encryption(zip::AesMode::Aes256, password);
+        .with_deprecated_encryption(password.as_bytes());
     let mut zip = zip::ZipWriter::new(archive.as_file_mut());
     zip.start_file(entry, options)?;
     std::io::copy(part.as_file_mut(), &mut zip)?;

@@ -71,6 +71,15 @@ async fn download_writes_an_encrypted_zip_named_by_sha256_that_unzips_to_the_sam
     assert_eq!(hex::encode(Sha256::digest(&bytes)), EICAR_SHA256);
     assert_eq!(hex::encode(md5::Md5::digest(&bytes)), EICAR_MD5);
     assert_not_executable(&path);
+    // The field's tools open it too (Info-ZIP, where installed).
+    if let Ok(unzipped) = std::process::Command::new("unzip")
+        .args(["-P", "infected", "-p"])
+        .arg(&path)
+        .output()
+    {
+        assert!(unzipped.status.success(), "{unzipped:?}");
+        assert_eq!(unzipped.stdout, EICAR);
+    }
     // No temporary files left behind.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .expect("dir")

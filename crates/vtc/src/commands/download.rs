@@ -1,5 +1,5 @@
 //! `vtc download HASH [-o FILE] [--raw]`: a sample, by default inside an
-//! AES-256 zip (password `infected`) so it cannot run or be quarantined by
+//! zip (ZipCrypto, password `infected`) so it cannot run or be quarantined by
 //! accident.
 
 use crate::capabilities::{self, DownloadSpec};
