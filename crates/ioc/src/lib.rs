@@ -9,7 +9,7 @@
 //! Pure functions only: this crate does no I/O and knows nothing of HTTP,
 //! storage or verdicts.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod hash;
 mod host;

@@ -10,7 +10,7 @@
 //! nothing of VirusTotal's API, verdicts, HTTP or output formats, and it
 //! never sees an API key (the ledger is keyed by a prefix the caller picks).
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod sqlite;
 

@@ -11,7 +11,7 @@
 //! Pure functions only: this crate does no I/O, reads no clock (the caller
 //! passes `now`) and knows nothing of HTTP, SQL or output formats.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod assess;
 mod config;

@@ -16,7 +16,7 @@
 //! The governor's ledger can be snapshotted and restored ([`QuotaLedger`])
 //! so that a store elsewhere can persist it.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod client;
 mod collection;

@@ -44,7 +44,7 @@
 //! parsing (`ioc`): nothing of the client, storage, verdicts or policies.
 //! It never touches the disk after start-up.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod account;
 mod accounting;

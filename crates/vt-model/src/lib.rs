@@ -9,7 +9,7 @@
 //! This crate does no I/O and knows nothing of HTTP, storage, verdicts or
 //! output formats.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod analysis;
 mod error;
