@@ -31,7 +31,8 @@
 //! | `GET /files/{id}/download` (octets), `/download_url` | premium keys |
 //! | `GET /search?query=`, `GET /intelligence/search?query=` | the latter premium: `type:`, `positives:N[+\\|-]` (`p:`), `tag:`, `name:`, `entity:file`, bare indicators |
 //! | `GET /widget/url?query=`, `GET /widget/html/{token}` (HTML, no key) | |
-//! | `/private/files[...]`, `/private/analyses/{id}`, `POST /private/urls` | premium, visible to their key only |
+//! | `/private/files[...]`, `/private/analyses/{id}`, `POST /private/urls`, `GET /private/urls/{id}` | premium, visible to their key only (404 for another key) |
+//! | `GET /private/files/{sha256}/{relationship}`, `/private/files/{sha256}/relationships/{relationship}` | a file's relationships, paginated (`limit`, `cursor`); the uploader's key only |
 //! | `GET /users/{id}/overall_quotas`, `/users/{id}/api_usage`, `GET /metadata` | the caller's own account |
 //!
 //! Fixtures (`EmulatorConfig::fixtures`): each `*.json` in the folder is one
@@ -236,7 +237,16 @@ impl Emulator {
                 "/api/v3/private/analyses/{id}/item",
                 get(private::analysis_item),
             )
+            .route(
+                "/api/v3/private/files/{id}/{relationship}",
+                get(relationships::private_file_related),
+            )
+            .route(
+                "/api/v3/private/files/{id}/relationships/{relationship}",
+                get(relationships::private_file_related),
+            )
             .route("/api/v3/private/urls", post(private::submit_url))
+            .route("/api/v3/private/urls/{id}", get(private::url))
             .route(
                 "/api/v3/users/{id}/overall_quotas",
                 get(account::overall_quotas),

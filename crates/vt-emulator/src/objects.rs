@@ -38,6 +38,31 @@ fn url_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("URL \"{id}\" not found"))
 }
 
+/// Public-community fields make no sense for a private sample or URL.
+fn strip_community_fields(map: &mut serde_json::Map<String, Value>) {
+    for field in [
+        "reputation",
+        "total_votes",
+        "times_submitted",
+        "unique_sources",
+        "first_submission_date",
+        "last_submission_date",
+    ] {
+        map.remove(field);
+    }
+}
+
+/// Before its first analysis completes, a private object has no results.
+fn strip_analysis_fields(map: &mut serde_json::Map<String, Value>) {
+    for field in [
+        "last_analysis_date",
+        "last_analysis_stats",
+        "last_analysis_results",
+    ] {
+        map.remove(field);
+    }
+}
+
 /// Wraps attributes into an object with `links.self`.
 fn object(kind: &str, collection: &str, id: &str, attributes: Value, base: &BaseUrl) -> Value {
     json!({
@@ -305,21 +330,72 @@ impl Emulator {
             (Target::File { identity, .. }, Some(owner)) => {
                 self.private_file_object(owner, &identity.sha256, base)
             }
-            (Target::Url { sha256, url }, Some(_)) => {
-                let mut class = world::world_class(IndicatorKind::Url, sha256);
-                if class == WorldClass::Unknown {
-                    class = WorldClass::Clean;
-                }
-                let attributes = to_value(&world::url_attributes(sha256, url, class));
-                Ok(object(
-                    "private_url",
-                    "private/urls",
-                    sha256,
-                    attributes,
-                    base,
-                ))
+            (Target::Url { sha256, url }, Some(owner)) => {
+                Ok(self.private_url_object(owner, sha256, url, base))
             }
         }
+    }
+
+    /// A URL `owner` submitted for private scanning, as its owner sees it:
+    /// no community fields, and analysis results only once one completed.
+    pub(crate) fn private_url_object(
+        &self,
+        owner: &str,
+        sha256: &str,
+        url: &str,
+        base: &BaseUrl,
+    ) -> Value {
+        let analysed = self
+            .store()
+            .last_completion(&format!("private:{owner}:url:{sha256}"), Instant::now());
+        let mut class = world::world_class(IndicatorKind::Url, sha256);
+        if class == WorldClass::Unknown {
+            class = WorldClass::Clean;
+        }
+        let mut attributes = to_value(&world::url_attributes(sha256, url, class));
+        if let Some(map) = attributes.as_object_mut() {
+            strip_community_fields(map);
+            match analysed {
+                Some(date) => {
+                    map.insert("last_analysis_date".into(), json!(date));
+                }
+                None => strip_analysis_fields(map),
+            }
+        }
+        object("private_url", "private/urls", sha256, attributes, base)
+    }
+
+    /// The private URL `owner` submitted under this id (its sha256 or
+    /// unpadded base64url); 404 for a URL the owner never submitted.
+    pub(crate) fn own_private_url(
+        &self,
+        owner: &str,
+        id: &str,
+        base: &BaseUrl,
+    ) -> Result<Value, ApiError> {
+        let not_found = || ApiError::not_found(format!("Private URL \"{id}\" not found"));
+        let sha256 = match ioc::Sha256::parse(id) {
+            Some(sha) => sha.as_str().to_owned(),
+            None => {
+                let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(id.trim_end_matches('='))
+                    .map_err(|_| not_found())?;
+                let text = String::from_utf8(raw).map_err(|_| not_found())?;
+                ioc::Url::parse(&text).map_err(|_| not_found())?.sha256()
+            }
+        };
+        let url = self
+            .store()
+            .analyses
+            .values()
+            .find_map(|a| match (&a.target, &a.private_owner) {
+                (Target::Url { sha256: s, url }, Some(o)) if *s == sha256 && o == owner => {
+                    Some(url.clone())
+                }
+                _ => None,
+            })
+            .ok_or_else(not_found)?;
+        Ok(self.private_url_object(owner, &sha256, &url, base))
     }
 
     /// A privately scanned file, as its owner sees it.
@@ -357,31 +433,13 @@ impl Emulator {
         }
         let mut attributes = to_value(&attributes);
         if let Some(map) = attributes.as_object_mut() {
-            // Public-community fields make no sense for a private sample.
-            for field in [
-                "reputation",
-                "total_votes",
-                "times_submitted",
-                "unique_sources",
-                "first_submission_date",
-                "last_submission_date",
-            ] {
-                map.remove(field);
-            }
+            strip_community_fields(map);
             map.insert("upload_date".into(), json!(file.date));
             match analysed {
                 Some(date) => {
                     map.insert("last_analysis_date".into(), json!(date));
                 }
-                None => {
-                    for field in [
-                        "last_analysis_date",
-                        "last_analysis_stats",
-                        "last_analysis_results",
-                    ] {
-                        map.remove(field);
-                    }
-                }
+                None => strip_analysis_fields(map),
             }
         }
         Ok(object(

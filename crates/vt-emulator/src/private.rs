@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-fn sha256_of(id: &str) -> Result<String, ApiError> {
+pub(crate) fn sha256_of(id: &str) -> Result<String, ApiError> {
     ioc::Sha256::parse(id)
         .map(|h| h.as_str().to_owned())
         .ok_or_else(|| {
@@ -185,4 +185,16 @@ pub async fn submit_url(
         &id,
         &base,
     ))
+}
+
+/// `GET /private/urls/{id}`: a URL this key submitted with `POST /private/urls`.
+pub async fn url(
+    State(emu): State<Emulator>,
+    base: BaseUrl,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    require_premium(&caller)?;
+    let object = emu.own_private_url(&caller.key, &id, &base)?;
+    Ok(Json(json!({"data": object})))
 }

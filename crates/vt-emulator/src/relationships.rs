@@ -7,13 +7,18 @@
 //! on the parent's detections: clean objects have 0–6 related objects,
 //! suspicious 1–12, malicious 5–24. One-to-one relationships
 //! (`last_serving_ip_address`) always have their one object.
+//!
+//! A private file has a public file's relationships, drawn the same way
+//! from its sha256, under `/private/files/{sha256}/...` for its owner only.
 
 use crate::api_error::{ApiError, BaseUrl};
 use crate::collection::{page, PageQuery};
+use crate::downloads::require_premium;
+use crate::gate::Caller;
 use crate::world::{self, WorldClass};
 use crate::Emulator;
 use axum::extract::{MatchedPath, Path, Query, State};
-use axum::Json;
+use axum::{Extension, Json};
 use ioc::IndicatorKind;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -348,34 +353,37 @@ fn route_shape(matched: &MatchedPath) -> (&str, bool) {
     (collection, !template.contains("/relationships/"))
 }
 
-pub async fn related(
-    State(emu): State<Emulator>,
-    base: BaseUrl,
-    matched: MatchedPath,
-    Path((id, relationship)): Path<(String, String)>,
-    Query(query): Query<PageQuery>,
+fn unknown_relationship(relationship: &str, collection: &str) -> ApiError {
+    ApiError::invalid_argument(format!(
+        "Unknown relationship \"{relationship}\" for {collection}"
+    ))
+}
+
+/// One page of `parent`'s `relationship` (full objects or descriptors),
+/// linked under `prefix` (`/files`, `/private/files`, ...).
+fn relationship_page(
+    emu: &Emulator,
+    base: &BaseUrl,
+    parent: &Parent,
+    prefix: &str,
+    (relationship, related): (&str, Related),
+    full: bool,
+    query: &PageQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let (collection, full) = route_shape(&matched);
-    let related = spec(collection, &relationship).ok_or_else(|| {
-        ApiError::invalid_argument(format!(
-            "Unknown relationship \"{relationship}\" for {collection}"
-        ))
-    })?;
-    let parent = emu.parent(collection, &id, &base)?;
-    let all = items(&parent, &relationship, related);
+    let all = items(parent, relationship, related);
     let path = if full {
-        format!("/{collection}/{}/{relationship}", parent.id)
+        format!("{prefix}/{}/{relationship}", parent.id)
     } else {
-        format!("/{collection}/{}/relationships/{relationship}", parent.id)
+        format!("{prefix}/{}/relationships/{relationship}", parent.id)
     };
     let render = |item: &Item| {
         if full {
-            emu.render(item, &base)
+            emu.render(item, base)
         } else {
             item.descriptor()
         }
     };
-    if ONE_TO_ONE.contains(&relationship.as_str()) {
+    if ONE_TO_ONE.contains(&relationship) {
         let data = all.first().map(render).unwrap_or(Value::Null);
         return Ok(Json(
             json!({"data": data, "links": {"self": base.api(&path)}}),
@@ -388,5 +396,60 @@ pub async fn related(
         .take(window.limit)
         .map(render)
         .collect();
-    Ok(Json(page(page_items, all.len(), window, &base, &path)))
+    Ok(Json(page(page_items, all.len(), window, base, &path)))
+}
+
+pub async fn related(
+    State(emu): State<Emulator>,
+    base: BaseUrl,
+    matched: MatchedPath,
+    Path((id, relationship)): Path<(String, String)>,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (collection, full) = route_shape(&matched);
+    let related = spec(collection, &relationship)
+        .ok_or_else(|| unknown_relationship(&relationship, collection))?;
+    let parent = emu.parent(collection, &id, &base)?;
+    relationship_page(
+        &emu,
+        &base,
+        &parent,
+        &format!("/{collection}"),
+        (&relationship, related),
+        full,
+        &query,
+    )
+}
+
+/// `GET /private/files/{sha256}/{relationship}` and `.../relationships/...`:
+/// the same relationships as a public file's, drawn from its sha256 and
+/// detections, but only for the key that uploaded it (404 for any other).
+pub async fn private_file_related(
+    State(emu): State<Emulator>,
+    base: BaseUrl,
+    matched: MatchedPath,
+    Extension(caller): Extension<Caller>,
+    Path((id, relationship)): Path<(String, String)>,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    require_premium(&caller)?;
+    let full = !matched.as_str().contains("/relationships/");
+    let related = spec("files", &relationship)
+        .ok_or_else(|| unknown_relationship(&relationship, "private files"))?;
+    let sha256 = crate::private::sha256_of(&id)?;
+    let object = emu.private_file_object(&caller.key, &sha256, &base)?;
+    let parent = Parent {
+        kind: IndicatorKind::File,
+        id: sha256,
+        class: class_of(&object),
+    };
+    relationship_page(
+        &emu,
+        &base,
+        &parent,
+        "/private/files",
+        (&relationship, related),
+        full,
+        &query,
+    )
 }
