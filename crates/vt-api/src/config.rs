@@ -182,9 +182,12 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout);
         http = match &self.proxy {
-            Some(proxy) => http.proxy(reqwest::Proxy::all(proxy.as_str()).map_err(|e| {
-                Error::InvalidConfig(format!("proxy {proxy:?} is not usable: {e}"))
-            })?),
+            Some(proxy) => {
+                let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| {
+                    Error::InvalidConfig(format!("proxy {proxy:?} is not usable: {e}"))
+                })?;
+                http.proxy(proxy.no_proxy(bypass_proxy()))
+            }
             None => http.no_proxy(),
         };
         if self.accept_invalid_certs {
@@ -225,6 +228,15 @@ impl ClientBuilder {
             clock: self.clock,
         }))
     }
+}
+
+/// Hosts reached directly even with a proxy: loopback (an emulator, a local
+/// gateway) and whatever `NO_PROXY` names.
+fn bypass_proxy() -> Option<reqwest::NoProxy> {
+    let from_env = std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .unwrap_or_default();
+    reqwest::NoProxy::from_string(&format!("localhost,127.0.0.1,::1,{from_env}"))
 }
 
 /// Parses the base URL; a bare host gets `/api/v3`; no trailing slash.

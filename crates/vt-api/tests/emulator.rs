@@ -622,3 +622,25 @@ async fn a_refused_connection_is_neither_logged_nor_counted() {
     assert_eq!(c.metrics().throttled_waits, 0);
     assert_eq!(c.quota_status()[0].day.used, 0);
 }
+
+#[tokio::test]
+async fn loopback_is_reached_directly_even_with_a_proxy_configured() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    // A proxy nobody listens on: any request through it would fail.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let c = Client::builder()
+        .api_key(ApiKey::new(KEY_A).expect("key"))
+        .base_url(emu.base_url())
+        .proxy(format!("http://127.0.0.1:{port}"))
+        .quota_budget(QuotaBudget::UNLIMITED)
+        .retry_policy(quick_retries(1))
+        .build()
+        .expect("client");
+    c.lookup(&Indicator::parse("8.8.8.8").expect("ip"))
+        .await
+        .expect("reached the emulator without the proxy");
+    emu.shutdown().await;
+}

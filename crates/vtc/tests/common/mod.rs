@@ -27,6 +27,7 @@ pub fn vtc(api_url: &str, db: &Path) -> Command {
         .env_remove("VTC_QUOTA_MINUTE")
         .env_remove("VTC_QUOTA_DAY")
         .env_remove("VTC_CONFIG")
+        .env_remove("HTTPS_PROXY")
         // No user config file: the default location is the test's own dir.
         .env("XDG_CONFIG_HOME", db.parent().unwrap_or(db))
         .arg("--api-url")
