@@ -376,6 +376,43 @@ impl Client {
         self.fetch_data(Call::get(url, Vec::new())).await
     }
 
+    /// `GET /private/files/{sha256}/{relationship}`: objects related to a
+    /// privately scanned file (this key's own; another key's is not found),
+    /// page after page.
+    pub fn private_relationship(
+        &self,
+        sha256: &Sha256,
+        relationship: &str,
+        page_size: u32,
+    ) -> impl Stream<Item = Result<Object, Error>> + Send + 'static {
+        let url = self.endpoint(&["private", "files", sha256.as_str(), relationship]);
+        self.collection(&url, &[], page_size)
+    }
+
+    /// `GET /private/files/{sha256}/relationships/{relationship}`: descriptors only.
+    pub fn private_relationship_descriptors(
+        &self,
+        sha256: &Sha256,
+        relationship: &str,
+        page_size: u32,
+    ) -> impl Stream<Item = Result<Descriptor, Error>> + Send + 'static {
+        let url = self.endpoint(&[
+            "private",
+            "files",
+            sha256.as_str(),
+            "relationships",
+            relationship,
+        ]);
+        self.collection(&url, &[], page_size)
+    }
+
+    /// `GET /private/urls/{id}`: the `private_url` report of a URL this key
+    /// submitted with [`Client::private_submit_url`].
+    pub async fn private_url(&self, url: &ioc::Url) -> Result<Object, Error> {
+        let endpoint = self.endpoint(&["private", "urls", url.id().as_str()]);
+        self.fetch_data(Call::get(endpoint, Vec::new())).await
+    }
+
     /// `GET /private/files`, ordered by sha256 (page size at most 40).
     pub fn private_files(
         &self,

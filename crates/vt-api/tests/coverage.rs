@@ -228,6 +228,80 @@ async fn private_scanning_round_trip() {
     emu.shutdown().await;
 }
 
+const OTHER_PREMIUM: &str = "dddddddd00000000000000000000000000000000000000000000000000000004";
+
+#[tokio::test]
+async fn private_relationships_page_past_the_first_page_for_the_uploader_only() {
+    let emu = Emulator::new(EmulatorConfig {
+        premium_keys: vec![PREMIUM.into(), OTHER_PREMIUM.into()],
+        ..EmulatorConfig::default()
+    })
+    .expect("emulator config")
+    .spawn("127.0.0.1:0".parse().expect("addr"))
+    .await
+    .expect("emulator listens");
+    let owner = client(&emu, PREMIUM);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("eicar.com");
+    std::fs::write(&path, EICAR).expect("write");
+    owner
+        .private_upload_file(&path, &PrivateScanOptions::default())
+        .await
+        .expect("private upload");
+    let sha256 = Sha256::parse(EICAR_SHA256).expect("sha256");
+
+    let objects: Vec<Object> = owner
+        .private_relationship(&sha256, "contacted_ips", 2)
+        .try_collect()
+        .await
+        .expect("related objects");
+    assert!(
+        objects.len() >= 5,
+        "a detected file has 5 or more: {}",
+        objects.len()
+    );
+    assert!(objects.iter().all(|o| o.kind == "ip_address"));
+    let descriptors: Vec<vt_api::Descriptor> = owner
+        .private_relationship_descriptors(&sha256, "contacted_ips", 3)
+        .try_collect()
+        .await
+        .expect("descriptors");
+    assert_eq!(
+        objects.iter().map(|o| o.id.clone()).collect::<Vec<_>>(),
+        descriptors.iter().map(|d| d.id.clone()).collect::<Vec<_>>()
+    );
+    let stats = emu.emulator().stats();
+    let pages = stats["by_route"]["GET /private/files/{id}/{relationship}"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(pages as usize, objects.len().div_ceil(2), "{stats}");
+
+    let other = client(&emu, OTHER_PREMIUM);
+    let first = Box::pin(other.private_relationship(&sha256, "contacted_ips", 2))
+        .next()
+        .await
+        .expect("an answer");
+    let err = first.expect_err("not the other key's file");
+    assert!(err.is_not_found(), "{err}");
+    let first = Box::pin(other.private_relationship_descriptors(&sha256, "contacted_ips", 2))
+        .next()
+        .await
+        .expect("an answer");
+    assert!(first.expect_err("not found").is_not_found());
+
+    let url = ioc::Url::parse("http://private-report.example/x").expect("url");
+    owner.private_submit_url(&url).await.expect("private url");
+    let report = owner.private_url(&url).await.expect("private url report");
+    assert_eq!(report.kind, "private_url");
+    assert_eq!(report.id, url.sha256());
+    let hidden = other
+        .private_url(&url)
+        .await
+        .expect_err("not the other key's");
+    assert!(hidden.is_not_found(), "{hidden}");
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn user_quotas_and_usage_name_the_user_by_key_without_leaking_it() {
     let emu = emulator().await;
