@@ -313,6 +313,18 @@ pub fn page_size(limit: usize, page_size: Option<usize>) -> u32 {
     u32::try_from(size).unwrap_or(10)
 }
 
+/// A relationship name as typed: letters, digits and `_` only.
+fn relationship_name(input: &str) -> anyhow::Result<&str> {
+    let name = input.trim();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(usage(format!(
+            "{:?} is not a relationship name (letters, digits and _)",
+            short(name)
+        )));
+    }
+    Ok(name)
+}
+
 /// `GET /{collection}/{id}/{relationship}` (or `/relationships/...` for
 /// descriptors), page after page, up to `limit` items.
 pub async fn relationships(
@@ -323,17 +335,7 @@ pub async fn relationships(
     page: u32,
     descriptors: bool,
 ) -> anyhow::Result<Answer> {
-    let relationship = relationship.trim();
-    if relationship.is_empty()
-        || !relationship
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return Err(usage(format!(
-            "{:?} is not a relationship name (letters, digits and _)",
-            short(relationship)
-        )));
-    }
+    let relationship = relationship_name(relationship)?;
     let context = || format!("cannot list {relationship} of {object}");
     if descriptors {
         let items = take(
@@ -554,6 +556,55 @@ fn private_not_found(err: vt_api::Error, sha256: &Sha256) -> anyhow::Error {
     } else {
         premium("private scanning")(err)
     }
+}
+
+/// `GET /private/files/{sha256}/{relationship}` (or `/relationships/...`
+/// for descriptors), page after page, up to `limit` items; only the key
+/// that uploaded the file sees them.
+pub async fn private_relationships(
+    client: &Client,
+    sha256: &Sha256,
+    relationship: &str,
+    limit: usize,
+    page: u32,
+    descriptors: bool,
+) -> anyhow::Result<Answer> {
+    let relationship = relationship_name(relationship)?;
+    let context = || format!("cannot list {relationship} of private file {sha256}");
+    if descriptors {
+        let items = take(
+            client.private_relationship_descriptors(sha256, relationship, page),
+            limit,
+        )
+        .await
+        .map_err(|e| private_not_found(e, sha256))
+        .with_context(context)?;
+        values(items)
+    } else {
+        let items = take(
+            client.private_relationship(sha256, relationship, page),
+            limit,
+        )
+        .await
+        .map_err(|e| private_not_found(e, sha256))
+        .with_context(context)?;
+        values(items)
+    }
+}
+
+/// `GET /private/urls/{id}`: the report of a URL this key submitted privately.
+pub async fn private_url(client: &Client, url: &ioc::Url) -> anyhow::Result<Answer> {
+    let report = client.private_url(url).await.map_err(|err| {
+        if err.is_not_found() {
+            anyhow::Error::new(err).context(format!(
+                "no private URL report of {} for this key (submit it with `vtc private scan-url`)",
+                short(url.as_str())
+            ))
+        } else {
+            premium("private scanning")(err)
+        }
+    })?;
+    Ok(Answer::One(serde_json::to_value(report)?))
 }
 
 pub async fn private_list(client: &Client, limit: usize) -> anyhow::Result<Answer> {

@@ -275,6 +275,33 @@ pub enum PrivateCommand {
     Rescan(PrivateRescanArgs),
     /// Show a private analysis by its id.
     Analysis(AnalysisArgs),
+    /// Objects related to a privately scanned file (contacted_ips, dropped_files, ...).
+    Relationships(PrivateRelationshipsArgs),
+    /// Show the report of a URL you submitted for private scanning.
+    Url(PrivateUrlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrivateRelationshipsArgs {
+    /// The privately scanned file's sha256.
+    pub sha256: String,
+    /// The relationship, e.g. contacted_domains, contacted_ips, contacted_urls, dropped_files.
+    pub relationship: String,
+    /// At most this many related objects (pages are fetched as needed).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Only the related objects' type and id (a cheaper answer).
+    #[arg(long)]
+    pub descriptors: bool,
+    /// Objects per API call (1 to 40; each page is one call). Default: --limit, at most 40.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=40))]
+    pub page_size: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct PrivateUrlArgs {
+    /// The URL, as submitted with `vtc private scan-url`.
+    pub url: String,
 }
 
 #[derive(Debug, Args)]

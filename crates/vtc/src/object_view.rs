@@ -134,7 +134,7 @@ fn summary(object: &Value) -> String {
                 parts.push(format!("{size} bytes"));
             }
         }
-        "url" => {
+        "url" | "private_url" => {
             parts.extend(detections(&a["last_analysis_stats"]));
             parts.push(text("url"));
         }
@@ -232,6 +232,10 @@ mod tests {
         );
         let analysis = json!({"type": "analysis", "id": "x", "attributes": {"status": "queued"}});
         assert_eq!(row(&analysis).2, "queued");
+        let private_url = json!({"type": "private_url", "id": "u", "attributes": {
+            "last_analysis_stats": {"malicious": 1, "harmless": 1},
+            "url": "http://x.example/"}});
+        assert_eq!(row(&private_url).2, "1/2 malicious  http://x.example/");
         let descriptor = json!({"type": "domain", "id": "example.com"});
         assert_eq!(row(&descriptor).2, "");
     }

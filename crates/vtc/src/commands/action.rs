@@ -266,6 +266,23 @@ pub const ACTIONS: &[Action] = &[
         inputs: &[req("id", Str, "the private analysis id")],
     },
     Action {
+        name: "private_get_relationships",
+        description: "Objects related to a privately scanned file (your key's own)",
+        api: "GET /private/files/{sha256}/{relationship} | /private/files/{sha256}/relationships/{relationship}",
+        inputs: &[
+            req("sha256", Str, "the file's sha256"),
+            req("relationship", Str, "e.g. contacted_ips, contacted_domains, contacted_urls, dropped_files"),
+            LIMIT,
+            opt("descriptors", Boolean, "type and id only (default false)"),
+        ],
+    },
+    Action {
+        name: "private_url_report",
+        description: "The report of a URL your key submitted for private scanning",
+        api: "GET /private/urls/{id}",
+        inputs: &[req("url", Str, "the URL")],
+    },
+    Action {
         name: "get_quota",
         description: "The key's use and allowance per minute, hour, day and month",
         api: "GET /users/{key}/overall_quotas; GET /users/{key}/api_usage",
@@ -608,6 +625,21 @@ async fn execute(name: &str, global: &crate::cli::GlobalArgs) -> anyhow::Result<
         }
         "private_get_analysis" => {
             capabilities::analysis(c, &capabilities::analysis_id(input.str("id"))?, true).await?
+        }
+        "private_get_relationships" => {
+            let limit = input.limit();
+            capabilities::private_relationships(
+                c,
+                &capabilities::sha256(input.str("sha256"))?,
+                input.str("relationship"),
+                limit,
+                capabilities::page_size(limit, None),
+                input.flag("descriptors"),
+            )
+            .await?
+        }
+        "private_url_report" => {
+            capabilities::private_url(c, &capabilities::url(input.str("url"))?).await?
         }
         "get_quota" => {
             let key = settings

@@ -50,6 +50,22 @@ pub async fn run(args: PrivateArgs, settings: &Settings) -> anyhow::Result<Exit>
             let id = capabilities::analysis_id(&a.id)?;
             capabilities::analysis(&client, &id, true).await?
         }
+        PrivateCommand::Relationships(a) => {
+            let sha256 = capabilities::sha256(&a.sha256)?;
+            let page = capabilities::page_size(a.limit, a.page_size.map(|n| n as usize));
+            capabilities::private_relationships(
+                &client,
+                &sha256,
+                &a.relationship,
+                a.limit,
+                page,
+                a.descriptors,
+            )
+            .await?
+        }
+        PrivateCommand::Url(a) => {
+            capabilities::private_url(&client, &capabilities::url(&a.url)?).await?
+        }
     };
     object_view::print(&answer, settings.format)?;
     Ok(Exit::Success)
