@@ -185,6 +185,11 @@ impl Enricher {
 
         let enricher = self.clone();
         let mut finished = items
+            // A skipped line must not hold one of the `concurrency` slots:
+            // in an input of mostly repeats the window would fill with
+            // them behind one slow lookup, and lookups would run nearly
+            // one at a time (docs/BENCHMARKS.md).
+            .filter(|item| futures_util::future::ready(!matches!(item, Item::Skip)))
             .map(move |item| {
                 let enricher = enricher.clone();
                 async move { enricher.process(item).await }
