@@ -81,7 +81,7 @@ pub enum Command {
     Analysis(AnalysisArgs),
     /// Ask VirusTotal to scan a known file (by hash) or URL again.
     Rescan(RescanArgs),
-    /// Download a sample (premium key): an AES-encrypted zip, password `infected`.
+    /// Download a sample (premium key): a zip with the password `infected`.
     Download(DownloadArgs),
     /// List the objects related to a file, URL, domain or IP address.
     Relationships(RelationshipsArgs),

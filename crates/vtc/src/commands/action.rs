@@ -154,7 +154,7 @@ pub const ACTIONS: &[Action] = &[
     },
     Action {
         name: "download_file",
-        description: "Download a sample (premium) into an AES-256 zip, password infected, or raw",
+        description: "Download a sample (premium) into a zip (ZipCrypto, password infected), or raw",
         api: "GET /files/{id}/download",
         inputs: &[
             req("hash", Str, "md5, sha1 or sha256"),
