@@ -2,7 +2,7 @@
 # The `vtc enrich` benchmarks of docs/BENCHMARKS.md, end to end, against
 # local emulators on 127.0.0.1 (never the real VirusTotal).
 #
-#   scripts/bench_enrich.sh            # everything, about 12 minutes
+#   scripts/bench_enrich.sh            # everything, about 10 minutes
 #   scripts/bench_enrich.sh --no-quota # skip the 6-minute quota scenario
 #
 # Needs: python3, curl, /usr/bin/time (apt-get install time), vt-py
@@ -84,6 +84,7 @@ cargo build --release -p vt-emulator --example emulator_load -q
 
 python3 scripts/gen_indicators.py --unique 10000 -o "$DIR/10k.txt"
 python3 scripts/gen_indicators.py --unique 20000 --lines 1000000 -o "$DIR/1m.txt"
+python3 scripts/gen_indicators.py --unique 1000 --lines 50000 -o "$DIR/repeats.txt"
 python3 scripts/gen_indicators.py --unique 1400 --lines 2000 -o "$DIR/quota.txt"
 
 say ""
@@ -141,6 +142,17 @@ read -r wall rss < <(measured "$DIR/1m.time")
 read -r requests r429 < <(calls "$FAST")
 say "vtc: wall ${wall} s, max RSS ${rss} kB, API calls $requests, records $(wc -l <"$DIR/1m.out.jsonl")"
 say "summary: $(tail -n 1 "$DIR/1m.stderr")"
+
+say ""
+say "== 3b. 50,000 lines (1,000 unique), emulator latency 50 ms, --concurrency 64: repeats must not cost concurrency"
+rm -f "$DIR"/repeats.sqlite*
+reset "$SLOW"
+timeout 120 /usr/bin/time -v -o "$DIR/repeats.time" "$VTC" enrich "$DIR/repeats.txt" -o "$DIR/repeats.out.jsonl" \
+    --api-url "$SLOW" --db "$DIR/repeats.sqlite" --quota-minute 0 --quota-day 0 --concurrency 64 \
+    2>"$DIR/repeats.stderr"
+read -r wall rss < <(measured "$DIR/repeats.time")
+read -r requests r429 < <(calls "$SLOW")
+say "vtc: wall ${wall} s, max RSS ${rss} kB, API calls $requests, records $(wc -l <"$DIR/repeats.out.jsonl")"
 
 if [ "$QUOTA" = 1 ]; then
     say ""
