@@ -9,22 +9,76 @@ use time::OffsetDateTime;
 use vt_api::{KeyLedger, QuotaLedger};
 
 /// A [`vt_api::SpendLog`] that writes every request to the store.
+///
+/// The client reports a request on the async runtime; a SQLite write there
+/// would block a worker behind the store's lock. So requests go over a
+/// channel to a writer thread that records them in batches, and dropping
+/// the log waits for that thread to write what is left: the spend of a run
+/// is in the store when the run ends.
 pub struct StoreSpendLog {
-    store: Arc<dyn Store>,
+    tx: Option<std::sync::mpsc::Sender<(String, OffsetDateTime)>>,
+    writer: Option<std::thread::JoinHandle<()>>,
 }
+
+/// Calls written in one transaction at most.
+const SPEND_BATCH: usize = 512;
 
 impl StoreSpendLog {
     pub fn new(store: Arc<dyn Store>) -> StoreSpendLog {
-        StoreSpendLog { store }
+        let (tx, rx) = std::sync::mpsc::channel::<(String, OffsetDateTime)>();
+        let writer = std::thread::Builder::new()
+            .name("vtc-spend-log".into())
+            .spawn(move || {
+                // Blocks for the first call of a batch, then takes whatever
+                // else is already queued; ends when every sender is gone.
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < SPEND_BATCH {
+                        match rx.try_recv() {
+                            Ok(call) => batch.push(call),
+                            Err(_) => break,
+                        }
+                    }
+                    let calls: Vec<(&str, OffsetDateTime)> =
+                        batch.iter().map(|(k, at)| (k.as_str(), *at)).collect();
+                    // Losing a count errs towards spending more than planned,
+                    // which the client's back-off on 429 still absorbs.
+                    if let Err(e) = store.record_api_calls(&calls) {
+                        tracing::warn!("cannot record {} API calls in the store: {e}", calls.len());
+                    }
+                }
+            });
+        match writer {
+            Ok(writer) => StoreSpendLog {
+                tx: Some(tx),
+                writer: Some(writer),
+            },
+            Err(e) => {
+                tracing::warn!("cannot start the spend-log writer, spend is not kept: {e}");
+                StoreSpendLog {
+                    tx: None,
+                    writer: None,
+                }
+            }
+        }
     }
 }
 
 impl vt_api::SpendLog for StoreSpendLog {
     fn spent(&self, key: &str, at: OffsetDateTime) {
-        // Losing one count errs towards spending more than planned, which
-        // the client's back-off on 429 still absorbs; the request must go on.
-        if let Err(e) = self.store.record_api_call(key, at) {
-            tracing::warn!("cannot record an API call in the store: {e}");
+        if let Some(tx) = &self.tx {
+            // Fails only once the writer is gone; nothing more to do then.
+            let _ = tx.send((key.to_owned(), at));
+        }
+    }
+}
+
+impl Drop for StoreSpendLog {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer once it has written the rest.
+        drop(self.tx.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
         }
     }
 }
@@ -82,6 +136,24 @@ mod tests {
     use super::*;
     use store::SqliteStore;
     use time::macros::datetime;
+
+    #[test]
+    fn every_call_logged_is_in_the_store_once_the_log_is_dropped() {
+        use vt_api::SpendLog;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("store"));
+        let now = datetime!(2026-11-25 12:00:30 UTC);
+        let log = StoreSpendLog::new(store.clone());
+        for _ in 0..2000 {
+            log.spent("abcd1234", now);
+        }
+        drop(log);
+        assert_eq!(
+            store
+                .api_calls_since("abcd1234", now - time::Duration::minutes(1))
+                .expect("count"),
+            2000
+        );
+    }
 
     #[test]
     fn the_ledger_counts_the_minute_the_day_and_the_month() {

@@ -284,7 +284,12 @@ pub trait Store: Send + Sync {
 
     /// Counts one API call made at `at` with the key identified by
     /// `key_prefix` (never the whole key).
-    fn record_api_call(&self, key_prefix: &str, at: OffsetDateTime) -> Result<(), StoreError>;
+    fn record_api_call(&self, key_prefix: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        self.record_api_calls(&[(key_prefix, at)])
+    }
+
+    /// Counts several calls at once, in one transaction.
+    fn record_api_calls(&self, calls: &[(&str, OffsetDateTime)]) -> Result<(), StoreError>;
 
     /// Calls recorded for `key_prefix` at or after `since`, so a restarted
     /// process knows what it already spent. Counted per whole second: a

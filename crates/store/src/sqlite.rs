@@ -549,13 +549,19 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_api_call(&self, key_prefix: &str, at: OffsetDateTime) -> Result<(), StoreError> {
-        self.conn()
-            .prepare_cached(
+    fn record_api_calls(&self, calls: &[(&str, OffsetDateTime)]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(
                 "INSERT INTO api_calls (key_prefix, second, calls) VALUES (?1, ?2, 1)
                  ON CONFLICT (key_prefix, second) DO UPDATE SET calls = calls + 1",
-            )?
-            .execute(params![key_prefix, at.unix_timestamp()])?;
+            )?;
+            for (key_prefix, at) in calls {
+                insert.execute(params![key_prefix, at.unix_timestamp()])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
