@@ -162,6 +162,10 @@ fn summary(object: &Value) -> String {
             parts.push(text("verdict"));
             parts.push(date(&a["date"]));
         }
+        "resolution" => {
+            parts.push(format!("{} -> {}", text("host_name"), text("ip_address")));
+            parts.push(date(&a["date"]));
+        }
         _ => {
             if let Some(context) = object.get("context_attributes").filter(|c| !c.is_null()) {
                 parts.push(context.to_string());
@@ -236,6 +240,9 @@ mod tests {
             "last_analysis_stats": {"malicious": 1, "harmless": 1},
             "url": "http://x.example/"}});
         assert_eq!(row(&private_url).2, "1/2 malicious  http://x.example/");
+        let resolution = json!({"type": "resolution", "id": "8.8.8.8dns.example",
+            "attributes": {"host_name": "dns.example", "ip_address": "8.8.8.8"}});
+        assert_eq!(row(&resolution).2, "dns.example -> 8.8.8.8");
         let descriptor = json!({"type": "domain", "id": "example.com"});
         assert_eq!(row(&descriptor).2, "");
     }
