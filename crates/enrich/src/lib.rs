@@ -31,9 +31,9 @@ pub use ttl::CacheTtls;
 pub enum EnrichError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
-    #[error("cannot read input: {0}")]
+    #[error("cannot read input")]
     Input(#[source] std::io::Error),
-    #[error("cannot write output: {0}")]
+    #[error("cannot write output")]
     Output(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The quota or the key makes going on pointless; what is done is
     /// journalled and a rerun resumes.

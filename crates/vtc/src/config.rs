@@ -221,9 +221,7 @@ impl Settings {
         if let Some(store) = store {
             builder = builder.spend_log(Arc::new(enrich::StoreSpendLog::new(store.clone())));
         }
-        builder
-            .build()
-            .map_err(|e| usage(format!("invalid client configuration: {e}")))
+        builder.build().map_err(|e| usage(e.to_string()))
     }
 }
 

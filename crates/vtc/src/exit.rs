@@ -84,6 +84,14 @@ fn code_for(err: &anyhow::Error) -> i32 {
         if cause.downcast_ref::<UsageError>().is_some() {
             return 2;
         }
+        // An unreadable input or unwritable output found mid-run is the
+        // user's to fix, like one found before the run.
+        if matches!(
+            cause.downcast_ref::<enrich::EnrichError>(),
+            Some(enrich::EnrichError::Input(_) | enrich::EnrichError::Output(_))
+        ) {
+            return 2;
+        }
         if as_api_error(cause).is_some_and(vt_api::Error::is_auth_error) {
             return 2;
         }

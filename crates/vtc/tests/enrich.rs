@@ -265,5 +265,23 @@ async fn bad_inputs_and_outputs_are_one_clear_line() {
     let err = stderr(&out);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("corrupt.sqlite"), "{err}");
+
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "enrich", "--concurrency", "0"])
+        .arg(&input);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--concurrency"), "{}", stderr(&out));
+
+    let csv = dir.path().join("in.csv");
+    std::fs::write(&csv, "indicator,note\nexample.com,x\n").expect("write");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "enrich", "--column", "3"])
+        .arg(&csv);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no column \"3\""), "{err}");
     assert_eq!(requests(&emu), 0);
 }

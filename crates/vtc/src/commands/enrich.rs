@@ -40,7 +40,16 @@ pub fn enricher(
     ))
 }
 
+/// More lookups in flight than this only queue behind the quota and the
+/// connection pool while holding memory.
+const MAX_CONCURRENCY: usize = 1024;
+
 pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> {
+    if !(1..=MAX_CONCURRENCY).contains(&args.concurrency) {
+        return Err(usage(format!(
+            "--concurrency must be between 1 and {MAX_CONCURRENCY}"
+        )));
+    }
     let input = match &args.input {
         Some(p) if p.as_os_str() != "-" => Some(p.clone()),
         _ => None,
@@ -194,6 +203,7 @@ fn read_csv_column(
             .parse::<usize>()
             .ok()
             .and_then(|n| n.checked_sub(1))
+            .filter(|i| *i < headers.len())
             .or_else(|| {
                 headers
                     .iter()
