@@ -285,3 +285,37 @@ async fn bad_inputs_and_outputs_are_one_clear_line() {
     assert!(err.contains("no column \"3\""), "{err}");
     assert_eq!(requests(&emu), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_binary_or_huge_line_is_one_error_row_and_the_rest_goes_through() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.txt");
+    let mut bytes = b"8.8.8.8\r\n\xff\xfe\x00garbage\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b'a', 300 * 1024));
+    bytes.extend(b"\n1.1.1.1\n");
+    std::fs::write(&input, bytes).expect("write");
+    let out_path = dir.path().join("out.jsonl");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "--quota-minute", "0", "enrich"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out_path);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4), "stderr: {}", stderr(&out));
+    let records = read_jsonl(&out_path);
+    assert_eq!(records.len(), 4, "{records:?}");
+    let good: Vec<&str> = records
+        .iter()
+        .filter(|r| r["error"].is_null())
+        .map(|r| r["indicator"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(good, ["8.8.8.8", "1.1.1.1"]);
+    let longest = records
+        .iter()
+        .map(|r| r["input"].as_str().unwrap_or("").len())
+        .max()
+        .unwrap_or(0);
+    assert!(longest <= 64 * 1024, "an input of {longest} bytes was kept");
+    assert_eq!(requests(&emu), 2);
+}
