@@ -13,6 +13,7 @@ mod cli;
 mod commands;
 mod config;
 mod exit;
+mod input;
 mod object_view;
 mod output;
 mod sample_file;

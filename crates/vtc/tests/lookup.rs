@@ -77,7 +77,7 @@ async fn lookup_reads_stdin_and_reports_bad_lines_without_stopping() {
             .stdin
             .take()
             .expect("stdin")
-            .write_all(b"example.com\nnot an indicator\n8[.]8[.]4[.]4\n")
+            .write_all(b"example.com\nnot an indicator\n8[.]8[.]4[.]4\n\xff\xfe binary\n")
             .expect("write stdin");
         child.wait_with_output().expect("wait")
     })
@@ -93,9 +93,10 @@ async fn lookup_reads_stdin_and_reports_bad_lines_without_stopping() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     assert_eq!(lines[1]["error"]["code"], "InvalidIndicator");
     assert_eq!(lines[2]["indicator"], "8.8.4.4");
+    assert_eq!(lines[3]["error"]["code"], "InvalidIndicator", "not UTF-8");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,7 @@ use enrich::{BatchObserver, BatchOptions, EnrichOptions, Enricher, Progress, Sum
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -175,111 +175,14 @@ fn spawn_reader(
     std::thread::spawn(move || {
         let send = |item| tx.blocking_send(item).is_ok();
         match column {
-            None => read_lines(reader, send),
-            Some(column) => read_csv_column(reader, &column, send),
+            None => crate::input::read_lines(reader, send),
+            Some(column) => crate::input::read_csv_column(reader, &column, send),
         }
     });
     Ok(Box::pin(futures_util::stream::unfold(
         rx,
         |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
     )))
-}
-
-/// The longest line read as one; the rest of a longer line is skipped, so a
-/// hostile input cannot make one line fill memory.
-const MAX_LINE_BYTES: u64 = 64 * 1024;
-
-/// Sends each line without its line ending. Bytes that are not UTF-8 are
-/// replaced (the line then fails to parse and gets its own error row)
-/// rather than ending the whole run.
-fn read_lines(reader: Box<dyn Read + Send>, send: impl Fn(std::io::Result<String>) -> bool) {
-    let mut reader = BufReader::new(reader);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let read = (&mut reader)
-            .take(MAX_LINE_BYTES)
-            .read_until(b'\n', &mut buf);
-        match read {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) => {
-                send(Err(e));
-                return;
-            }
-        }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-        } else if let Err(e) = skip_line(&mut reader) {
-            send(Err(e));
-            return;
-        }
-        if !send(Ok(String::from_utf8_lossy(&buf).into_owned())) {
-            return;
-        }
-    }
-}
-
-/// Reads up to and including the next newline, keeping none of it.
-fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
-    loop {
-        let chunk = reader.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        match chunk.iter().position(|b| *b == b'\n') {
-            Some(at) => {
-                reader.consume(at + 1);
-                return Ok(());
-            }
-            None => {
-                let len = chunk.len();
-                reader.consume(len);
-            }
-        }
-    }
-}
-
-/// Sends the values of one CSV column, named by header or 1-based number.
-fn read_csv_column(
-    reader: Box<dyn Read + Send>,
-    column: &str,
-    send: impl Fn(std::io::Result<String>) -> bool,
-) {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let index = match csv.headers() {
-        Ok(headers) => column
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .filter(|i| *i < headers.len())
-            .or_else(|| {
-                headers
-                    .iter()
-                    .position(|h| h.trim().eq_ignore_ascii_case(column))
-            }),
-        Err(e) => {
-            send(Err(std::io::Error::other(e.to_string())));
-            return;
-        }
-    };
-    let Some(index) = index else {
-        send(Err(std::io::Error::other(format!(
-            "no column {column:?} in the CSV header"
-        ))));
-        return;
-    };
-    for row in csv.records() {
-        let item = row
-            .map(|r| r.get(index).unwrap_or_default().to_owned())
-            .map_err(|e| std::io::Error::other(e.to_string()));
-        if !send(item) {
-            return;
-        }
-    }
 }
 
 /// A progress bar on stderr when it is a terminal; nothing otherwise.

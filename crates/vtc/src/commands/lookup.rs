@@ -4,9 +4,7 @@ use crate::cli::LookupArgs;
 use crate::config::Settings;
 use crate::exit::Exit;
 use crate::output::{feed_format, ExitTracker};
-use anyhow::Context;
 use futures_util::StreamExt;
-use std::io::BufRead;
 
 /// Lookups in flight at once; the quota governor still sets the pace.
 const CONCURRENCY: usize = 8;
@@ -47,11 +45,21 @@ fn read_inputs(args: &[String]) -> anyhow::Result<Vec<String>> {
     let mut inputs = Vec::new();
     for arg in args {
         if arg == "-" {
-            for line in std::io::stdin().lock().lines() {
-                let line = line.context("cannot read stdin")?;
-                if !line.trim().is_empty() {
-                    inputs.push(line);
+            let mut failed = None;
+            crate::input::read_lines(Box::new(std::io::stdin()), |line| match line {
+                Ok(line) => {
+                    if !line.trim().is_empty() {
+                        inputs.push(line);
+                    }
+                    true
                 }
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            });
+            if let Some(e) = failed {
+                return Err(anyhow::Error::new(e).context("cannot read stdin"));
             }
         } else {
             inputs.push(arg.clone());
