@@ -13,6 +13,17 @@ pub enum AnalysisStatus {
     Completed,
 }
 
+impl AnalysisStatus {
+    /// The wire name: `queued`, `in-progress` or `completed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnalysisStatus::Queued => "queued",
+            AnalysisStatus::InProgress => "in-progress",
+            AnalysisStatus::Completed => "completed",
+        }
+    }
+}
+
 /// Attributes of an `analysis` (and `private_analysis`) object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisAttributes {
@@ -56,4 +67,23 @@ pub struct FileInfo {
 pub struct UrlInfo {
     pub id: String,
     pub url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_are_the_wire_names() {
+        for status in [
+            AnalysisStatus::Queued,
+            AnalysisStatus::InProgress,
+            AnalysisStatus::Completed,
+        ] {
+            assert_eq!(
+                serde_json::to_value(status).expect("serialises"),
+                status.as_str()
+            );
+        }
+    }
 }

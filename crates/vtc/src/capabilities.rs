@@ -261,18 +261,13 @@ async fn finish_analysis(
         spinner.finish_and_clear();
     }
     let report = report?;
-    let status = report
-        .data
-        .attributes
-        .as_ref()
-        .and_then(|a| a.status)
-        .and_then(|s| serde_json::to_value(s).ok())
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "queued".into());
-    if status != "completed" {
+    let status = report.data.attributes.as_ref().and_then(|a| a.status);
+    if status != Some(vt_model::AnalysisStatus::Completed) {
         return Err(WaitTimeout {
             id: descriptor.id.to_string(),
-            status,
+            status: status
+                .map_or("queued", vt_model::AnalysisStatus::as_str)
+                .to_owned(),
             waited: wait.timeout,
         }
         .into());
