@@ -319,3 +319,47 @@ async fn a_binary_or_huge_line_is_one_error_row_and_the_rest_goes_through() {
     assert!(longest <= 64 * 1024, "an input of {longest} bytes was kept");
     assert_eq!(requests(&emu), 2);
 }
+
+/// On a terminal (a pseudo-terminal from util-linux `script`), enrich draws
+/// a progress bar with the counts and the minute's quota; piped, it does
+/// not (every other test here reads a clean stderr).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terminal_gets_a_progress_bar_with_the_quota() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` is not installed, no pseudo-terminal");
+        return;
+    }
+    let emu = emulator(EmulatorConfig {
+        latency: Duration::from_millis(20),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, _) = input_with_duplicates(30, 30);
+    let input_path = dir.path().join("in.txt");
+    std::fs::write(&input_path, input).expect("write input");
+    let command = format!(
+        "{} --api-url {} --db {} --api-key k --quota-minute 1000 enrich {} -o {} --concurrency 2",
+        env!("CARGO_BIN_EXE_vtc"),
+        emu.base_url(),
+        db_in(&dir).display(),
+        input_path.display(),
+        dir.path().join("out.jsonl").display(),
+    );
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_remove("VT_API_KEY")
+        .env_remove("VTC_CONFIG")
+        .env("XDG_CONFIG_HOME", dir.path())
+        .stdin(Stdio::null());
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let screen = stdout(&out);
+    assert!(screen.contains("/30 done"), "no progress bar: {screen:?}");
+    assert!(screen.contains("left this minute"), "{screen:?}");
+    assert!(screen.contains("enriched 30 indicators"), "{screen:?}");
+}

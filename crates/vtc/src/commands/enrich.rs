@@ -222,23 +222,34 @@ impl ProgressDisplay {
 impl BatchObserver for ProgressDisplay {
     fn progress(&self, p: &Progress) {
         let Some(bar) = &self.bar else { return };
-        bar.set_position(p.lines_read.max(p.done));
-        let remaining = bar.length().unwrap_or(0).saturating_sub(p.lines_read);
+        // Lines finished: a record written, or a repeat that needs none.
+        // (Lines read but still in flight are not progress yet.)
+        let finished = (p.done + p.duplicates).min(p.lines_read);
+        bar.set_position(finished);
+        let remaining = bar.length().unwrap_or(0).saturating_sub(finished);
         let quota = self.client.quota_status();
-        let per_minute: u32 = quota.iter().filter_map(|k| k.minute.allowed).sum();
-        let left: u32 = quota
-            .iter()
-            .filter_map(|k| k.minute.allowed.map(|a| a.saturating_sub(k.minute.used)))
-            .sum();
-        // The quota, not the network, sets the pace: estimate from it.
-        let eta = if per_minute > 0 && remaining > 0 {
-            format!(" eta ~{}m", remaining.div_ceil(u64::from(per_minute)))
+        // One key without a minute budget makes the pool's minute unlimited:
+        // the network sets the pace then, and there is no quota to estimate from.
+        let limited = quota.iter().all(|k| k.minute.allowed.is_some());
+        let (left, eta) = if limited {
+            let per_minute: u32 = quota.iter().filter_map(|k| k.minute.allowed).sum();
+            let left: u32 = quota
+                .iter()
+                .filter_map(|k| k.minute.allowed.map(|a| a.saturating_sub(k.minute.used)))
+                .sum();
+            // The quota, not the network, sets the pace: estimate from it.
+            let eta = if per_minute > 0 && remaining > 0 {
+                format!(" eta ~{}m", remaining.div_ceil(u64::from(per_minute)))
+            } else {
+                String::new()
+            };
+            (left.to_string(), eta)
         } else {
-            String::new()
+            ("unlimited".to_owned(), String::new())
         };
         bar.set_message(format!(
-            "done {} cached {} dup {} failed {} | calls {} (left this minute {}) 429s {}{eta}",
-            p.done, p.cached, p.duplicates, p.failed, p.api_calls, left, p.responses_429
+            "done {} cached {} dup {} failed {} | calls {} (left this minute {left}) 429s {}{eta}",
+            p.done, p.cached, p.duplicates, p.failed, p.api_calls, p.responses_429
         ));
     }
 }
