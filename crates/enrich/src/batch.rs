@@ -68,6 +68,9 @@ pub struct Summary {
 /// Most items journalled together in one transaction.
 const JOURNAL_BATCH: usize = 256;
 
+/// Journal entries read at a time when a run resumes.
+const REPLAY_PAGE: usize = 1024;
+
 /// One unit of work, decided in input order before any lookup runs.
 enum Item {
     Skip,
@@ -136,29 +139,39 @@ impl Enricher {
             None => None,
         };
 
-        // Replay what an interrupted run already finished.
+        // Replay what an interrupted run already finished, a page at a
+        // time: the journal of a huge run must not sit in memory whole.
         if let Some(job) = job {
-            let st = store.clone();
-            for entry in blocking(move || st.journal_entries(job)).await?? {
-                let record: Record = match serde_json::from_str(&entry.record) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::warn!(
-                            "journal entry {} is unreadable, redoing it: {e}",
-                            entry.seq
-                        );
-                        continue;
-                    }
-                };
-                seen.insert(fingerprint(&entry.key));
-                journaled.insert(entry.seq);
-                tally(&mut summary, &record);
-                summary.replayed += 1;
-                progress.replayed += 1;
-                progress.done += 1;
-                emit(&record)?;
+            let mut after = None;
+            loop {
+                let st = store.clone();
+                let page = blocking(move || st.journal_page(job, after, REPLAY_PAGE)).await??;
+                let full = page.len() == REPLAY_PAGE;
+                after = page.last().map(|e| e.seq).or(after);
+                for entry in page {
+                    let record: Record = match serde_json::from_str(&entry.record) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::warn!(
+                                "journal entry {} is unreadable, redoing it: {e}",
+                                entry.seq
+                            );
+                            continue;
+                        }
+                    };
+                    seen.insert(fingerprint(&entry.key));
+                    journaled.insert(entry.seq);
+                    tally(&mut summary, &record);
+                    summary.replayed += 1;
+                    progress.replayed += 1;
+                    progress.done += 1;
+                    emit(&record)?;
+                }
+                observer.progress(&progress);
+                if !full {
+                    break;
+                }
             }
-            observer.progress(&progress);
         }
 
         let counters = Arc::new(Counters::default());
