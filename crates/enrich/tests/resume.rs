@@ -25,7 +25,7 @@ async fn a_run_stopped_after_thousands_of_records_resumes_without_repeating_them
         .expect("emulator listens");
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn store::Store> =
-        Arc::new(store::SqliteStore::open(&dir.path().join("db.sqlite")).expect("store"));
+        Arc::new(store::SqliteStore::open(dir.path().join("db.sqlite")).expect("store"));
     let client = Client::builder()
         .api_key(ApiKey::new("resume-test-key").expect("key"))
         .base_url(emu.base_url())
