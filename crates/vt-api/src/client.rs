@@ -262,7 +262,29 @@ impl Client {
         interval: Duration,
         max_wait: Duration,
     ) -> Result<AnalysisReport, Error> {
-        poll_until(interval, max_wait, || self.analysis(id), is_completed).await
+        self.wait_for_analysis_observed(id, interval, max_wait, |_| {})
+            .await
+    }
+
+    /// Like [`Client::wait_for_analysis`], showing `observe` every report
+    /// polled (for a display of queued → in-progress → completed).
+    pub async fn wait_for_analysis_observed(
+        &self,
+        id: &AnalysisId,
+        interval: Duration,
+        max_wait: Duration,
+        observe: impl Fn(&AnalysisReport),
+    ) -> Result<AnalysisReport, Error> {
+        poll_until(
+            interval,
+            max_wait,
+            || self.analysis(id),
+            |report| {
+                observe(report);
+                is_completed(report)
+            },
+        )
+        .await
     }
 
     /// `POST /urls`: queues a scan of `url`.

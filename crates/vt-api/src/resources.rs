@@ -463,11 +463,27 @@ impl Client {
         interval: Duration,
         max_wait: Duration,
     ) -> Result<AnalysisReport, Error> {
+        self.wait_for_private_analysis_observed(id, interval, max_wait, |_| {})
+            .await
+    }
+
+    /// Like [`Client::wait_for_private_analysis`], showing `observe` every
+    /// report polled.
+    pub async fn wait_for_private_analysis_observed(
+        &self,
+        id: &AnalysisId,
+        interval: Duration,
+        max_wait: Duration,
+        observe: impl Fn(&AnalysisReport),
+    ) -> Result<AnalysisReport, Error> {
         poll_until(
             interval,
             max_wait,
             || self.private_analysis(id),
-            is_completed,
+            |report| {
+                observe(report);
+                is_completed(report)
+            },
         )
         .await
     }

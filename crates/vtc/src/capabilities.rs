@@ -247,14 +247,24 @@ async fn finish_analysis(
         }
         return Ok(Answer::One(serde_json::to_value(descriptor)?));
     };
-    let spinner = spinner(&format!("waiting for analysis {}", descriptor.id));
+    let spinner = spinner(&format!("analysis {}: queued", descriptor.id));
+    let show = |report: &vt_api::AnalysisReport| {
+        if let Some(spinner) = &spinner {
+            let status = report.data.attributes.as_ref().and_then(|a| a.status);
+            spinner.set_message(format!(
+                "analysis {}: {}",
+                descriptor.id,
+                status.map_or("queued", vt_model::AnalysisStatus::as_str)
+            ));
+        }
+    };
     let report = if private {
         client
-            .wait_for_private_analysis(&descriptor.id, wait.interval, wait.timeout)
+            .wait_for_private_analysis_observed(&descriptor.id, wait.interval, wait.timeout, show)
             .await
     } else {
         client
-            .wait_for_analysis(&descriptor.id, wait.interval, wait.timeout)
+            .wait_for_analysis_observed(&descriptor.id, wait.interval, wait.timeout, show)
             .await
     };
     if let Some(spinner) = spinner {

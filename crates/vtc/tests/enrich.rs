@@ -325,14 +325,6 @@ async fn a_binary_or_huge_line_is_one_error_row_and_the_rest_goes_through() {
 /// not (every other test here reads a clean stderr).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_terminal_gets_a_progress_bar_with_the_quota() {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: util-linux `script` is not installed, no pseudo-terminal");
-        return;
-    }
     let emu = emulator(EmulatorConfig {
         latency: Duration::from_millis(20),
         ..EmulatorConfig::default()
@@ -342,20 +334,32 @@ async fn a_terminal_gets_a_progress_bar_with_the_quota() {
     let (input, _) = input_with_duplicates(30, 30);
     let input_path = dir.path().join("in.txt");
     std::fs::write(&input_path, input).expect("write input");
-    let command = format!(
-        "{} --api-url {} --db {} --api-key k --quota-minute 1000 enrich {} -o {} --concurrency 2",
-        env!("CARGO_BIN_EXE_vtc"),
-        emu.base_url(),
-        db_in(&dir).display(),
-        input_path.display(),
-        dir.path().join("out.jsonl").display(),
+    let (url, db) = (emu.base_url(), db_in(&dir).display().to_string());
+    let (input, output) = (
+        input_path.display().to_string(),
+        dir.path().join("out.jsonl").display().to_string(),
     );
-    let mut cmd = std::process::Command::new("script");
-    cmd.args(["-q", "-e", "-c", &command, "/dev/null"])
-        .env_remove("VT_API_KEY")
-        .env_remove("VTC_CONFIG")
-        .env("XDG_CONFIG_HOME", dir.path())
-        .stdin(Stdio::null());
+    let args: Vec<String> = [
+        "--api-url",
+        &url,
+        "--db",
+        &db,
+        "--api-key",
+        "k",
+        "--quota-minute",
+        "1000",
+        "enrich",
+        &input,
+        "-o",
+        &output,
+        "--concurrency",
+        "2",
+    ]
+    .map(str::to_owned)
+    .into();
+    let Some(cmd) = vtc_on_terminal(&args, dir.path()) else {
+        return;
+    };
     let out = run(cmd).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let screen = stdout(&out);

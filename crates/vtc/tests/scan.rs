@@ -291,3 +291,41 @@ async fn a_40_mb_upload_goes_through_the_upload_url_in_under_64_mb_of_memory() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn waiting_on_a_terminal_shows_the_analysis_status() {
+    let emu = emulator(EmulatorConfig {
+        analysis_delay: Duration::from_millis(1500),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, db) = (emu.base_url(), db_in(&dir).display().to_string());
+    let args: Vec<String> = [
+        "--api-url",
+        &url,
+        "--db",
+        &db,
+        "--api-key",
+        "k",
+        "--quota-minute",
+        "0",
+        "scan",
+        "url",
+        "http://evil.example/slow",
+        "--wait",
+        "--poll-interval-ms",
+        "100",
+    ]
+    .map(str::to_owned)
+    .into();
+    let Some(cmd) = vtc_on_terminal(&args, dir.path()) else {
+        return;
+    };
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let screen = stdout(&out);
+    assert!(screen.contains(": queued"), "{screen:?}");
+    assert!(screen.contains(": in-progress"), "{screen:?}");
+    assert!(screen.contains("completed"), "{screen:?}");
+}

@@ -68,3 +68,26 @@ pub fn responses_with_status(emu: &RunningEmulator, status: u16) -> u64 {
         .as_u64()
         .unwrap_or(0)
 }
+
+/// `vtc ARGS...` run on a pseudo-terminal (util-linux `script`), with no
+/// config file or key from the environment; its screen is the output's
+/// stdout. `None` (after saying so) where `script` is not installed.
+pub fn vtc_on_terminal(args: &[String], home: &Path) -> Option<Command> {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed, no pseudo-terminal");
+        return None;
+    }
+    let quote = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_vtc"))
+        .chain(args.iter().map(String::as_str))
+        .map(quote)
+        .collect();
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+        .env_remove("VT_API_KEY")
+        .env_remove("VTC_CONFIG")
+        .env_remove("HTTPS_PROXY")
+        .env("XDG_CONFIG_HOME", home)
+        .stdin(std::process::Stdio::null());
+    Some(cmd)
+}
