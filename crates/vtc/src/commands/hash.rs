@@ -35,10 +35,15 @@ pub async fn run(args: HashArgs, format: Option<OutputFormat>) -> anyhow::Result
     match format {
         OutputFormat::Table => {
             for h in &results {
+                // A file name may hold terminal escapes: shown without them.
                 writeln!(
                     out,
                     "{}  {}  {}  {:>10}  {}",
-                    h.md5, h.sha1, h.sha256, h.size, h.path
+                    h.md5,
+                    h.sha1,
+                    h.sha256,
+                    h.size,
+                    crate::object_view::cell(&h.path, 4096)
                 )?;
             }
         }
