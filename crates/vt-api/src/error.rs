@@ -211,11 +211,26 @@ fn rfc3339(at: &OffsetDateTime) -> String {
 pub(crate) fn excerpt(body: &[u8]) -> String {
     const MAX_BYTES: usize = 200;
     let cut = &body[..body.len().min(MAX_BYTES)];
-    let mut text = String::from_utf8_lossy(cut).into_owned();
+    let mut text = printable(&String::from_utf8_lossy(cut), MAX_BYTES);
     if body.len() > MAX_BYTES {
         text.push('…');
     }
     text
+}
+
+/// Text the server chose, made safe to print: control characters (terminal
+/// escapes, newlines that would forge log lines) become spaces, and at most
+/// `max` characters are kept.
+pub(crate) fn printable(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! else builds a [`Call`] and hands it here.
 
 use crate::client::Inner;
-use crate::error::{excerpt, ApiCode};
+use crate::error::{excerpt, printable, ApiCode};
 use crate::key::scrub;
 use crate::upload::UploadSource;
 use crate::Error;
@@ -320,8 +320,8 @@ async fn api_error(response: Response, inner: &Inner) -> Error {
     match serde_json::from_slice::<ErrorEnvelope>(&body) {
         Ok(envelope) => Error::Api {
             status,
-            code: ApiCode::parse(&envelope.error.code),
-            message: scrub(&envelope.error.message, &inner.keys),
+            code: ApiCode::parse(&printable(&envelope.error.code, 64)),
+            message: scrub(&printable(&envelope.error.message, 500), &inner.keys),
         },
         Err(_) => Error::Api {
             status,

@@ -92,6 +92,12 @@ async fn echo_key(headers: HeaderMap) -> Response {
     error_answer(ErrorCode::WrongCredentials, format!("Wrong API key {key}"))
 }
 
+/// A hostile server: a terminal escape, a forged log line and 100 kB.
+async fn hostile_message() -> Response {
+    let message = format!("\u{1b}[2J\nERROR forged line{}", "x".repeat(100_000));
+    error_answer(ErrorCode::NotFound, message)
+}
+
 async fn post_fails(State(seen): State<Shared>, Path(code): Path<String>) -> Response {
     answer_code(State(seen), Path(code)).await
 }
@@ -114,6 +120,7 @@ async fn serve() -> (String, Shared) {
         .route("/api/v3/slow", get(slow_down))
         .route("/api/v3/echo", get(echo_key))
         .route("/api/v3/garbled", get(not_json))
+        .route("/api/v3/hostile", get(hostile_message))
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -355,4 +362,16 @@ async fn download_follows_a_cross_host_redirect_without_the_key() {
     assert_eq!(out, b"sample bytes");
     let seen = keys_seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert_eq!(seen, vec![None], "the storage host never sees the key");
+}
+
+#[tokio::test]
+async fn a_server_message_is_printable_and_bounded() {
+    let (base, _) = serve().await;
+    let c = client(&base, RetryPolicy::never());
+    let err = c.get_json("/hostile", &[]).await.expect_err("not found");
+    assert!(err.is_not_found());
+    let shown = err.to_string();
+    assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    assert!(shown.len() < 1_000, "{} bytes", shown.len());
+    assert!(shown.contains("forged line"), "{shown}");
 }
