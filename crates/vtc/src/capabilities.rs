@@ -516,6 +516,19 @@ pub async fn download(
     Ok(Answer::One(result))
 }
 
+/// `GET /files/{hash}/download_url`: a signed, short-lived link that
+/// fetches the sample without the key (premium).
+pub async fn download_url(client: &Client, hash: &FileHash) -> anyhow::Result<Answer> {
+    let url = client.download_url(hash).await.map_err(|e| {
+        if e.is_not_found() {
+            not_found(e, hash)
+        } else {
+            premium("download links")(e)
+        }
+    })?;
+    Ok(Answer::One(json!({ "url": url })))
+}
+
 /// `POST /private/files` (through an upload URL above 32 MB).
 pub async fn private_scan_file(
     client: &Client,

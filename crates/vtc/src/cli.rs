@@ -174,6 +174,9 @@ pub struct DownloadArgs {
     /// Write the bare sample instead of an encrypted zip (live malware: handle with care).
     #[arg(long)]
     pub raw: bool,
+    /// Print a short-lived download link (no key needed to use it) instead of downloading.
+    #[arg(long, conflicts_with_all = ["raw", "output"])]
+    pub url: bool,
 }
 
 #[derive(Debug, Args)]

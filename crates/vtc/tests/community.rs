@@ -331,3 +331,42 @@ async fn quota_shows_used_and_allowed_per_window() {
     }
     emu.shutdown().await;
 }
+
+/// GET over plain HTTP/1.0, no key: the body.
+fn fetch_without_key(url: &str) -> Vec<u8> {
+    use std::io::Write;
+    let rest = url.strip_prefix("http://").expect("an http link");
+    let (host, path) = rest.split_at(rest.find('/').expect("a path"));
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("read");
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    assert!(answer.starts_with(b"HTTP/1.0 200") || answer.starts_with(b"HTTP/1.1 200"));
+    answer[split + 4..].to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn download_url_is_a_link_that_needs_no_key_for_premium_keys_only() {
+    let emu = keyed_emulator().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = vtc_as(&emu, &dir, PREMIUM);
+    cmd.args(["--format", "json", "download", EICAR_MD5, "--url"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let url = json(&out)["url"].as_str().expect("url").to_owned();
+    assert!(!url.contains(PREMIUM), "the key is not in the link");
+    let body = tokio::task::spawn_blocking(move || fetch_without_key(&url))
+        .await
+        .expect("join");
+    assert_eq!(body, EICAR);
+
+    let mut cmd = vtc_as(&emu, &dir, PUBLIC);
+    cmd.args(["download", EICAR_MD5, "--url"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("premium"), "{}", stderr(&out));
+}

@@ -163,6 +163,12 @@ pub const ACTIONS: &[Action] = &[
         ],
     },
     Action {
+        name: "get_download_url",
+        description: "A short-lived link that downloads a sample without the key (premium)",
+        api: "GET /files/{id}/download_url",
+        inputs: &[req("hash", Str, "md5, sha1 or sha256")],
+    },
+    Action {
         name: "get_relationships",
         description: "Objects related to a file, URL, domain or IP address",
         api: "GET /{collection}/{id}/{relationship} | /{collection}/{id}/relationships/{relationship}",
@@ -529,6 +535,9 @@ async fn execute(name: &str, global: &crate::cli::GlobalArgs) -> anyhow::Result<
                 raw: input.flag("raw"),
             };
             capabilities::download(c, &hash, &spec).await?
+        }
+        "get_download_url" => {
+            capabilities::download_url(c, &capabilities::file_hash(input.str("hash"))?).await?
         }
         "get_relationships" => {
             let limit = input.limit();

@@ -1,6 +1,6 @@
-//! `vtc download HASH [-o FILE] [--raw]`: a sample, by default inside an
-//! zip (ZipCrypto, password `infected`) so it cannot run or be quarantined by
-//! accident.
+//! `vtc download HASH [-o FILE] [--raw | --url]`: a sample, by default
+//! inside a zip (ZipCrypto, password `infected`) so it cannot run or be
+//! quarantined by accident; or only the link to fetch it.
 
 use crate::capabilities::{self, DownloadSpec};
 use crate::cli::DownloadArgs;
@@ -11,6 +11,13 @@ use crate::object_view;
 pub async fn run(args: DownloadArgs, settings: &Settings) -> anyhow::Result<Exit> {
     let client = settings.client()?;
     let hash = capabilities::file_hash(&args.hash)?;
+    if args.url {
+        if let object_view::Answer::One(result) = capabilities::download_url(&client, &hash).await?
+        {
+            object_view::print_fields(&result, settings.format)?;
+        }
+        return Ok(Exit::Success);
+    }
     let spec = DownloadSpec {
         output: args.output,
         raw: args.raw,
