@@ -334,16 +334,11 @@ async fn a_terminal_gets_a_progress_bar_with_the_quota() {
     let (input, _) = input_with_duplicates(30, 30);
     let input_path = dir.path().join("in.txt");
     std::fs::write(&input_path, input).expect("write input");
-    let (url, db) = (emu.base_url(), db_in(&dir).display().to_string());
     let (input, output) = (
         input_path.display().to_string(),
         dir.path().join("out.jsonl").display().to_string(),
     );
-    let args: Vec<String> = [
-        "--api-url",
-        &url,
-        "--db",
-        &db,
+    let args = [
         "--api-key",
         "k",
         "--quota-minute",
@@ -354,10 +349,8 @@ async fn a_terminal_gets_a_progress_bar_with_the_quota() {
         &output,
         "--concurrency",
         "2",
-    ]
-    .map(str::to_owned)
-    .into();
-    let Some(cmd) = vtc_on_terminal(&args, dir.path()) else {
+    ];
+    let Some(cmd) = vtc_on_terminal(&emu.base_url(), &db_in(&dir), &args) else {
         return;
     };
     let out = run(cmd).await;

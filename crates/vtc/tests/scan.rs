@@ -300,12 +300,7 @@ async fn waiting_on_a_terminal_shows_the_analysis_status() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (url, db) = (emu.base_url(), db_in(&dir).display().to_string());
-    let args: Vec<String> = [
-        "--api-url",
-        &url,
-        "--db",
-        &db,
+    let args = [
         "--api-key",
         "k",
         "--quota-minute",
@@ -316,10 +311,8 @@ async fn waiting_on_a_terminal_shows_the_analysis_status() {
         "--wait",
         "--poll-interval-ms",
         "100",
-    ]
-    .map(str::to_owned)
-    .into();
-    let Some(cmd) = vtc_on_terminal(&args, dir.path()) else {
+    ];
+    let Some(cmd) = vtc_on_terminal(&emu.base_url(), &db_in(&dir), &args) else {
         return;
     };
     let out = run(cmd).await;

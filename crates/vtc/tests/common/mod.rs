@@ -69,17 +69,20 @@ pub fn responses_with_status(emu: &RunningEmulator, status: u16) -> u64 {
         .unwrap_or(0)
 }
 
-/// `vtc ARGS...` run on a pseudo-terminal (util-linux `script`), with no
-/// config file or key from the environment; its screen is the output's
-/// stdout. `None` (after saying so) where `script` is not installed.
-pub fn vtc_on_terminal(args: &[String], home: &Path) -> Option<Command> {
+/// `vtc --api-url API_URL --db DB ARGS...` run on a pseudo-terminal
+/// (util-linux `script`), with no config file or key from the environment;
+/// its screen is the output's stdout. `None` (after saying so) where
+/// `script` is not installed.
+pub fn vtc_on_terminal(api_url: &str, db: &Path, args: &[&str]) -> Option<Command> {
     if Command::new("script").arg("--version").output().is_err() {
         eprintln!("skipped: util-linux `script` is not installed, no pseudo-terminal");
         return None;
     }
+    let db = db.display().to_string();
     let quote = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
-    let line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_vtc"))
-        .chain(args.iter().map(String::as_str))
+    let line: Vec<String> = [env!("CARGO_BIN_EXE_vtc"), "--api-url", api_url, "--db", &db]
+        .into_iter()
+        .chain(args.iter().copied())
         .map(quote)
         .collect();
     let mut cmd = Command::new("script");
@@ -87,7 +90,13 @@ pub fn vtc_on_terminal(args: &[String], home: &Path) -> Option<Command> {
         .env_remove("VT_API_KEY")
         .env_remove("VTC_CONFIG")
         .env_remove("HTTPS_PROXY")
-        .env("XDG_CONFIG_HOME", home)
+        .env("XDG_CONFIG_HOME", db_parent(&db))
         .stdin(std::process::Stdio::null());
     Some(cmd)
+}
+
+fn db_parent(db: &str) -> PathBuf {
+    Path::new(db)
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
