@@ -78,6 +78,8 @@ pub fn vtc_on_terminal(api_url: &str, db: &Path, args: &[&str]) -> Option<Comman
         eprintln!("skipped: util-linux `script` is not installed, no pseudo-terminal");
         return None;
     }
+    // No user config file: the default location is the test's own dir.
+    let home = db.parent().unwrap_or(db).to_path_buf();
     let db = db.display().to_string();
     let quote = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
     let line: Vec<String> = [env!("CARGO_BIN_EXE_vtc"), "--api-url", api_url, "--db", &db]
@@ -90,13 +92,7 @@ pub fn vtc_on_terminal(api_url: &str, db: &Path, args: &[&str]) -> Option<Comman
         .env_remove("VT_API_KEY")
         .env_remove("VTC_CONFIG")
         .env_remove("HTTPS_PROXY")
-        .env("XDG_CONFIG_HOME", db_parent(&db))
+        .env("XDG_CONFIG_HOME", home)
         .stdin(std::process::Stdio::null());
     Some(cmd)
-}
-
-fn db_parent(db: &str) -> PathBuf {
-    Path::new(db)
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
