@@ -12,8 +12,6 @@
 //! sleep, retry or count quota itself (the client does), and it writes no
 //! output format (the caller's `emit` does).
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-
 mod batch;
 mod enricher;
 mod spend;

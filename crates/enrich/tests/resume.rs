@@ -1,6 +1,8 @@
 //! A batch that stops after thousands of records resumes from its journal,
 //! page by page, without spending a call on what it finished.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 use enrich::{BatchOptions, EnrichError, EnrichOptions, Enricher};
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 //!
 //! `cargo run --release -p store --example store_throughput [LINES]`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 use std::time::{Duration, Instant};
 use store::{JournalEntry, SqliteStore, Store};
 use time::OffsetDateTime;

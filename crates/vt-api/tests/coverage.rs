@@ -1,6 +1,8 @@
 //! The API-coverage calls against the emulator: downloads, relationships,
 //! search, comments, votes, the widget, private scanning and user quotas.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 use futures_util::{StreamExt, TryStreamExt};
 use ioc::{FileHash, Indicator, Sha256};
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! The client against the emulator on 127.0.0.1: typed lookups, retries,
 //! faults, the quota governor and uploads.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 use futures_util::StreamExt;
 use ioc::{FileHash, Indicator, IndicatorKind};
 use serde_json::Value;

@@ -7,6 +7,8 @@
 //! router also stands in for collections, Retry-After and a key-echoing
 //! server, which the emulator does not offer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

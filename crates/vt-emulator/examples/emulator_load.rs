@@ -4,6 +4,8 @@
 //! `cargo run --release -p vt-emulator --example emulator_load -- [N] [C] [LATENCY_MS]`
 //! (defaults 10000, 64, 50).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 use futures_util::stream::{self, StreamExt};
 use std::time::{Duration, Instant};
 use vt_emulator::{Emulator, EmulatorConfig};

@@ -45,8 +45,6 @@
 //! parsing (`ioc`): nothing of the client, storage, verdicts or policies.
 //! It never touches the disk after start-up.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-
 mod account;
 mod accounting;
 mod api_error;

@@ -1,5 +1,7 @@
 //! Comments and votes, private scanning, the user's quotas and usage, metadata.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use axum::body::Body;

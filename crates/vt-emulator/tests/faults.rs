@@ -1,5 +1,7 @@
 //! Fault injection over a real socket: every kind shows up at rate 1.0.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 use std::time::Duration;
 use vt_emulator::{Emulator, EmulatorConfig, EICAR_SHA256};
 

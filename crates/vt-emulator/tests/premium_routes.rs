@@ -1,5 +1,7 @@
 //! Downloads, search, intelligence search and the widget.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use axum::body::Body;

@@ -1,6 +1,8 @@
 //! A private file's relationships and a private URL's report: paginated
 //! like the public ones, visible to the uploading key only.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use axum::body::Body;

@@ -1,5 +1,7 @@
 //! Per-key quotas, the stats document and the reset route.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use axum::body::Body;

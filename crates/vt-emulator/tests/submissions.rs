@@ -1,5 +1,7 @@
 //! Uploads, URL submissions, rescans and the analyses they start.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use axum::body::Body;

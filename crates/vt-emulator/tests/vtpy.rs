@@ -1,5 +1,7 @@
 //! The official Python client, vt-py, works against the emulator unmodified.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 use ioc::IndicatorKind;
 use sha2::Digest;
 use std::process::Command;

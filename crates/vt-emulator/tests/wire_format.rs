@@ -1,5 +1,7 @@
 //! The JSON each route answers with, its status and content type.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use axum::body::Body;

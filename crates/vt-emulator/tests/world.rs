@@ -1,5 +1,7 @@
 //! The synthetic world: deterministic, hash aliases, EICAR, fixtures.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use common::*;

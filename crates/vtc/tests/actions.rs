@@ -1,6 +1,8 @@
 //! `vtc action NAME` (JSON in, JSON out) and `vtc action --list`, end to
 //! end against the emulator; and docs/actions.md kept in step with the list.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! `vtc download`, `relationships`, `search`, `comments`, `vote`/`votes`,
 //! `widget` and `quota` end to end against the emulator.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use common::*;

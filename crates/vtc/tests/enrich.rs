@@ -1,5 +1,7 @@
 //! `vtc enrich` end to end: dedup, cache, quota, resume after SIGKILL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! `vtc lookup` end to end, against the emulator on loopback.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use common::*;

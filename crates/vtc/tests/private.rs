@@ -1,5 +1,7 @@
 //! `vtc private …` end to end: a private file is its uploader's alone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use common::*;

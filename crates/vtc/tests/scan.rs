@@ -1,6 +1,8 @@
 //! `vtc scan`, `vtc analysis` and `vtc rescan` end to end against the
 //! emulator, and the memory bound of a large upload.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
 mod common;
 
 use common::*;
