@@ -16,51 +16,54 @@ pub struct Cli {
 }
 
 /// Options every command takes. Each also comes from an environment
-/// variable or the config file: flag > env > file > default.
+/// variable or the config file: flag > env > file > default. Help never
+/// prints a variable's value: it may hold a secret (a key, a proxy's
+/// credentials).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// VirusTotal API key (also VT_API_KEY or `api_key` in the config file).
-    #[arg(long, env = "VT_API_KEY", global = true, hide_env_values = true)]
+    #[arg(long, env = "VT_API_KEY", hide_env_values = true, global = true)]
     pub api_key: Option<String>,
     /// API base URL; a bare host such as http://127.0.0.1:8080 means http://127.0.0.1:8080/api/v3.
-    #[arg(long, env = "VTC_API_URL", global = true)]
+    #[arg(long, env = "VTC_API_URL", hide_env_values = true, global = true)]
     pub api_url: Option<String>,
     /// Config file (TOML). Default: $XDG_CONFIG_HOME/vtc/config.toml if present.
-    #[arg(long, env = "VTC_CONFIG", global = true)]
+    #[arg(long, env = "VTC_CONFIG", hide_env_values = true, global = true)]
     pub config: Option<PathBuf>,
     /// Database: a SQLite file path (default under $XDG_DATA_HOME/vtc/) or a postgres:// URL.
-    #[arg(long, env = "VTC_DB", global = true)]
+    #[arg(long, env = "VTC_DB", hide_env_values = true, global = true)]
     pub db: Option<String>,
     /// Output format. Default: table on a terminal, jsonl when piped.
-    #[arg(long, value_enum, global = true)]
+    #[arg(long, value_parser = output_format(), global = true)]
     pub format: Option<OutputFormat>,
     /// HTTP(S) proxy for API calls.
-    #[arg(long, env = "HTTPS_PROXY", global = true)]
+    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true, global = true)]
     pub proxy: Option<String>,
     /// Do not verify the API server's TLS certificate (prints a warning).
     #[arg(long, global = true)]
     pub insecure: bool,
     /// The API key's budget per minute (0 = unlimited). Default 4, the public API's.
-    #[arg(long, env = "VTC_QUOTA_MINUTE", global = true)]
+    #[arg(long, env = "VTC_QUOTA_MINUTE", hide_env_values = true, global = true)]
     pub quota_minute: Option<u32>,
     /// The API key's budget per UTC day (0 = unlimited). Default 500.
-    #[arg(long, env = "VTC_QUOTA_DAY", global = true)]
+    #[arg(long, env = "VTC_QUOTA_DAY", hide_env_values = true, global = true)]
     pub quota_day: Option<u32>,
     /// The API key's budget per month (0 = unlimited). Default unlimited.
-    #[arg(long, env = "VTC_QUOTA_MONTH", global = true)]
+    #[arg(long, env = "VTC_QUOTA_MONTH", hide_env_values = true, global = true)]
     pub quota_month: Option<u32>,
     /// More detail on stderr (-v: context of errors and info logs, -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
-    Table,
-    Json,
-    Jsonl,
-    Csv,
+pub use app::OutputFormat;
+
+/// `--format`: the names [`OutputFormat`] parses, offered in help and completion.
+fn output_format() -> impl clap::builder::TypedValueParser<Value = OutputFormat> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(OutputFormat::ALL.map(OutputFormat::as_str))
+        .try_map(|name| name.parse::<OutputFormat>())
 }
 
 #[derive(Debug, Subcommand)]

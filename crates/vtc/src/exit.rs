@@ -81,7 +81,11 @@ fn as_api_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a 
 
 fn code_for(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
-        if cause.downcast_ref::<UsageError>().is_some() {
+        // Every way of failing to build the application is a usage or
+        // configuration error (a bad flag, config file, key or --db).
+        if cause.downcast_ref::<UsageError>().is_some()
+            || cause.downcast_ref::<app::AppError>().is_some()
+        {
             return 2;
         }
         // An unreadable input or unwritable output found mid-run is the

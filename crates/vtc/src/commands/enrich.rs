@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::exit::{usage, Exit};
 use crate::output::{feed_format, file_format, ExitTracker};
 use anyhow::Context;
-use enrich::{BatchObserver, BatchOptions, EnrichOptions, Enricher, Progress, Summary};
+use enrich::{BatchObserver, BatchOptions, Enricher, Progress, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -24,20 +24,12 @@ pub fn enricher(
     full: bool,
     rescan_stale: bool,
 ) -> anyhow::Result<Enricher> {
-    let store = settings.open_store()?;
-    let client = settings.client_sharing(&store)?;
-    Ok(Enricher::new(
-        client,
-        store,
-        EnrichOptions {
-            verdict: settings.verdict.clone(),
-            ttl: settings.cache,
-            refresh,
-            max_age,
-            full,
-            rescan_stale,
-        },
-    ))
+    Ok(settings.enricher(app::EnricherOptions {
+        refresh,
+        max_age,
+        full,
+        rescan_stale,
+    })?)
 }
 
 /// More lookups in flight than this only queue behind the quota and the

@@ -1,0 +1,110 @@
+//! The TOML config file as written.
+
+use crate::settings::OutputFormat;
+use crate::AppError;
+use serde::Deserialize;
+use std::path::Path;
+
+/// The config file. Unknown keys are an error, so a typo does not silently
+/// fall back to a default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub api_key: Option<String>,
+    pub api_url: Option<String>,
+    pub db: Option<String>,
+    pub proxy: Option<String>,
+    pub insecure: Option<bool>,
+    pub format: Option<OutputFormat>,
+    pub quota: QuotaConfig,
+    pub keys: Vec<KeyConfig>,
+    pub verdict: verdict::VerdictConfig,
+    pub cache: enrich::CacheTtls,
+}
+
+/// A budget per minute, day and month; `None` falls back to the next
+/// source down, `Some(0)` is unlimited.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotaConfig {
+    pub minute: Option<u32>,
+    pub day: Option<u32>,
+    pub month: Option<u32>,
+}
+
+/// One `[[keys]]` table: a key with its own budget.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub key: String,
+    #[serde(flatten)]
+    pub quota: QuotaConfig,
+}
+
+impl std::fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyConfig")
+            .field("key", &"<redacted>")
+            .field("quota", &self.quota)
+            .finish()
+    }
+}
+
+impl FileConfig {
+    /// Parses a config file's text; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<FileConfig, AppError> {
+        toml::from_str(text).map_err(|e| AppError::InvalidConfig {
+            path: path.to_owned(),
+            message: e.message().trim().to_owned(),
+        })
+    }
+
+    /// The file at `explicit`, or `$XDG_CONFIG_HOME/vtc/config.toml` if it
+    /// exists, or the empty config.
+    pub fn load(explicit: Option<&Path>) -> Result<FileConfig, AppError> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => match dirs::config_dir().map(|d| d.join("vtc").join("config.toml")) {
+                Some(p) if p.exists() => p,
+                _ => return Ok(FileConfig::default()),
+            },
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| AppError::ReadConfig {
+            path: path.clone(),
+            source,
+        })?;
+        FileConfig::parse(&text, &path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's example config file is a valid one: it is what
+    /// newcomers copy.
+    #[test]
+    fn the_readme_config_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let block = readme
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("a toml block in the README");
+        let config =
+            FileConfig::parse(block, Path::new("README.md")).expect("README config parses");
+        assert_eq!(config.quota.minute, Some(4));
+        config
+            .verdict
+            .validate()
+            .expect("README verdict config is valid");
+    }
+
+    #[test]
+    fn a_misspelt_key_is_an_error_not_a_silent_default() {
+        let err =
+            FileConfig::parse("[quota]\nminutes = 4\n", Path::new("c.toml")).expect_err("typo");
+        assert!(err.to_string().contains("minutes"), "{err}");
+        assert!(err.to_string().contains("c.toml"), "{err}");
+    }
+}

@@ -1,0 +1,324 @@
+//! Flags and environment over the config file over the defaults, resolved
+//! once into [`Settings`], and the parts built from them.
+
+use crate::config_file::{FileConfig, QuotaConfig};
+use crate::AppError;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The public API's budget: 4 lookups a minute, 500 a day.
+pub const DEFAULT_QUOTA_MINUTE: u32 = 4;
+pub const DEFAULT_QUOTA_DAY: u32 = 500;
+
+/// How output meant for people or machines is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+impl OutputFormat {
+    /// Every format, by the name flags and the config file use.
+    pub const ALL: [OutputFormat; 4] = [
+        OutputFormat::Table,
+        OutputFormat::Json,
+        OutputFormat::Jsonl,
+        OutputFormat::Csv,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Table => "table",
+            OutputFormat::Json => "json",
+            OutputFormat::Jsonl => "jsonl",
+            OutputFormat::Csv => "csv",
+        }
+    }
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<OutputFormat, String> {
+        OutputFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("unknown format {s:?}: use table, json, jsonl or csv"))
+    }
+}
+
+/// What the front end was told by flags and environment (its parser has
+/// already put a flag over its variable). `None` defers to the config file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub api_key: Option<String>,
+    pub api_url: Option<String>,
+    pub config: Option<PathBuf>,
+    pub db: Option<String>,
+    pub format: Option<OutputFormat>,
+    pub proxy: Option<String>,
+    pub insecure: bool,
+    pub quota: QuotaConfig,
+}
+
+/// A key and its budget per minute, day and month (0 = unlimited).
+pub struct KeyBudget {
+    pub key: vt_api::ApiKey,
+    pub minute: u32,
+    pub day: u32,
+    pub month: u32,
+}
+
+/// Everything the parts are built from, resolved from flags, env and file.
+pub struct Settings {
+    pub keys: Vec<KeyBudget>,
+    pub api_url: Option<String>,
+    pub db: Option<String>,
+    pub proxy: Option<String>,
+    pub insecure: bool,
+    /// The format asked for by flag or config file, if any; the front end
+    /// picks its own default (a table on a terminal, JSON lines in a pipe).
+    pub format: Option<OutputFormat>,
+    pub verdict: verdict::VerdictConfig,
+    pub cache: enrich::CacheTtls,
+}
+
+impl Settings {
+    /// Loads the config file (`overrides.config`, or the default one if it
+    /// exists) and lays the overrides over it.
+    pub fn resolve(overrides: &Overrides) -> Result<Settings, AppError> {
+        let file = FileConfig::load(overrides.config.as_deref())?;
+        Settings::from_parts(overrides, file)
+    }
+
+    /// [`Settings::resolve`] over a config already read.
+    pub fn from_parts(overrides: &Overrides, file: FileConfig) -> Result<Settings, AppError> {
+        let default_budget = QuotaConfig {
+            minute: overrides.quota.minute.or(file.quota.minute),
+            day: overrides.quota.day.or(file.quota.day),
+            month: overrides.quota.month.or(file.quota.month),
+        };
+        let budget = |key: vt_api::ApiKey, q: QuotaConfig| KeyBudget {
+            key,
+            minute: q
+                .minute
+                .or(default_budget.minute)
+                .unwrap_or(DEFAULT_QUOTA_MINUTE),
+            day: q.day.or(default_budget.day).unwrap_or(DEFAULT_QUOTA_DAY),
+            month: q.month.or(default_budget.month).unwrap_or(0),
+        };
+        let mut keys = Vec::new();
+        // A key on the command line or in the environment replaces the file's.
+        if let Some(key) = overrides.api_key.clone().or(file.api_key.clone()) {
+            keys.push(budget(parse_key(key)?, QuotaConfig::default()));
+        }
+        if overrides.api_key.is_none() {
+            for k in &file.keys {
+                keys.push(budget(parse_key(k.key.clone())?, k.quota));
+            }
+        }
+        file.verdict.validate()?;
+        Ok(Settings {
+            keys,
+            api_url: overrides.api_url.clone().or(file.api_url),
+            db: overrides.db.clone().or(file.db),
+            proxy: overrides.proxy.clone().or(file.proxy),
+            insecure: overrides.insecure || file.insecure.unwrap_or(false),
+            format: overrides.format.or(file.format),
+            verdict: file.verdict,
+            cache: file.cache,
+        })
+    }
+
+    /// The database location: `--db`, or `vtc.sqlite` under the XDG data dir.
+    pub fn db_path(&self) -> Result<PathBuf, AppError> {
+        match &self.db {
+            Some(db) if db.starts_with("postgres://") || db.starts_with("postgresql://") => {
+                Err(AppError::PostgresUnsupported)
+            }
+            Some(db) => Ok(PathBuf::from(db)),
+            None => {
+                let base = dirs::data_dir().ok_or(AppError::NoDataDir)?;
+                Ok(base.join("vtc").join("vtc.sqlite"))
+            }
+        }
+    }
+
+    /// Opens the database, creating it on first use.
+    pub fn open_store(&self) -> Result<Arc<dyn store::Store>, AppError> {
+        let path = self.db_path()?;
+        let store = store::SqliteStore::open(&path)?;
+        Ok(Arc::new(store))
+    }
+
+    /// A client for the configured keys whose budgets count what earlier
+    /// runs spent (kept in the database). A database that cannot be opened
+    /// costs only that memory, with a warning.
+    pub fn client(&self) -> Result<vt_api::Client, AppError> {
+        match self.open_store() {
+            Ok(store) => self.client_sharing(&store),
+            Err(e) => {
+                tracing::warn!("quota spent by earlier runs is unknown: {e}");
+                self.build_client(None)
+            }
+        }
+    }
+
+    /// A client whose spend is recorded in, and restored from, `store`.
+    pub fn client_sharing(
+        &self,
+        store: &Arc<dyn store::Store>,
+    ) -> Result<vt_api::Client, AppError> {
+        let client = self.build_client(Some(store))?;
+        let labels: Vec<String> = self.keys.iter().map(|k| k.key.label()).collect();
+        match enrich::spent_ledger(store.as_ref(), &labels, time::OffsetDateTime::now_utc()) {
+            Ok(ledger) => client.restore_quota_ledger(&ledger),
+            Err(e) => tracing::warn!("cannot read the quota spent by earlier runs: {e}"),
+        }
+        Ok(client)
+    }
+
+    /// The enricher: the store, a client sharing it, and these options on
+    /// top of the configured verdict rules and cache lifetimes.
+    pub fn enricher(&self, options: EnricherOptions) -> Result<enrich::Enricher, AppError> {
+        let store = self.open_store()?;
+        let client = self.client_sharing(&store)?;
+        Ok(enrich::Enricher::new(
+            client,
+            store,
+            enrich::EnrichOptions {
+                verdict: self.verdict.clone(),
+                ttl: self.cache,
+                refresh: options.refresh,
+                max_age: options.max_age,
+                full: options.full,
+                rescan_stale: options.rescan_stale,
+            },
+        ))
+    }
+
+    /// A client for the configured keys; without a key, [`AppError::NoApiKey`].
+    fn build_client(
+        &self,
+        store: Option<&Arc<dyn store::Store>>,
+    ) -> Result<vt_api::Client, AppError> {
+        if self.keys.is_empty() {
+            return Err(AppError::NoApiKey);
+        }
+        let mut builder = vt_api::Client::builder();
+        for k in &self.keys {
+            builder = builder.api_key_with_budget(
+                k.key.clone(),
+                vt_api::QuotaBudget {
+                    per_minute: k.minute,
+                    per_day: k.day,
+                    per_month: k.month,
+                },
+            );
+        }
+        if let Some(url) = &self.api_url {
+            builder = builder.base_url(url);
+        }
+        if let Some(proxy) = &self.proxy {
+            builder = builder.proxy(proxy);
+        }
+        if self.insecure {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        if let Some(store) = store {
+            builder = builder.spend_log(Arc::new(enrich::StoreSpendLog::new(store.clone())));
+        }
+        Ok(builder.build()?)
+    }
+}
+
+/// Per-run choices of an enrichment, on top of the configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EnricherOptions {
+    /// Ask VirusTotal even when the cache holds a fresh answer.
+    pub refresh: bool,
+    /// Treat cached answers older than this as missing.
+    pub max_age: Option<Duration>,
+    /// Put the whole VirusTotal object in each record.
+    pub full: bool,
+    /// Ask for a new analysis of stale files and URLs.
+    pub rescan_stale: bool,
+}
+
+fn parse_key(key: String) -> Result<vt_api::ApiKey, AppError> {
+    vt_api::ApiKey::new(key).map_err(|e| AppError::InvalidKey(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn file(text: &str) -> FileConfig {
+        FileConfig::parse(text, Path::new("t.toml")).expect("parses")
+    }
+
+    const KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+
+    #[test]
+    fn a_flag_beats_the_file_and_the_file_beats_the_default() {
+        let overrides = Overrides {
+            api_key: Some(KEY.into()),
+            quota: QuotaConfig {
+                minute: Some(60),
+                ..QuotaConfig::default()
+            },
+            ..Overrides::default()
+        };
+        let s = Settings::from_parts(&overrides, file("[quota]\nminute = 10\nday = 1000\n"))
+            .expect("resolves");
+        assert_eq!(s.keys.len(), 1);
+        assert_eq!(
+            (s.keys[0].minute, s.keys[0].day, s.keys[0].month),
+            (60, 1000, 0)
+        );
+        let s = Settings::from_parts(
+            &Overrides::default(),
+            file(&format!("api_key = \"{KEY}\"\n")),
+        )
+        .expect("resolves");
+        assert_eq!(
+            (s.keys[0].minute, s.keys[0].day),
+            (DEFAULT_QUOTA_MINUTE, DEFAULT_QUOTA_DAY)
+        );
+    }
+
+    #[test]
+    fn each_configured_key_keeps_its_own_budget() {
+        let s = Settings::from_parts(
+            &Overrides::default(),
+            file(&format!(
+                "[[keys]]\nkey = \"{KEY}\"\nminute = 30\n[[keys]]\nkey = \"{KEY}2\"\n"
+            )),
+        )
+        .expect("resolves");
+        assert_eq!(s.keys.len(), 2);
+        assert_eq!(s.keys[0].minute, 30);
+        assert_eq!(s.keys[1].minute, DEFAULT_QUOTA_MINUTE);
+    }
+
+    #[test]
+    fn no_key_is_a_clear_error_when_a_client_is_built() {
+        let s = Settings::from_parts(&Overrides::default(), FileConfig::default()).expect("ok");
+        let err = s.build_client(None).expect_err("no key");
+        assert!(err.to_string().contains("VT_API_KEY"), "{err}");
+    }
+
+    #[test]
+    fn formats_parse_by_their_names_only() {
+        for f in OutputFormat::ALL {
+            assert_eq!(f.as_str().parse::<OutputFormat>(), Ok(f));
+        }
+        assert!("yaml".parse::<OutputFormat>().is_err());
+    }
+}
