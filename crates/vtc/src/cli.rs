@@ -44,13 +44,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub insecure: bool,
     /// The API key's budget per minute (0 = unlimited). Default 4, the public API's.
-    #[arg(long, env = "VTC_QUOTA_MINUTE", hide_env_values = true, global = true)]
+    #[arg(long, env = "VTC_QUOTA_MINUTE", hide_env_values = true, global = true, value_parser = budget, allow_negative_numbers = true)]
     pub quota_minute: Option<u32>,
     /// The API key's budget per UTC day (0 = unlimited). Default 500.
-    #[arg(long, env = "VTC_QUOTA_DAY", hide_env_values = true, global = true)]
+    #[arg(long, env = "VTC_QUOTA_DAY", hide_env_values = true, global = true, value_parser = budget, allow_negative_numbers = true)]
     pub quota_day: Option<u32>,
     /// The API key's budget per month (0 = unlimited). Default unlimited.
-    #[arg(long, env = "VTC_QUOTA_MONTH", hide_env_values = true, global = true)]
+    #[arg(long, env = "VTC_QUOTA_MONTH", hide_env_values = true, global = true, value_parser = budget, allow_negative_numbers = true)]
     pub quota_month: Option<u32>,
     /// More detail on stderr (-v: context of errors and info logs, -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -58,6 +58,15 @@ pub struct GlobalArgs {
 }
 
 pub use app::OutputFormat;
+
+/// A budget: a whole number of calls, 0 for unlimited. Negative numbers
+/// reach this parser (instead of clap's "unexpected argument '-1'") so the
+/// message can say what is wrong.
+fn budget(s: &str) -> Result<u32, String> {
+    s.trim().parse::<u32>().map_err(|_| {
+        format!("{s:?} is not a budget: give a whole number of calls, 0 or more (0 = unlimited)")
+    })
+}
 
 /// `--format`: the names [`OutputFormat`] parses, offered in help and completion.
 fn output_format() -> impl clap::builder::TypedValueParser<Value = OutputFormat> {
