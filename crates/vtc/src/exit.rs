@@ -10,6 +10,9 @@ pub enum Exit {
     VerdictThreshold,
     /// Some inputs were invalid or failed; the others went through.
     PartialFailure,
+    /// Stopped by Ctrl-C or SIGTERM after writing whole records only;
+    /// the same command resumes. 130, as shells report SIGINT.
+    Interrupted,
 }
 
 impl Exit {
@@ -18,6 +21,7 @@ impl Exit {
             Exit::Success => 0,
             Exit::VerdictThreshold => 3,
             Exit::PartialFailure => 4,
+            Exit::Interrupted => 130,
         }
     }
 }

@@ -104,24 +104,59 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
         concurrency: args.concurrency.max(1),
         job: fingerprint,
     };
-    let result = enricher
-        .run_batch(
-            lines,
-            &options,
-            |record| {
-                exit.see(record);
-                writer
-                    .write(record)
-                    .map_err(|e| enrich::EnrichError::Output(Box::new(e)))
-            },
-            &progress,
-        )
-        .await;
+    let mut written = 0u64;
+    let batch = enricher.run_batch(
+        lines,
+        &options,
+        |record| {
+            exit.see(record);
+            written += 1;
+            writer
+                .write(record)
+                .map_err(|e| enrich::EnrichError::Output(Box::new(e)))
+        },
+        &progress,
+    );
+    // On a signal the batch stops between two records (each one is
+    // journalled, then written whole), so the output ends on a whole line.
+    let result = tokio::select! {
+        result = batch => Some(result),
+        () = stop_signal() => None,
+    };
     progress.finish();
     writer.finish().context("cannot finish the output")?;
+    let Some(result) = result else {
+        let of = total_lines.map(|n| format!(" of {n}")).unwrap_or_default();
+        eprintln!("vtc: interrupted: {written}{of} lines written; run the same command to resume");
+        return Ok(Exit::Interrupted);
+    };
     let summary = result?;
     print_summary(&summary);
     Ok(exit.exit())
+}
+
+/// Ctrl-C, or SIGTERM (a service manager stopping the run).
+async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
 
 fn canonical(path: &Path) -> String {
