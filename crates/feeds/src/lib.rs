@@ -29,9 +29,9 @@ pub enum Format {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FeedError {
-    #[error("cannot write output: {0}")]
+    #[error("write failed")]
     Io(#[from] io::Error),
-    #[error("cannot encode JSON: {0}")]
+    #[error("cannot encode JSON")]
     Json(#[from] serde_json::Error),
     #[error("cannot write CSV: {0}")]
     Csv(#[from] csv::Error),

@@ -124,7 +124,11 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
         () = stop_signal() => None,
     };
     progress.finish();
-    writer.finish().context("cannot finish the output")?;
+    // An output that fills up or goes away at the end is the user's to
+    // fix, like one that cannot be opened (exit 2).
+    writer
+        .finish()
+        .map_err(|e| enrich::EnrichError::Output(Box::new(e)))?;
     let Some(result) = result else {
         let of = total_lines.map(|n| format!(" of {n}")).unwrap_or_default();
         eprintln!("vtc: interrupted: {written}{of} lines written; run the same command to resume");
