@@ -86,6 +86,8 @@ pub struct Settings {
     pub format: Option<OutputFormat>,
     pub verdict: verdict::VerdictConfig,
     pub cache: enrich::CacheTtls,
+    /// Who hears why requests wait (a front end's notice or job status).
+    pub quota_observer: Option<Arc<dyn vt_api::QuotaObserver>>,
 }
 
 impl Settings {
@@ -132,6 +134,7 @@ impl Settings {
             format: overrides.format.or(file.format),
             verdict: file.verdict,
             cache: file.cache,
+            quota_observer: None,
         })
     }
 
@@ -229,6 +232,9 @@ impl Settings {
         }
         if self.insecure {
             builder = builder.danger_accept_invalid_certs(true);
+        }
+        if let Some(observer) = &self.quota_observer {
+            builder = builder.quota_observer(observer.clone());
         }
         if let Some(store) = store {
             builder = builder.spend_log(Arc::new(enrich::StoreSpendLog::new(store.clone())));

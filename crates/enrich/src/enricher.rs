@@ -333,5 +333,8 @@ pub(crate) fn error_code(err: &vt_api::Error) -> String {
 pub(crate) fn stops_batch(err: &vt_api::Error) -> bool {
     err.is_auth_error()
         || err.is_connect_error()
+        // Still 429 after the client's bounded back-off: the server's real
+        // budget is smaller than the configured one.
+        || err.is_rate_limited()
         || matches!(err, vt_api::Error::QuotaExhausted { .. })
 }

@@ -42,6 +42,7 @@ pub(crate) struct Inner {
     pub retry: RetryPolicy,
     pub metrics: Metrics,
     pub spend_log: Option<Arc<dyn crate::SpendLog>>,
+    pub quota_observer: Option<Arc<dyn crate::QuotaObserver>>,
     pub clock: Arc<dyn crate::Clock>,
 }
 

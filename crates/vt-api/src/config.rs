@@ -36,6 +36,7 @@ pub struct ClientBuilder {
     quota_window: Duration,
     clock: Arc<dyn Clock>,
     spend_log: Option<Arc<dyn SpendLog>>,
+    quota_observer: Option<Arc<dyn crate::QuotaObserver>>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -64,6 +65,7 @@ impl Default for ClientBuilder {
             quota_window: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
             spend_log: None,
+            quota_observer: None,
         }
     }
 }
@@ -159,6 +161,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Who hears why requests wait (see [`crate::QuotaObserver`]).
+    pub fn quota_observer(mut self, observer: Arc<dyn crate::QuotaObserver>) -> Self {
+        self.quota_observer = Some(observer);
+        self
+    }
+
     pub fn build(self) -> Result<Client, Error> {
         if self.keys.is_empty() {
             return Err(Error::InvalidConfig("no API key configured".into()));
@@ -225,6 +233,7 @@ impl ClientBuilder {
             retry: self.retry,
             metrics: Metrics::default(),
             spend_log: self.spend_log,
+            quota_observer: self.quota_observer,
             clock: self.clock,
         }))
     }

@@ -33,8 +33,8 @@ pub use error::{ApiCode, Error};
 pub use ids::{AnalysisDescriptor, AnalysisId, CommentId, Descriptor};
 pub use key::ApiKey;
 pub use quota::{
-    Clock, KeyLedger, KeyQuotaStatus, QuotaBudget, QuotaLedger, QuotaWindow, SpendLog, SystemClock,
-    WindowUsage,
+    Clock, HoldReason, KeyLedger, KeyQuotaStatus, QuotaBudget, QuotaEvent, QuotaLedger,
+    QuotaObserver, QuotaWindow, SpendLog, SystemClock, WindowUsage, MAX_UNEXPECTED_429_STRIKES,
 };
 pub use resources::{
     DetectionRatio, PrivateScanOptions, UserId, VoteVerdict, WidgetTheme, WidgetToken, WidgetUrl,

@@ -150,11 +150,47 @@ pub trait SpendLog: Send + Sync {
     fn spent(&self, key: &str, at: OffsetDateTime);
 }
 
+/// Why the governor holds a request back before sending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HoldReason {
+    /// The key's per-minute budget is used up for the current window.
+    MinuteBudget { per_minute: u32 },
+    /// The server answered 429 although the budget had room: the key
+    /// pauses for a window (or the server's `Retry-After`).
+    BackOff,
+}
+
+/// What the client tells a [`QuotaObserver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QuotaEvent {
+    /// A request waits `wait` before it is sent.
+    Waiting { wait: Duration, reason: HoldReason },
+    /// A 429 the budget did not predict. `strikes` counts the back-off
+    /// periods in a row that ended in another 429 on this key; at
+    /// [`MAX_UNEXPECTED_429_STRIKES`] the client stops retrying (`giving_up`).
+    Unexpected429 { strikes: u32, giving_up: bool },
+}
+
+/// Hears why requests wait, so a front end can say so (a terminal line, a
+/// job status). Called on the request path: keep it quick.
+pub trait QuotaObserver: Send + Sync {
+    fn observe(&self, event: QuotaEvent);
+}
+
+/// Back-off periods in a row that may end in another 429 before requests
+/// on that key fail instead of waiting again: with a 60 s window, about two
+/// minutes of a server refusing everything, then an error the caller sees.
+pub const MAX_UNEXPECTED_429_STRIKES: u32 = 3;
+
 /// A booked slot: send on key `key` after waiting `wait`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Permit {
     pub key: usize,
     pub wait: Duration,
+    /// Why `wait` is not zero.
+    pub reason: Option<HoldReason>,
     /// The booked instant, to give back with [`Governor::release`].
     pub slot: OffsetDateTime,
 }
@@ -166,6 +202,9 @@ struct KeyState {
     /// Booked send times, non-decreasing, inside the window or in the future.
     minute: VecDeque<OffsetDateTime>,
     blocked_until: Option<OffsetDateTime>,
+    /// Back-off periods in a row that ended in a 429 (see
+    /// [`MAX_UNEXPECTED_429_STRIKES`]); a success clears them.
+    strikes: u32,
     day: Date,
     day_used: u32,
     month_start: Date,
@@ -192,6 +231,7 @@ impl Governor {
                 budget,
                 minute: VecDeque::new(),
                 blocked_until: None,
+                strikes: 0,
                 day: now.date(),
                 day_used: 0,
                 month_start: first_of_month(now.date()),
@@ -234,12 +274,23 @@ impl Governor {
         }
         match (best, soonest_reset) {
             (Some((index, slot)), _) => {
+                let mut reason = None;
                 if let Some(key) = keys.get_mut(index) {
                     key.book(slot);
+                    if slot > now {
+                        reason = Some(if key.blocked_until.is_some_and(|b| b >= slot) {
+                            HoldReason::BackOff
+                        } else {
+                            HoldReason::MinuteBudget {
+                                per_minute: key.budget.per_minute,
+                            }
+                        });
+                    }
                 }
                 Ok(Permit {
                     key: index,
                     wait: positive(slot - now),
+                    reason,
                     slot,
                 })
             }
@@ -262,12 +313,29 @@ impl Governor {
 
     /// A 429 came anyway: treat the key's minute window as full, or honour
     /// the server's `Retry-After` when it is longer.
-    pub fn back_off(&self, key: usize, retry_after: Option<Duration>) {
+    ///
+    /// Returns the key's strikes: a 429 that arrives while the key is
+    /// already pausing belongs to the same burst (requests that were in
+    /// flight together) and adds none; one after the pause ended adds one.
+    pub fn back_off(&self, key: usize, retry_after: Option<Duration>) -> u32 {
         let now = self.clock.now();
         let pause = retry_after.map_or(self.window, |d| d.max(self.window));
         let until = now + pause;
+        let mut keys = self.lock();
+        let Some(state) = keys.get_mut(key) else {
+            return 0;
+        };
+        if state.blocked_until.is_none_or(|b| b <= now) {
+            state.strikes = state.strikes.saturating_add(1);
+        }
+        state.blocked_until = Some(state.blocked_until.map_or(until, |b| b.max(until)));
+        state.strikes
+    }
+
+    /// A request on `key` got an answer that was not a 429.
+    pub fn succeeded(&self, key: usize) {
         if let Some(state) = self.lock().get_mut(key) {
-            state.blocked_until = Some(state.blocked_until.map_or(until, |b| b.max(until)));
+            state.strikes = 0;
         }
     }
 
@@ -611,6 +679,39 @@ mod tests {
         clock.advance(Duration::from_secs(60));
         g.back_off(0, Some(Duration::from_secs(90)));
         assert_eq!(waits(&g, 1), [90]);
+    }
+
+    #[test]
+    fn a_burst_of_429s_is_one_strike_and_a_success_clears_the_strikes() {
+        let clock = ManualClock::at(datetime!(2026-11-23 10:00:00 UTC));
+        let g = governor(&clock, &[QuotaBudget::UNLIMITED]);
+        // Requests in flight together all see the same 429 burst.
+        assert_eq!(g.back_off(0, None), 1);
+        assert_eq!(g.back_off(0, None), 1);
+        let held = g.reserve().expect("permit");
+        assert_eq!(held.reason, Some(HoldReason::BackOff));
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(
+            g.back_off(0, None),
+            2,
+            "a 429 after the pause is a new strike"
+        );
+        clock.advance(Duration::from_secs(60));
+        g.succeeded(0);
+        assert_eq!(g.back_off(0, None), 1);
+    }
+
+    #[test]
+    fn a_full_minute_says_the_budget_is_why_a_request_waits() {
+        let clock = ManualClock::at(datetime!(2026-11-23 10:00:00 UTC));
+        let g = governor(&clock, &[QuotaBudget::PUBLIC]);
+        for _ in 0..4 {
+            assert_eq!(g.reserve().expect("permit").reason, None);
+        }
+        assert_eq!(
+            g.reserve().expect("permit").reason,
+            Some(HoldReason::MinuteBudget { per_minute: 4 })
+        );
     }
 
     #[test]

@@ -191,10 +191,19 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
                 wait_ms = permit.wait.as_millis() as u64,
                 "waiting for a free slot in the quota"
             );
+            if let (Some(observer), Some(reason)) = (&inner.quota_observer, permit.reason) {
+                observer.observe(crate::QuotaEvent::Waiting {
+                    wait: permit.wait,
+                    reason,
+                });
+            }
             tokio::time::sleep(permit.wait).await;
         }
         let failure = match attempt_once(inner, call, &label, permit.key, &want).await {
-            Ok(got) => return Ok(got),
+            Ok(got) => {
+                inner.governor.succeeded(permit.key);
+                return Ok(got);
+            }
             Err(failure) => failure,
         };
         if failure.error.is_connect_error() {
@@ -203,7 +212,21 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
         }
         if failure.error.is_rate_limited() {
             inner.metrics.responses_429.fetch_add(1, Ordering::Relaxed);
-            inner.governor.back_off(permit.key, failure.retry_after);
+            let strikes = inner.governor.back_off(permit.key, failure.retry_after);
+            let giving_up = strikes >= crate::MAX_UNEXPECTED_429_STRIKES;
+            tracing::warn!(
+                request = %label,
+                strikes,
+                "the server answered 429 although the budget had room"
+            );
+            if let Some(observer) = &inner.quota_observer {
+                observer.observe(crate::QuotaEvent::Unexpected429 { strikes, giving_up });
+            }
+            if giving_up {
+                return Err(failure.error);
+            }
+        } else {
+            inner.governor.succeeded(permit.key);
         }
         if attempt >= policy.max_attempts || !call.may_retry(&failure.error) {
             return Err(failure.error);

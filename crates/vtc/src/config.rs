@@ -26,7 +26,8 @@ impl std::ops::Deref for Settings {
 
 impl Settings {
     pub fn resolve(global: &GlobalArgs) -> anyhow::Result<Settings> {
-        let app = app::Settings::resolve(&overrides(global))?;
+        let mut app = app::Settings::resolve(&overrides(global))?;
+        app.quota_observer = Some(std::sync::Arc::new(crate::quota_notice::QuotaNotice::new()));
         let format_flag = app.format;
         let format = format_flag.unwrap_or_else(|| {
             if std::io::stdout().is_terminal() {

@@ -14,6 +14,7 @@ mod exit;
 mod input;
 mod object_view;
 mod output;
+mod quota_notice;
 mod sample_file;
 
 use clap::Parser;

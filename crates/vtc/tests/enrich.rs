@@ -227,6 +227,17 @@ async fn the_quota_governor_keeps_a_limited_key_free_of_429s() {
         emu.emulator().stats()
     );
     assert_eq!(requests(&emu), 6);
+    // The minute-long wait was explained, once (stderr is a pipe here).
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("for a quota slot").count(),
+        1,
+        "one line says why the run waits: {err}"
+    );
+    assert!(
+        err.contains("4 requests a minute") && err.contains("--quota-minute"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
