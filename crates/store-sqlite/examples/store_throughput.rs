@@ -1,13 +1,16 @@
 //! Measures the SQLite store on the paths a big batch leans on:
 //! journalling (one by one and in batches), replaying, and the cache.
 //!
-//! `cargo run --release -p store --example store_throughput [LINES]`
+//! `cargo run --release -p store-sqlite --example store_throughput [LINES]`
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
 
 use std::time::{Duration, Instant};
-use store::{JournalEntry, SqliteStore, Store};
+use store_core::{JournalEntry, NewReport, Store};
+use store_sqlite::SqliteStore;
 use time::OffsetDateTime;
+
+const ORIGIN: &str = "https://www.virustotal.com";
 
 fn record(seq: u64) -> String {
     // About the size of a real record without `full`.
@@ -20,27 +23,30 @@ fn rate(n: u64, d: Duration) -> String {
     format!("{n} in {:.2?} ({:.0}/s)", d, n as f64 / d.as_secs_f64())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lines: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
-    let store = SqliteStore::open(dir.path().join("bench.db"))?;
+    let store = SqliteStore::open(dir.path().join("bench.db")).await?;
     let now = OffsetDateTime::now_utc();
 
-    let job = store.open_job("single")?;
+    let job = store.open_job("single").await?;
     let single = lines.min(20_000);
     let t = Instant::now();
     for seq in 0..single {
-        store.journal_record(job, seq, &format!("k{seq}"), &record(seq))?;
+        store
+            .journal_record(job, seq, &format!("k{seq}"), &record(seq))
+            .await?;
     }
     println!(
         "journal_record, one per call:       {}",
         rate(single, t.elapsed())
     );
 
-    let job = store.open_job("batched")?;
+    let job = store.open_job("batched").await?;
     let t = Instant::now();
     let mut batch = Vec::with_capacity(256);
     for seq in 0..lines {
@@ -50,11 +56,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             record: record(seq),
         });
         if batch.len() == 256 {
-            store.journal_records(job, &batch)?;
+            store.journal_records(job, &batch).await?;
             batch.clear();
         }
     }
-    store.journal_records(job, &batch)?;
+    store.journal_records(job, &batch).await?;
     println!(
         "journal_records, 256 per call:      {}",
         rate(lines, t.elapsed())
@@ -64,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut after = None;
     let mut replayed = 0u64;
     loop {
-        let page = store.journal_page(job, after, 10_000)?;
+        let page = store.journal_page(job, after, 10_000).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.seq);
         replayed += page.len() as u64;
@@ -77,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let mut hits = 0u64;
     for seq in (0..lines).step_by(97) {
-        hits += u64::from(store.journaled(job, seq)?.is_some());
+        hits += u64::from(store.journaled(job, seq).await?.is_some());
     }
     println!(
         "journaled(seq) lookups:             {}",
@@ -93,14 +99,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("{i:040x}"),
             format!("{i:064x}"),
         );
-        store.put_report(
-            &sha256,
-            &[&md5, &sha1],
-            "file",
-            &json,
-            Duration::from_secs(3600),
-            now,
-        )?;
+        let report = NewReport {
+            key: &sha256,
+            aliases: &[&md5, &sha1],
+            kind: "file",
+            json: &json,
+        };
+        store
+            .put_report(ORIGIN, report, Duration::from_secs(3600), now)
+            .await?;
     }
     println!(
         "put_report with 2 aliases:          {}",
@@ -109,7 +116,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let mut found = 0u64;
     for i in 0..reports {
-        found += u64::from(store.get_report(&format!("{i:032x}"), now)?.is_some());
+        found += u64::from(
+            store
+                .get_report(ORIGIN, &format!("{i:032x}"), now)
+                .await?
+                .is_some(),
+        );
     }
     println!(
         "get_report by alias:                {}",
@@ -118,9 +130,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let t = Instant::now();
     for _ in 0..10_000 {
-        store.record_api_call("abcd1234", OffsetDateTime::now_utc())?;
+        store
+            .record_api_call(ORIGIN, "key-0123456789ab", OffsetDateTime::now_utc())
+            .await?;
     }
-    let spent = store.api_calls_since("abcd1234", now - time::Duration::days(1))?;
+    let spent = store
+        .api_calls_since(ORIGIN, "key-0123456789ab", now - time::Duration::days(1))
+        .await?;
     println!(
         "record_api_call:                    {}",
         rate(spent, t.elapsed())

@@ -1,0 +1,532 @@
+//! What every vtc storage backend is: the async [`Store`] trait, its
+//! backend-neutral [`StoreError`], the types they exchange, the compact
+//! encoding of stored JSON ([`compact`]), and (feature `suite`) the shared
+//! test suite every backend runs ([`suite`]).
+//!
+//! The store keeps the report cache (with aliases, so a file's md5, sha1
+//! and sha256 are one entry), the negative cache, the journal that makes
+//! batch runs resumable, and the quota ledger. The cache and the ledger are
+//! keyed by the API *origin* (scheme, host and port of the API URL) as well
+//! as by indicator or key label: an answer from one API is never served
+//! for another.
+//!
+//! Backends live in their own crates (`store-sqlite`, later
+//! `store-postgres`); the `store` crate re-exports this one and opens a
+//! backend from a URL or path. Callers hold an `Arc<dyn Store>`.
+//!
+//! This crate stores opaque JSON under the keys it is given: it knows
+//! nothing of VirusTotal's API, verdicts, HTTP or output formats, and it
+//! never sees an API key (the ledger is keyed by a label the caller picks:
+//! a configured name or a fingerprint, never a prefix of the key).
+
+pub mod compact;
+#[cfg(feature = "suite")]
+pub mod suite;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+pub use async_trait::async_trait;
+
+/// A backend's own error, kept as the source of a [`StoreError`] without
+/// naming the backend's types in this API.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("cannot create the folder of database {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open database {location}: {source}")]
+    Open {
+        location: String,
+        #[source]
+        source: BackendError,
+    },
+    #[error("database {location} is not a vtc database or is corrupt: {reason}")]
+    NotVtcDatabase { location: String, reason: String },
+    #[error(
+        "database {location} has schema version {found}, newer than this vtc knows ({known}); \
+         upgrade vtc or point --db elsewhere"
+    )]
+    SchemaTooNew {
+        location: String,
+        found: i64,
+        known: i64,
+    },
+    /// The location names a backend this build does not have. The
+    /// location itself is not repeated: a database URL may hold a password.
+    #[error(
+        "{backend} databases are not built yet: give --db a SQLite file path (or sqlite://PATH)"
+    )]
+    BackendNotBuilt { backend: &'static str },
+    #[error("database error: {0}")]
+    Backend(#[source] BackendError),
+    #[error("a stored {what} is unreadable: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+    /// The backend's worker (thread or connection pool) is gone.
+    #[error("the database is closed")]
+    Closed,
+    #[error("no job {0}")]
+    NoSuchJob(JobId),
+    #[error("job {0} is finished; open a new job to journal more records")]
+    JobFinished(JobId),
+    #[error("{what} {value} is too large to store")]
+    OutOfRange { what: &'static str, value: u64 },
+}
+
+impl StoreError {
+    /// Wraps a backend's error.
+    pub fn backend(source: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Backend(Box::new(source))
+    }
+}
+
+/// A cache hit: a report, or the remembered fact that the API has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cached {
+    Found {
+        /// The kind given to [`Store::put_report`] (e.g. `file`).
+        kind: String,
+        json: String,
+        fetched_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    },
+    NotFound {
+        fetched_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    },
+}
+
+impl Cached {
+    /// When the answer was fetched from the API.
+    pub fn fetched_at(&self) -> OffsetDateTime {
+        match self {
+            Cached::Found { fetched_at, .. } | Cached::NotFound { fetched_at, .. } => *fetched_at,
+        }
+    }
+
+    pub fn expires_at(&self) -> OffsetDateTime {
+        match self {
+            Cached::Found { expires_at, .. } | Cached::NotFound { expires_at, .. } => *expires_at,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Cached::NotFound { .. })
+    }
+}
+
+/// A report to cache: reachable by `key` and every alias (a file's md5,
+/// sha1 and sha256).
+#[derive(Debug, Clone, Copy)]
+pub struct NewReport<'a> {
+    pub key: &'a str,
+    pub aliases: &'a [&'a str],
+    /// What kind of object it is (e.g. `file`), handed back on a hit.
+    pub kind: &'a str,
+    pub json: &'a str,
+}
+
+/// Identifies one batch job in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(i64);
+
+impl JobId {
+    pub fn new(id: i64) -> JobId {
+        JobId(id)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// One journalled item of a job: input line `seq`, its dedup `key`, and
+/// the finished record as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub seq: u64,
+    pub key: String,
+    pub record: String,
+}
+
+/// Whether a job can still take records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Running, or interrupted and waiting to be resumed.
+    Open,
+    Finished,
+}
+
+/// What [`Store::job_status`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatus {
+    pub id: JobId,
+    pub fingerprint: String,
+    pub state: JobState,
+    /// Records journalled so far.
+    pub journaled: u64,
+    pub created_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// What [`Store::prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Expired reports (one per object, however many aliases it had).
+    pub reports: u64,
+    /// Expired NotFound entries.
+    pub not_found: u64,
+    /// Ledger rows older than [`LEDGER_RETENTION`].
+    pub ledger_rows: u64,
+    /// Jobs finished longer than [`FINISHED_JOB_RETENTION`] ago.
+    pub jobs: u64,
+    /// Journal entries of those jobs.
+    pub journal_entries: u64,
+    /// False when the time budget ran out first: the rest waits for the
+    /// next prune.
+    pub complete: bool,
+}
+
+impl Pruned {
+    /// Rows removed, all kinds together.
+    pub fn rows(&self) -> u64 {
+        self.reports + self.not_found + self.ledger_rows + self.jobs + self.journal_entries
+    }
+
+    fn add(&mut self, step: &Pruned) {
+        self.reports += step.reports;
+        self.not_found += step.not_found;
+        self.ledger_rows += step.ledger_rows;
+        self.jobs += step.jobs;
+        self.journal_entries += step.journal_entries;
+    }
+}
+
+/// How much one [`Store::prune`] may do: a bounded prune at start must not
+/// hold up the command the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneLimits {
+    /// Rows of each kind deleted per transaction, so other writers (a
+    /// batch in another process) wait at most one short transaction.
+    pub batch_rows: usize,
+    /// Stop starting new batches after this long; `None`: until done.
+    pub time_budget: Option<Duration>,
+}
+
+impl PruneLimits {
+    /// At start: a few thousand rows a batch, a quarter of a second in all.
+    pub const AT_START: PruneLimits = PruneLimits {
+        batch_rows: 5_000,
+        time_budget: Some(Duration::from_millis(250)),
+    };
+    /// `vtc db prune`: everything, in batches.
+    pub const ALL: PruneLimits = PruneLimits {
+        batch_rows: 5_000,
+        time_budget: None,
+    };
+}
+
+/// One table in [`StoreStats`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableStats {
+    pub name: String,
+    pub rows: u64,
+    /// Space the table and its indexes take, in bytes.
+    pub bytes: u64,
+}
+
+/// What [`Store::stats`] reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// `sqlite`, later `postgres`.
+    pub backend: &'static str,
+    /// A path, or a URL without its password.
+    pub location: String,
+    pub tables: Vec<TableStats>,
+    /// The whole database, free space included.
+    pub size_bytes: u64,
+    /// Space freed by deletes and not yet given back (a compaction does).
+    pub free_bytes: u64,
+}
+
+/// How long the quota ledger remembers calls: the longest budget window is
+/// a calendar month, so a month and a day.
+pub const LEDGER_RETENTION: Duration = Duration::from_secs(32 * 24 * 3600);
+
+/// How long a finished job's journal stays readable (unless its
+/// fingerprint is reopened first).
+pub const FINISHED_JOB_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Rows [`Store::journal_entries`] reads per page.
+const JOURNAL_PAGE: usize = 10_000;
+
+/// Persistence for vtc.
+///
+/// Async so that one trait fits an embedded backend (SQLite, whose calls
+/// run on a thread of its own and never block the runtime) and a networked
+/// one (PostgreSQL through an async driver). Object-safe: callers hold an
+/// `Arc<dyn Store>`.
+///
+/// Times are passed in (never read from a clock) wherever they decide an
+/// outcome, so tests and callers control them; backends keep millisecond
+/// precision. `origin` is the API's scheme, host and port
+/// (`https://www.virustotal.com`): cache entries and ledger rows of one
+/// origin are invisible to every other.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Applies pending schema migrations. Backends call it on open; calling
+    /// it again is harmless.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    // --- report cache ---------------------------------------------------
+
+    /// The cached answer from `origin` under `key` (or any alias it was
+    /// stored with), if it has not expired at `now`. When a report and a
+    /// NotFound are both live, the one fetched last wins.
+    async fn get_report(
+        &self,
+        origin: &str,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Cached>, StoreError>;
+
+    /// Caches a report from `origin` for `ttl`, reachable by its key and
+    /// every alias: one entry, however it is asked for. Replaces what any
+    /// of those keys held before (for this origin) and clears their
+    /// NotFound entries.
+    async fn put_report(
+        &self,
+        origin: &str,
+        report: NewReport<'_>,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Remembers for `ttl` (usually shorter than a report's) that `origin`
+    /// has nothing under `key`.
+    async fn put_not_found(
+        &self,
+        origin: &str,
+        key: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Makes the report cached under `key` (and its aliases) expire at `at`
+    /// if it would live longer: after a rescan, the fresh report should
+    /// replace it soon. No report under `key` is not an error.
+    async fn expire_report(
+        &self,
+        origin: &str,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    // --- growth ---------------------------------------------------------
+
+    /// One transaction of pruning: deletes at most `max_rows` rows of each
+    /// kind among expired cache entries, ledger rows older than
+    /// [`LEDGER_RETENTION`] and jobs finished longer than
+    /// [`FINISHED_JOB_RETENTION`] ago (with their journals). `complete` is
+    /// true when nothing of the kind is left to delete.
+    async fn prune_step(&self, now: OffsetDateTime, max_rows: usize) -> Result<Pruned, StoreError>;
+
+    /// Prunes in steps of `limits.batch_rows` until nothing is left or the
+    /// time budget is spent. Reads never delete, so this is how storage
+    /// stops growing; vtc runs it at start and on `vtc db prune`.
+    async fn prune(&self, now: OffsetDateTime, limits: PruneLimits) -> Result<Pruned, StoreError> {
+        let started = std::time::Instant::now();
+        let mut total = Pruned::default();
+        loop {
+            let step = self.prune_step(now, limits.batch_rows.max(1)).await?;
+            total.add(&step);
+            if step.complete {
+                total.complete = true;
+                return Ok(total);
+            }
+            if limits.time_budget.is_some_and(|b| started.elapsed() >= b) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Gives the space freed by deletes back to the file system. `full`
+    /// may rewrite the whole database (long on a big one: `vtc db prune`
+    /// only); otherwise the work is bounded.
+    async fn compact(&self, full: bool) -> Result<(), StoreError>;
+
+    /// Rows and bytes per table.
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    // --- job journal ----------------------------------------------------
+
+    /// The open job with this fingerprint, or a new one. A batch derives
+    /// the fingerprint from its input, output and origin, so rerunning an
+    /// interrupted batch resumes its job. Opening the fingerprint of a
+    /// finished job starts afresh and drops that finished job.
+    async fn open_job(&self, fingerprint: &str) -> Result<JobId, StoreError>;
+
+    /// Journals the record of input line `seq`; durable when this returns
+    /// (so a caller journals, then emits). Writing a `seq` again replaces it.
+    async fn journal_record(
+        &self,
+        job: JobId,
+        seq: u64,
+        key: &str,
+        record_json: &str,
+    ) -> Result<(), StoreError> {
+        self.journal_records(
+            job,
+            &[JournalEntry {
+                seq,
+                key: key.to_owned(),
+                record: record_json.to_owned(),
+            }],
+        )
+        .await
+    }
+
+    /// Journals many records in one transaction: all or none. The cheap
+    /// way to journal a busy batch.
+    async fn journal_records(&self, job: JobId, entries: &[JournalEntry])
+        -> Result<(), StoreError>;
+
+    /// The journalled record of line `seq`, if any.
+    async fn journaled(&self, job: JobId, seq: u64) -> Result<Option<String>, StoreError>;
+
+    /// Up to `limit` entries with `seq` greater than `after` (from the
+    /// first when `None`), in `seq` order: replay a large journal page by
+    /// page without holding it all.
+    async fn journal_page(
+        &self,
+        job: JobId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StoreError>;
+
+    /// Every entry of the job in `seq` order.
+    async fn journal_entries(&self, job: JobId) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.journal_page(job, after, JOURNAL_PAGE).await?;
+            let last = page.last().map(|e| e.seq);
+            let full = page.len() == JOURNAL_PAGE;
+            all.extend(page);
+            match last {
+                Some(seq) if full => after = Some(seq),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// Marks the job finished: its journal stays readable until the same
+    /// fingerprint is opened again or a prune retires it. Finishing twice
+    /// is harmless.
+    async fn finish_job(&self, job: JobId) -> Result<(), StoreError>;
+
+    async fn job_status(&self, job: JobId) -> Result<JobStatus, StoreError>;
+
+    // --- quota ledger ---------------------------------------------------
+
+    /// Counts one API call to `origin` made at `at` with the key labelled
+    /// `key_label` (a name or fingerprint, never the key or a part of it).
+    async fn record_api_call(
+        &self,
+        origin: &str,
+        key_label: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.record_api_calls(origin, &[(key_label, at)]).await
+    }
+
+    /// Counts several calls at once, in one transaction.
+    async fn record_api_calls(
+        &self,
+        origin: &str,
+        calls: &[(&str, OffsetDateTime)],
+    ) -> Result<(), StoreError>;
+
+    /// Calls to `origin` recorded for `key_label` at or after `since`, so
+    /// a restarted process knows what it already spent. Counted per whole
+    /// second: a call in the same second as `since` counts, erring towards
+    /// caution.
+    async fn api_calls_since(
+        &self,
+        origin: &str,
+        key_label: &str,
+        since: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// The calls to `origin` recorded for `key_label` at or after `since`,
+    /// per second (unix seconds, ascending): enough to rebuild a sliding
+    /// minute window.
+    async fn api_calls_per_second(
+        &self,
+        origin: &str,
+        key_label: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(i64, u64)>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn errors_and_stores_cross_threads_and_tasks() {
+        shareable::<StoreError>();
+        shareable::<std::sync::Arc<dyn Store>>();
+    }
+
+    #[test]
+    fn a_postgres_error_does_not_repeat_the_url() {
+        let e = StoreError::BackendNotBuilt {
+            backend: "PostgreSQL",
+        };
+        assert_eq!(
+            e.to_string(),
+            "PostgreSQL databases are not built yet: give --db a SQLite file path (or sqlite://PATH)"
+        );
+    }
+
+    #[test]
+    fn cached_accessors_read_either_variant() {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        let later = t + time::Duration::hours(1);
+        let nf = Cached::NotFound {
+            fetched_at: t,
+            expires_at: later,
+        };
+        assert!(nf.is_not_found());
+        assert_eq!((nf.fetched_at(), nf.expires_at()), (t, later));
+        let found = Cached::Found {
+            kind: "file".into(),
+            json: "{}".into(),
+            fetched_at: later,
+            expires_at: later,
+        };
+        assert!(!found.is_not_found());
+        assert_eq!(found.fetched_at(), later);
+    }
+}

@@ -1,0 +1,843 @@
+//! The behaviour every [`Store`] backend must have, written once against
+//! `&dyn Store`, as async functions a backend's tests call with a
+//! [`Backend`] (a factory of fresh storage). [`store_suite!`] makes one
+//! `#[tokio::test]` per check:
+//!
+//! ```ignore
+//! store_core::store_suite!(MyBackend::new());
+//! ```
+//!
+//! The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as
+//! a dev-dependency. Every check panics on a failure, as a test does.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check panics
+
+use crate::{
+    async_trait, Cached, JobState, JournalEntry, NewReport, PruneLimits, Store, StoreError,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+/// The suite's "now".
+pub const T: OffsetDateTime = datetime!(2026-11-20 10:00 UTC);
+/// The origin most checks store under.
+pub const O: &str = "https://www.virustotal.com";
+/// Another API (an emulator): nothing stored for [`O`] is visible here.
+pub const OTHER: &str = "http://127.0.0.1:8080";
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// One empty storage location (a file, a database schema) per value.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// A new handle on this backend's storage, as a (re)started process
+    /// would open it.
+    async fn open(&self) -> Arc<dyn Store>;
+}
+
+/// One `#[tokio::test]` per check of the suite, for the backend `$make`
+/// builds (a fresh one per test).
+#[macro_export]
+macro_rules! store_suite {
+    ($make:expr) => {
+        $crate::store_suite!(@tests $make;
+            cache_hits_until_the_ttl_ends,
+            aliases_make_one_cache_entry,
+            negative_cache_remembers_not_found_briefly,
+            newest_answer_wins_between_report_and_not_found,
+            answers_from_one_origin_are_never_served_for_another,
+            a_large_report_comes_back_unchanged,
+            journal_survives_a_reopen_and_replays_in_seq_order,
+            same_fingerprint_resumes_the_same_job,
+            finished_job_refuses_records_and_reopening_starts_afresh,
+            journal_pages_cover_every_entry_once,
+            journal_takes_concurrent_writers,
+            journal_rejects_unknown_jobs_and_huge_seqs,
+            quota_ledger_counts_calls_in_a_window,
+            an_expired_report_misses_under_every_alias,
+            migrations_are_idempotent,
+            prune_removes_only_what_expired,
+            prune_retires_old_finished_jobs_only,
+            prune_in_small_batches_removes_everything,
+            prune_stops_when_its_time_is_spent,
+            stats_count_rows_per_table_and_fall_after_a_prune,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let backend = $make;
+                $crate::suite::$name(&backend).await;
+            }
+        )*
+    };
+}
+
+async fn put(
+    s: &dyn Store,
+    key: &str,
+    aliases: &[&str],
+    kind: &str,
+    json: &str,
+    ttl: Duration,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    s.put_report(
+        O,
+        NewReport {
+            key,
+            aliases,
+            kind,
+            json,
+        },
+        ttl,
+        now,
+    )
+    .await
+}
+
+fn found_json(c: Option<Cached>) -> Option<String> {
+    match c {
+        Some(Cached::Found { json, .. }) => Some(json),
+        _ => None,
+    }
+}
+
+pub async fn cache_hits_until_the_ttl_ends(b: &dyn Backend) {
+    let s = b.open().await;
+    assert_eq!(
+        s.get_report(O, "k", T).await.expect("get"),
+        None,
+        "empty cache misses"
+    );
+    put(&*s, "k", &[], "file", r#"{"id":"k"}"#, MINUTE, T)
+        .await
+        .expect("put");
+    let hit = s.get_report(O, "k", T).await.expect("get").expect("hit");
+    assert_eq!(
+        hit,
+        Cached::Found {
+            kind: "file".into(),
+            json: r#"{"id":"k"}"#.into(),
+            fetched_at: T,
+            expires_at: T + MINUTE,
+        }
+    );
+    let last_ms = T + MINUTE - Duration::from_millis(1);
+    assert!(
+        s.get_report(O, "k", last_ms).await.expect("get").is_some(),
+        "hit just before expiry"
+    );
+    assert_eq!(
+        s.get_report(O, "k", T + MINUTE).await.expect("get"),
+        None,
+        "miss at expiry"
+    );
+    assert_eq!(s.get_report(O, "other", T).await.expect("get"), None);
+
+    put(
+        &*s,
+        "k",
+        &[],
+        "file",
+        r#"{"id":"k","v":2}"#,
+        MINUTE,
+        T + HOUR,
+    )
+    .await
+    .expect("put");
+    assert_eq!(
+        found_json(s.get_report(O, "k", T + HOUR).await.expect("get")).as_deref(),
+        Some(r#"{"id":"k","v":2}"#),
+        "a new put replaces the report and its expiry"
+    );
+}
+
+pub async fn aliases_make_one_cache_entry(b: &dyn Backend) {
+    let s = b.open().await;
+    let (md5, sha1, sha256) = ("m".repeat(32), "1".repeat(40), "2".repeat(64));
+    put(
+        &*s,
+        &md5,
+        &[&sha1, &sha256, &md5, ""],
+        "file",
+        "v1",
+        HOUR,
+        T,
+    )
+    .await
+    .expect("put");
+    for k in [&md5, &sha1, &sha256] {
+        assert_eq!(
+            found_json(s.get_report(O, k, T).await.expect("get")).as_deref(),
+            Some("v1"),
+            "{k}"
+        );
+    }
+    // Asked again by another hash: still one entry, updated for all.
+    put(&*s, &sha256, &[&md5, &sha1], "file", "v2", HOUR, T + MINUTE)
+        .await
+        .expect("put");
+    for k in [&md5, &sha1, &sha256] {
+        assert_eq!(
+            found_json(s.get_report(O, k, T + MINUTE).await.expect("get")).as_deref(),
+            Some("v2"),
+            "{k}"
+        );
+    }
+    // Two entries that turn out to be one object merge.
+    put(&*s, "a", &[], "url", "a1", HOUR, T).await.expect("put");
+    put(&*s, "b", &[], "url", "b1", HOUR, T).await.expect("put");
+    put(&*s, "a", &["b"], "url", "ab", HOUR, T)
+        .await
+        .expect("put");
+    assert_eq!(
+        found_json(s.get_report(O, "b", T).await.expect("get")).as_deref(),
+        Some("ab")
+    );
+    let purged = s
+        .prune(T + 2 * HOUR, PruneLimits::ALL)
+        .await
+        .expect("purge");
+    assert_eq!(
+        purged.reports, 2,
+        "three hashes are one report, a and b are one: {purged:?}"
+    );
+}
+
+pub async fn negative_cache_remembers_not_found_briefly(b: &dyn Backend) {
+    let s = b.open().await;
+    s.put_not_found(O, "nx", MINUTE, T).await.expect("put");
+    let hit = s
+        .get_report(O, "nx", T + Duration::from_secs(30))
+        .await
+        .expect("get")
+        .expect("hit");
+    assert!(hit.is_not_found());
+    assert_eq!((hit.fetched_at(), hit.expires_at()), (T, T + MINUTE));
+    assert_eq!(
+        s.get_report(O, "nx", T + MINUTE).await.expect("get"),
+        None,
+        "expired"
+    );
+    // A later report clears the NotFound.
+    s.put_not_found(O, "nx", HOUR, T).await.expect("put");
+    put(&*s, "nx", &[], "domain", "now-known", HOUR, T)
+        .await
+        .expect("put");
+    assert_eq!(
+        found_json(s.get_report(O, "nx", T).await.expect("get")).as_deref(),
+        Some("now-known")
+    );
+}
+
+pub async fn newest_answer_wins_between_report_and_not_found(b: &dyn Backend) {
+    let s = b.open().await;
+    put(&*s, "sha", &["md5"], "file", "old", 24 * HOUR, T)
+        .await
+        .expect("put");
+    s.put_not_found(O, "md5", HOUR, T + MINUTE)
+        .await
+        .expect("put");
+    assert!(s
+        .get_report(O, "md5", T + 2 * MINUTE)
+        .await
+        .expect("get")
+        .expect("hit")
+        .is_not_found());
+    assert_eq!(
+        found_json(s.get_report(O, "sha", T + 2 * MINUTE).await.expect("get")).as_deref(),
+        Some("old"),
+        "other aliases keep the report"
+    );
+    assert_eq!(
+        found_json(s.get_report(O, "md5", T + 2 * HOUR).await.expect("get")).as_deref(),
+        Some("old"),
+        "once the NotFound expires the report shows again"
+    );
+}
+
+pub async fn journal_survives_a_reopen_and_replays_in_seq_order(b: &dyn Backend) {
+    let job = {
+        let s = b.open().await;
+        let job = s
+            .open_job("input=a.txt output=b.jsonl")
+            .await
+            .expect("open job");
+        s.journal_record(job, 0, "k0", r#"{"n":0}"#)
+            .await
+            .expect("journal");
+        s.journal_records(
+            job,
+            &[
+                JournalEntry {
+                    seq: 2,
+                    key: "k2".into(),
+                    record: r#"{"n":2}"#.into(),
+                },
+                JournalEntry {
+                    seq: 1,
+                    key: "k1".into(),
+                    record: r#"{"n":1}"#.into(),
+                },
+            ],
+        )
+        .await
+        .expect("journal batch");
+        job
+    };
+    let s = b.open().await;
+    assert_eq!(
+        s.open_job("input=a.txt output=b.jsonl")
+            .await
+            .expect("reopen job"),
+        job
+    );
+    assert_eq!(
+        s.journaled(job, 1).await.expect("lookup").as_deref(),
+        Some(r#"{"n":1}"#)
+    );
+    assert_eq!(s.journaled(job, 3).await.expect("lookup"), None);
+    s.journal_record(job, 5, "k5", r#"{"n":5}"#)
+        .await
+        .expect("journal");
+    s.journal_record(job, 3, "k3", r#"{"n":3}"#)
+        .await
+        .expect("journal");
+    s.journal_record(job, 1, "k1", r#"{"n":1,"again":true}"#)
+        .await
+        .expect("rewrite");
+    let entries = s.journal_entries(job).await.expect("entries");
+    let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3, 5]);
+    assert_eq!(entries[1].key, "k1");
+    assert_eq!(
+        entries[1].record, r#"{"n":1,"again":true}"#,
+        "a rewritten seq is replaced"
+    );
+    let status = s.job_status(job).await.expect("status");
+    assert_eq!((status.state, status.journaled), (JobState::Open, 5));
+    assert_eq!(status.fingerprint, "input=a.txt output=b.jsonl");
+}
+
+pub async fn same_fingerprint_resumes_the_same_job(b: &dyn Backend) {
+    let s = b.open().await;
+    let a = s.open_job("fp-a").await.expect("open");
+    let again = s.open_job("fp-a").await.expect("open");
+    let other = s.open_job("fp-b").await.expect("open");
+    assert_eq!(a, again);
+    assert_ne!(a, other);
+    s.journal_record(a, 0, "x", "{}").await.expect("journal");
+    assert_eq!(
+        s.journal_entries(other).await.expect("entries"),
+        vec![],
+        "jobs do not share journals"
+    );
+}
+
+pub async fn finished_job_refuses_records_and_reopening_starts_afresh(b: &dyn Backend) {
+    let s = b.open().await;
+    let job = s.open_job("fp").await.expect("open");
+    s.journal_record(job, 0, "x", "{}").await.expect("journal");
+    s.finish_job(job).await.expect("finish");
+    s.finish_job(job)
+        .await
+        .expect("finishing twice is harmless");
+    let status = s.job_status(job).await.expect("status");
+    assert_eq!(status.state, JobState::Finished);
+    assert!(status.finished_at.is_some());
+    assert_eq!(
+        s.journal_entries(job).await.expect("entries").len(),
+        1,
+        "readable after finishing"
+    );
+    assert!(
+        matches!(s.journal_record(job, 1, "y", "{}").await, Err(StoreError::JobFinished(j)) if j == job)
+    );
+    assert!(matches!(
+        s.journal_records(job, &[]).await,
+        Err(StoreError::JobFinished(_))
+    ));
+
+    let rerun = s.open_job("fp").await.expect("open");
+    assert_ne!(rerun, job, "a finished job is not resumed");
+    assert_eq!(s.journal_entries(rerun).await.expect("entries"), vec![]);
+    assert!(
+        matches!(s.job_status(job).await, Err(StoreError::NoSuchJob(_))),
+        "superseded job is gone"
+    );
+}
+
+pub async fn journal_pages_cover_every_entry_once(b: &dyn Backend) {
+    let s = b.open().await;
+    let job = s.open_job("paging").await.expect("open");
+    let entries: Vec<JournalEntry> = (0..25u64)
+        .rev()
+        .map(|seq| JournalEntry {
+            seq: seq * 2,
+            key: format!("k{seq}"),
+            record: format!("{{\"n\":{seq}}}"),
+        })
+        .collect();
+    s.journal_records(job, &entries).await.expect("journal");
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.journal_page(job, after, 10).await.expect("page");
+        assert!(page.len() <= 10);
+        let Some(last) = page.last() else { break };
+        after = Some(last.seq);
+        seen.extend(page.into_iter().map(|e| e.seq));
+    }
+    let expected: Vec<u64> = (0..25u64).map(|n| n * 2).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(
+        s.journal_page(job, Some(10), 2)
+            .await
+            .expect("page")
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        vec![12, 14]
+    );
+}
+
+pub async fn journal_takes_concurrent_writers(b: &dyn Backend) {
+    let s = b.open().await;
+    let job = s.open_job("threads").await.expect("open");
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                for i in 0..50u64 {
+                    let seq = t * 1000 + i;
+                    if i % 2 == 0 {
+                        s.journal_record(job, seq, &format!("k{seq}"), "{}")
+                            .await
+                            .expect("journal");
+                    } else {
+                        let e = JournalEntry {
+                            seq,
+                            key: format!("k{seq}"),
+                            record: "{}".into(),
+                        };
+                        s.journal_records(job, &[e]).await.expect("journal batch");
+                    }
+                    s.record_api_call(O, "threads1", T).await.expect("ledger");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.await.expect("writer task");
+    }
+    assert_eq!(s.job_status(job).await.expect("status").journaled, 200);
+    assert_eq!(
+        s.api_calls_since(O, "threads1", T).await.expect("ledger"),
+        200
+    );
+}
+
+pub async fn journal_rejects_unknown_jobs_and_huge_seqs(b: &dyn Backend) {
+    let s = b.open().await;
+    let ghost = crate::JobId::new(987_654);
+    assert!(matches!(
+        s.journal_record(ghost, 0, "k", "{}").await,
+        Err(StoreError::NoSuchJob(_))
+    ));
+    assert!(matches!(
+        s.finish_job(ghost).await,
+        Err(StoreError::NoSuchJob(_))
+    ));
+    assert!(matches!(
+        s.job_status(ghost).await,
+        Err(StoreError::NoSuchJob(_))
+    ));
+    let job = s.open_job("big").await.expect("open");
+    let err = s
+        .journal_record(job, u64::MAX, "k", "{}")
+        .await
+        .expect_err("u64::MAX does not fit");
+    assert!(matches!(err, StoreError::OutOfRange { .. }), "{err}");
+    let batch = [
+        JournalEntry {
+            seq: 0,
+            key: "ok".into(),
+            record: "{}".into(),
+        },
+        JournalEntry {
+            seq: u64::MAX,
+            key: "bad".into(),
+            record: "{}".into(),
+        },
+    ];
+    assert!(s.journal_records(job, &batch).await.is_err());
+    assert_eq!(
+        s.journal_entries(job).await.expect("entries"),
+        vec![],
+        "a failed batch writes nothing"
+    );
+}
+
+pub async fn quota_ledger_counts_calls_in_a_window(b: &dyn Backend) {
+    let s = b.open().await;
+    let calls = [
+        T - time::Duration::days(2),
+        T - time::Duration::hours(1),
+        T - time::Duration::seconds(30),
+        T - time::Duration::seconds(1),
+        T - time::Duration::seconds(1),
+    ];
+    for at in calls {
+        s.record_api_call(O, "abcd1234", at).await.expect("record");
+    }
+    s.record_api_call(O, "ffff0000", T).await.expect("record");
+    for (window, calls) in [
+        (time::Duration::minutes(1), 3),
+        (time::Duration::days(1), 4),
+        (time::Duration::days(30), 5),
+    ] {
+        let since = s.api_calls_since(O, "abcd1234", T - window).await;
+        assert_eq!(since.expect("count"), calls, "{window}");
+    }
+    assert_eq!(s.api_calls_since(O, "abcd1234", T).await.expect("count"), 0);
+    assert_eq!(
+        s.api_calls_since(O, "ffff0000", T - time::Duration::days(1))
+            .await
+            .expect("count"),
+        1
+    );
+    assert_eq!(
+        s.api_calls_since(O, "nobody00", T - time::Duration::days(1))
+            .await
+            .expect("count"),
+        0
+    );
+    assert_eq!(
+        s.api_calls_per_second(O, "abcd1234", T - time::Duration::minutes(1))
+            .await
+            .expect("per second"),
+        vec![
+            ((T - time::Duration::seconds(30)).unix_timestamp(), 1),
+            ((T - time::Duration::seconds(1)).unix_timestamp(), 2),
+        ]
+    );
+    // A restarted process sees the same spend.
+    let again = b.open().await;
+    assert_eq!(
+        again
+            .api_calls_since(O, "abcd1234", T - time::Duration::days(1))
+            .await
+            .expect("count"),
+        4
+    );
+}
+
+pub async fn migrations_are_idempotent(b: &dyn Backend) {
+    let first = b.open().await;
+    put(&*first, "k", &[], "ip", "v", HOUR, T)
+        .await
+        .expect("put");
+    first.migrate().await.expect("migrate again");
+    drop(first);
+    let second = b.open().await;
+    second.migrate().await.expect("migrate a third time");
+    assert_eq!(
+        found_json(second.get_report(O, "k", T).await.expect("get")).as_deref(),
+        Some("v")
+    );
+}
+
+pub async fn prune_removes_only_what_expired(b: &dyn Backend) {
+    let s = b.open().await;
+    put(&*s, "short", &["short-alias"], "url", "s", MINUTE, T)
+        .await
+        .expect("put");
+    put(&*s, "long", &[], "url", "l", HOUR, T)
+        .await
+        .expect("put");
+    s.put_not_found(O, "nx-short", MINUTE, T)
+        .await
+        .expect("put");
+    s.put_not_found(O, "nx-long", HOUR, T).await.expect("put");
+    s.record_api_call(O, "old00000", T - time::Duration::days(60))
+        .await
+        .expect("record");
+    s.record_api_call(O, "old00000", T - time::Duration::days(1))
+        .await
+        .expect("record");
+    let purged = s
+        .prune(T + 2 * MINUTE, PruneLimits::ALL)
+        .await
+        .expect("purge");
+    assert_eq!(
+        (purged.reports, purged.not_found, purged.ledger_rows),
+        (1, 1, 1)
+    );
+    let mut live: BTreeMap<&str, bool> = BTreeMap::new();
+    for k in ["short", "short-alias", "long", "nx-short", "nx-long"] {
+        live.insert(k, s.get_report(O, k, T).await.expect("get").is_some());
+    }
+    assert_eq!(
+        live,
+        BTreeMap::from([
+            ("long", true),
+            ("nx-long", true),
+            ("nx-short", false),
+            ("short", false),
+            ("short-alias", false)
+        ])
+    );
+    assert_eq!(
+        s.api_calls_since(O, "old00000", T - time::Duration::days(90))
+            .await
+            .expect("count"),
+        1
+    );
+}
+
+pub async fn prune_retires_old_finished_jobs_only(b: &dyn Backend) {
+    let s = b.open().await;
+    let finished = s.open_job("done").await.expect("open");
+    s.journal_record(finished, 0, "k", "{}")
+        .await
+        .expect("journal");
+    s.finish_job(finished).await.expect("finish");
+    let open = s.open_job("interrupted").await.expect("open");
+    s.journal_record(open, 0, "k", "{}").await.expect("journal");
+    // Job times come from the clock, so prune relative to it.
+    let now = OffsetDateTime::now_utc();
+    let soon = s
+        .prune(now + time::Duration::days(1), PruneLimits::ALL)
+        .await
+        .expect("purge");
+    assert_eq!(soon.jobs, 0, "a recently finished job stays readable");
+    let later = s
+        .prune(now + time::Duration::days(8), PruneLimits::ALL)
+        .await
+        .expect("purge");
+    assert_eq!((later.jobs, later.journal_entries), (1, 1));
+    assert!(matches!(
+        s.job_status(finished).await,
+        Err(StoreError::NoSuchJob(_))
+    ));
+    assert_eq!(
+        s.journal_entries(open).await.expect("entries").len(),
+        1,
+        "an open job is never retired"
+    );
+}
+
+pub async fn an_expired_report_misses_under_every_alias(b: &dyn Backend) {
+    let s = b.open().await;
+    put(&*s, "sha", &["md5"], "file", "{}", HOUR, T)
+        .await
+        .expect("put");
+    s.expire_report(O, "md5", T + time::Duration::minutes(10))
+        .await
+        .expect("expire");
+    let later = T + time::Duration::minutes(11);
+    assert!(s.get_report(O, "sha", later).await.expect("get").is_none());
+    assert!(s.get_report(O, "md5", later).await.expect("get").is_none());
+    // Never lengthens a life, and an unknown key is no error.
+    s.expire_report(O, "sha", T + time::Duration::days(9))
+        .await
+        .expect("expire");
+    assert!(s.get_report(O, "sha", later).await.expect("get").is_none());
+    s.expire_report(O, "nothing", T).await.expect("unknown key");
+}
+
+pub async fn answers_from_one_origin_are_never_served_for_another(b: &dyn Backend) {
+    let s = b.open().await;
+    put(&*s, "sha", &["md5"], "file", "from-vt", HOUR, T)
+        .await
+        .expect("put");
+    s.put_not_found(O, "nx", HOUR, T).await.expect("put");
+    for key in ["sha", "md5", "nx"] {
+        assert_eq!(
+            s.get_report(OTHER, key, T).await.expect("get"),
+            None,
+            "{key} is not served for another origin"
+        );
+    }
+    // The other origin's answer lives beside the first, not over it.
+    s.put_report(
+        OTHER,
+        NewReport {
+            key: "sha",
+            aliases: &["md5"],
+            kind: "file",
+            json: "from-emulator",
+        },
+        HOUR,
+        T,
+    )
+    .await
+    .expect("put");
+    s.put_not_found(OTHER, "sha1", HOUR, T).await.expect("put");
+    assert_eq!(
+        found_json(s.get_report(O, "md5", T).await.expect("get")).as_deref(),
+        Some("from-vt")
+    );
+    assert_eq!(
+        found_json(s.get_report(OTHER, "md5", T).await.expect("get")).as_deref(),
+        Some("from-emulator")
+    );
+    assert_eq!(s.get_report(O, "sha1", T).await.expect("get"), None);
+    s.expire_report(OTHER, "sha", T).await.expect("expire");
+    assert!(s.get_report(O, "sha", T).await.expect("get").is_some());
+    assert!(s.get_report(OTHER, "sha", T).await.expect("get").is_none());
+
+    s.record_api_call(O, "key-1", T).await.expect("record");
+    s.record_api_calls(OTHER, &[("key-1", T), ("key-1", T)])
+        .await
+        .expect("record");
+    let since = T - time::Duration::minutes(1);
+    assert_eq!(
+        s.api_calls_since(O, "key-1", since).await.expect("count"),
+        1
+    );
+    assert_eq!(
+        s.api_calls_since(OTHER, "key-1", since)
+            .await
+            .expect("count"),
+        2
+    );
+    assert_eq!(
+        s.api_calls_per_second(OTHER, "key-1", since)
+            .await
+            .expect("per second"),
+        vec![(T.unix_timestamp(), 2)]
+    );
+}
+
+pub async fn a_large_report_comes_back_unchanged(b: &dyn Backend) {
+    let s = b.open().await;
+    let engines: String = (0..70)
+        .map(|i| {
+            format!(
+                r#""Engine{i}":{{"category":"undetected","engine_name":"Engine{i}","result":null}},"#
+            )
+        })
+        .collect();
+    let report = format!(r#"{{"id":"big","results":{{{engines}"end":"é ✓"}}}}"#);
+    put(&*s, "big", &[], "file", &report, HOUR, T)
+        .await
+        .expect("put");
+    assert_eq!(
+        found_json(s.get_report(O, "big", T).await.expect("get")).as_deref(),
+        Some(report.as_str())
+    );
+    let job = s.open_job("big").await.expect("open");
+    s.journal_record(job, 0, "big", &report)
+        .await
+        .expect("journal");
+    assert_eq!(
+        s.journaled(job, 0).await.expect("read").as_deref(),
+        Some(report.as_str())
+    );
+}
+
+pub async fn prune_in_small_batches_removes_everything(b: &dyn Backend) {
+    let s = b.open().await;
+    for i in 0..7 {
+        put(
+            &*s,
+            &format!("r{i}"),
+            &[&format!("a{i}")],
+            "url",
+            "{}",
+            MINUTE,
+            T,
+        )
+        .await
+        .expect("put");
+        s.put_not_found(O, &format!("n{i}"), MINUTE, T)
+            .await
+            .expect("put");
+        s.record_api_call(O, "key-1", T - time::Duration::days(40 + i))
+            .await
+            .expect("record");
+    }
+    let limits = PruneLimits {
+        batch_rows: 2,
+        time_budget: None,
+    };
+    let pruned = s.prune(T + HOUR, limits).await.expect("prune");
+    assert_eq!(
+        (
+            pruned.reports,
+            pruned.not_found,
+            pruned.ledger_rows,
+            pruned.complete
+        ),
+        (7, 7, 7, true)
+    );
+    let step = s.prune_step(T + HOUR, 2).await.expect("prune");
+    assert_eq!((step.rows(), step.complete), (0, true), "nothing left");
+}
+
+pub async fn prune_stops_when_its_time_is_spent(b: &dyn Backend) {
+    let s = b.open().await;
+    for i in 0..5 {
+        s.put_not_found(O, &format!("n{i}"), MINUTE, T)
+            .await
+            .expect("put");
+    }
+    let limits = PruneLimits {
+        batch_rows: 1,
+        time_budget: Some(Duration::ZERO),
+    };
+    let first = s.prune(T + HOUR, limits).await.expect("prune");
+    assert_eq!(
+        (first.not_found, first.complete),
+        (1, false),
+        "one step only"
+    );
+    let rest = s.prune(T + HOUR, PruneLimits::ALL).await.expect("prune");
+    assert_eq!((rest.not_found, rest.complete), (4, true));
+}
+
+pub async fn stats_count_rows_per_table_and_fall_after_a_prune(b: &dyn Backend) {
+    let s = b.open().await;
+    let rows = |stats: &crate::StoreStats, table: &str| {
+        stats
+            .tables
+            .iter()
+            .find(|t| t.name == table)
+            .unwrap_or_else(|| panic!("table {table} in {stats:?}"))
+            .rows
+    };
+    let report = format!(r#"{{"pad":"{}"}}"#, "x".repeat(4000));
+    for i in 0..20 {
+        put(&*s, &format!("r{i}"), &[], "file", &report, MINUTE, T)
+            .await
+            .expect("put");
+    }
+    let job = s.open_job("stats").await.expect("open");
+    s.journal_record(job, 0, "r0", "{}").await.expect("journal");
+    s.record_api_call(O, "key-1", T).await.expect("record");
+    let before = s.stats().await.expect("stats");
+    assert_eq!(rows(&before, "reports"), 20);
+    assert_eq!(rows(&before, "journal"), 1);
+    assert_eq!(rows(&before, "api_calls"), 1);
+    assert!(before.size_bytes > 0);
+    assert!(
+        before.tables.iter().all(|t| t.rows == 0 || t.bytes > 0),
+        "{before:?}"
+    );
+
+    s.prune(T + HOUR, PruneLimits::ALL).await.expect("prune");
+    s.compact(true).await.expect("compact");
+    let after = s.stats().await.expect("stats");
+    assert_eq!(rows(&after, "reports"), 0);
+    assert_eq!(rows(&after, "journal"), 1, "an open job's journal stays");
+    assert_eq!(
+        s.journaled(job, 0).await.expect("read").as_deref(),
+        Some("{}")
+    );
+}

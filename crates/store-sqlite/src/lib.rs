@@ -1,0 +1,1104 @@
+//! The embedded [`Store`] backend: one SQLite file.
+//!
+//! One connection, owned by a thread of its own: every call is sent to it
+//! as a closure and its answer comes back on a oneshot channel. So the
+//! async runtime never blocks on disk, calls are serialised as the single
+//! connection needs anyway, and the futures need no particular runtime.
+//!
+//! WAL mode with `synchronous=NORMAL`: a committed write survives vtc being
+//! killed or crashing (what resuming a batch needs); an OS crash or power
+//! loss may lose the last few commits but never corrupts the file. Writes
+//! that span rows run in one `IMMEDIATE` transaction, so two processes
+//! sharing a file wait for each other (up to [`BUSY_TIMEOUT`]) instead of
+//! failing. Reports and journal records are stored deflated
+//! ([`store_core::compact`]); origins are numbered in a table of their own
+//! so a row carries a small integer, not a URL. New files use incremental
+//! auto-vacuum, so pruned space can be given back without a full rewrite.
+//!
+//! Knows nothing of VirusTotal; rusqlite stays inside this crate (errors
+//! leave it as [`StoreError`]).
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+use store_core::compact::{pack, unpack};
+use store_core::{
+    async_trait, Cached, JobId, JobState, JobStatus, JournalEntry, NewReport, Pruned, Store,
+    StoreError, StoreStats, TableStats, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
+};
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+
+/// How long a statement waits for another process' write lock.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `PRAGMA application_id` of a vtc database ("vtc1"), so vtc refuses
+/// another program's SQLite file instead of adding tables to it.
+const APPLICATION_ID: i32 = 0x7674_6331;
+
+/// Pages a bounded compaction gives back at most (16 MiB of 4 KiB pages).
+const INCREMENTAL_VACUUM_PAGES: u32 = 4096;
+
+/// The schema, one step per entry; `PRAGMA user_version` is how many have
+/// been applied. Never edit a released step: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: report cache, job journal, quota ledger.
+    "CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        json TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL,   -- unix milliseconds, like every time below
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX reports_by_expiry ON reports(expires_at);
+    CREATE TABLE report_keys (
+        key TEXT PRIMARY KEY,
+        report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX report_keys_by_report ON report_keys(report_id);
+    CREATE TABLE not_found (
+        key TEXT PRIMARY KEY,
+        fetched_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a stale id must not reach a new job
+        fingerprint TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER
+    );
+    CREATE UNIQUE INDEX jobs_one_open_per_fingerprint ON jobs(fingerprint) WHERE finished_at IS NULL;
+    CREATE TABLE journal (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+    );
+    CREATE TABLE api_calls (
+        key_prefix TEXT NOT NULL,
+        second INTEGER NOT NULL,       -- unix seconds
+        calls INTEGER NOT NULL,
+        PRIMARY KEY (key_prefix, second)
+    ) WITHOUT ROWID;",
+    // 2: the cache and the ledger keyed by API origin; keys identified by
+    // a label, never a prefix of the key; reports stored deflated. The old
+    // cache cannot say which API answered and the old ledger holds key
+    // prefixes, so both go (the cache refills; the ledger errs towards
+    // spending, which the client's back-off absorbs). Journals stay: an
+    // interrupted batch still resumes (`record` now holds packed blobs,
+    // old rows stay text; both read back).
+    "DROP TABLE report_keys;
+    DROP TABLE reports;
+    DROP TABLE not_found;
+    DROP TABLE api_calls;
+    CREATE TABLE origins (
+        id INTEGER PRIMARY KEY,
+        origin TEXT NOT NULL UNIQUE    -- scheme://host:port of the API
+    );
+    CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        origin_id INTEGER NOT NULL REFERENCES origins(id),
+        kind TEXT NOT NULL,
+        body BLOB NOT NULL,            -- store_core::compact::pack of the JSON
+        fetched_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX reports_by_expiry ON reports(expires_at);
+    CREATE TABLE report_keys (
+        origin_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+        PRIMARY KEY (origin_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX report_keys_by_report ON report_keys(report_id);
+    CREATE TABLE not_found (
+        origin_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (origin_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX not_found_by_expiry ON not_found(expires_at);
+    CREATE TABLE api_calls (
+        origin_id INTEGER NOT NULL,
+        key_label TEXT NOT NULL,       -- a configured name or key-<sha256 fingerprint>
+        second INTEGER NOT NULL,       -- unix seconds
+        calls INTEGER NOT NULL,
+        PRIMARY KEY (origin_id, key_label, second)
+    ) WITHOUT ROWID;
+    CREATE INDEX api_calls_by_second ON api_calls(second);",
+];
+
+/// Every table vtc keeps, in the order `stats` lists them.
+const TABLES: &[&str] = &[
+    "reports",
+    "report_keys",
+    "not_found",
+    "jobs",
+    "journal",
+    "api_calls",
+    "origins",
+];
+
+/// A SQLite failure or one of the store's own, inside this crate.
+#[derive(Debug)]
+enum Failure {
+    Sql(rusqlite::Error),
+    Store(StoreError),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Failure {
+        Failure::Sql(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        Failure::Store(e)
+    }
+}
+
+impl From<Failure> for StoreError {
+    fn from(f: Failure) -> StoreError {
+        match f {
+            Failure::Sql(e) => StoreError::backend(e),
+            Failure::Store(e) => e,
+        }
+    }
+}
+
+type Outcome<T> = Result<T, Failure>;
+
+/// What the database thread owns.
+struct Db {
+    conn: Connection,
+    location: String,
+    /// Origin ids already read or created. Origins are never deleted, so
+    /// an id once known stays right.
+    origins: HashMap<String, i64>,
+}
+
+type Task = Box<dyn FnOnce(&mut Db) + Send>;
+
+/// The SQLite [`Store`].
+pub struct SqliteStore {
+    tasks: Option<std::sync::mpsc::Sender<Task>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+    location: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // The thread finishes what was sent, then closes the connection.
+        drop(self.tasks.take());
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its folder if needed) the database at `path`
+    /// and migrates it to the current schema.
+    ///
+    /// A file that is not SQLite, is corrupt, or belongs to another program
+    /// is [`StoreError::NotVtcDatabase`]; one written by a newer vtc is
+    /// [`StoreError::SchemaTooNew`]. Neither is modified.
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let location = path.display().to_string();
+        SqliteStore::start(location, move || {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            Connection::open(&path).map_err(|source| StoreError::Open {
+                location: path.display().to_string(),
+                source: Box::new(source),
+            })
+        })
+        .await
+    }
+
+    /// A private database in memory, gone when dropped (tests, `vtc demo`).
+    pub async fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::start(":memory:".to_owned(), || {
+            Connection::open_in_memory().map_err(|source| StoreError::Open {
+                location: ":memory:".into(),
+                source: Box::new(source),
+            })
+        })
+        .await
+    }
+
+    /// Where the database lives (`:memory:` for an in-memory one).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Starts the database thread, which opens and migrates the database
+    /// and then serves calls until the store is dropped.
+    async fn start(
+        location: String,
+        connect: impl FnOnce() -> Result<Connection, StoreError> + Send + 'static,
+    ) -> Result<SqliteStore, StoreError> {
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (tasks, queue) = std::sync::mpsc::channel::<Task>();
+        let thread_location = location.clone();
+        let worker = std::thread::Builder::new()
+            .name("vtc-sqlite".into())
+            .spawn(move || {
+                let opened = connect().and_then(|conn| setup(conn, thread_location));
+                let mut db = match opened {
+                    Ok(db) => {
+                        let _ = ready_tx.send(Ok(()));
+                        db
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                while let Ok(task) = queue.recv() {
+                    // A panic inside one call must not take the database
+                    // away from every later one; its open transaction was
+                    // rolled back as it unwound.
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(&mut db)))
+                        .is_err()
+                    {
+                        tracing::error!("a database call panicked");
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Open {
+                location: location.clone(),
+                source: Box::new(source),
+            })?;
+        let store = SqliteStore {
+            tasks: Some(tasks),
+            worker: Some(worker),
+            location,
+        };
+        ready_rx.await.map_err(|_| StoreError::Closed)??;
+        tracing::debug!(location = %store.location, "opened database");
+        Ok(store)
+    }
+
+    /// Runs `f` on the database thread.
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Db) -> Outcome<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let task: Task = Box::new(move |db| {
+            let _ = tx.send(f(db).map_err(StoreError::from));
+        });
+        self.tasks
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(task)
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Checks the file is ours (or empty), then sets it up and migrates it.
+fn setup(conn: Connection, location: String) -> Result<Db, StoreError> {
+    let not_vtc = |reason: String| StoreError::NotVtcDatabase {
+        location: location.clone(),
+        reason,
+    };
+    // The first statements read the file header: this is where a file
+    // that is not a database shows itself.
+    let open_err = |source: rusqlite::Error| match source.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => not_vtc(source.to_string()),
+        _ => StoreError::Open {
+            location: location.clone(),
+            source: Box::new(source),
+        },
+    };
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(open_err)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(open_err)?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(open_err)?;
+    if app_id != 0 && app_id != APPLICATION_ID {
+        return Err(not_vtc(format!(
+            "it belongs to another program (application_id {app_id:#x})"
+        )));
+    }
+    if app_id == 0 && tables > 0 {
+        return Err(not_vtc("it holds tables vtc did not create".to_owned()));
+    }
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::SchemaTooNew {
+            location,
+            found: version,
+            known,
+        });
+    }
+    if tables == 0 {
+        // Only before the first table: pruned pages can then be given
+        // back a few at a time (older files are converted by `compact(true)`).
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(open_err)?;
+    }
+    // In memory the journal mode stays `memory`; that is fine.
+    let _mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(open_err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    let mut db = Db {
+        conn,
+        location,
+        origins: HashMap::new(),
+    };
+    migrate(&mut db)?;
+    Ok(db)
+}
+
+fn migrate(db: &mut Db) -> Outcome<()> {
+    let tx = db
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read inside the write lock: another process may have just migrated.
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::SchemaTooNew {
+            location: db.location.clone(),
+            found: version,
+            known,
+        }
+        .into());
+    }
+    if version < known {
+        // What the old steps drop (key prefixes among them) is overwritten,
+        // not left in free pages.
+        tx.pragma_update(None, "secure_delete", "ON")?;
+    }
+    for (step, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        tx.execute_batch(sql)?;
+        tracing::info!(location = %db.location, version = step + 1, "migrated database schema");
+    }
+    if version < known {
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.pragma_update(None, "user_version", known)?;
+    }
+    tx.commit()?;
+    if version < known {
+        db.conn.pragma_update(None, "secure_delete", "OFF")?;
+    }
+    Ok(())
+}
+
+/// Unix milliseconds.
+fn millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_millis(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn expiry(now: OffsetDateTime, ttl: Duration) -> i64 {
+    millis(now).saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn seq_param(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| StoreError::OutOfRange {
+        what: "journal sequence number",
+        value: seq,
+    })
+}
+
+fn limit_param(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A journal record as stored: packed (a blob) or, in rows written before
+/// schema 2, plain text.
+fn read_record(value: ValueRef<'_>) -> Outcome<String> {
+    match value {
+        ValueRef::Text(text) => Ok(String::from_utf8_lossy(text).into_owned()),
+        ValueRef::Blob(bytes) => Ok(unpack(bytes, "journal record")?),
+        _ => Err(StoreError::Corrupt {
+            what: "journal record",
+            reason: "it is neither text nor a blob".into(),
+        }
+        .into()),
+    }
+}
+
+impl Db {
+    /// The id of a known origin; `None` when nothing was ever stored for it.
+    fn origin_id(&mut self, origin: &str) -> Outcome<Option<i64>> {
+        if let Some(&id) = self.origins.get(origin) {
+            return Ok(Some(id));
+        }
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM origins WHERE origin = ?1")?
+            .query_row([origin], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = id {
+            self.origins.insert(origin.to_owned(), id);
+        }
+        Ok(id)
+    }
+
+    /// The id of `origin`, numbering it if it is new. Runs outside any
+    /// transaction, so a rolled-back write cannot leave a stale id cached.
+    fn origin_id_or_insert(&mut self, origin: &str) -> Outcome<i64> {
+        if let Some(id) = self.origin_id(origin)? {
+            return Ok(id);
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO origins (origin) VALUES (?1) ON CONFLICT (origin) DO NOTHING",
+            )?
+            .execute([origin])?;
+        let id: i64 = self
+            .conn
+            .prepare_cached("SELECT id FROM origins WHERE origin = ?1")?
+            .query_row([origin], |r| r.get(0))?;
+        self.origins.insert(origin.to_owned(), id);
+        Ok(id)
+    }
+}
+
+/// Fails unless `job` exists and is open.
+fn check_open(conn: &Connection, job: JobId) -> Outcome<()> {
+    let finished: Option<Option<i64>> = conn
+        .prepare_cached("SELECT finished_at FROM jobs WHERE id = ?1")?
+        .query_row([job.get()], |r| r.get(0))
+        .optional()?;
+    match finished {
+        None => Err(StoreError::NoSuchJob(job).into()),
+        Some(Some(_)) => Err(StoreError::JobFinished(job).into()),
+        Some(None) => Ok(()),
+    }
+}
+
+fn put_report(
+    db: &mut Db,
+    origin: &str,
+    report: Owned,
+    ttl: Duration,
+    now: OffsetDateTime,
+) -> Outcome<()> {
+    let origin = db.origin_id_or_insert(origin)?;
+    let mut keys: Vec<&str> = Vec::with_capacity(report.aliases.len() + 1);
+    for k in std::iter::once(report.key.as_str()).chain(report.aliases.iter().map(String::as_str)) {
+        if !k.is_empty() && !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let body = &report.body;
+    let tx = db
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut previous: Vec<i64> = Vec::new();
+    {
+        let mut lookup = tx.prepare_cached(
+            "SELECT report_id FROM report_keys WHERE origin_id = ?1 AND key = ?2",
+        )?;
+        for k in &keys {
+            if let Some(id) = lookup
+                .query_row(params![origin, k], |r| r.get::<_, i64>(0))
+                .optional()?
+            {
+                if !previous.contains(&id) {
+                    previous.push(id);
+                }
+            }
+        }
+    }
+    previous.sort_unstable();
+    let (fetched, expires) = (millis(now), expiry(now, ttl));
+    let id = match previous.first() {
+        Some(&id) => {
+            tx.prepare_cached(
+                "UPDATE reports SET kind = ?2, body = ?3, fetched_at = ?4, expires_at = ?5 WHERE id = ?1",
+            )?
+            .execute(params![id, report.kind, body, fetched, expires])?;
+            id
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO reports (origin_id, kind, body, fetched_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![origin, report.kind, body, fetched, expires])?;
+            tx.last_insert_rowid()
+        }
+    };
+    {
+        let mut link = tx.prepare_cached(
+            "INSERT INTO report_keys (origin_id, key, report_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (origin_id, key) DO UPDATE SET report_id = excluded.report_id",
+        )?;
+        let mut forget =
+            tx.prepare_cached("DELETE FROM not_found WHERE origin_id = ?1 AND key = ?2")?;
+        for k in &keys {
+            link.execute(params![origin, k, id])?;
+            forget.execute(params![origin, k])?;
+        }
+        // Reports whose keys all moved to this one are unreachable now.
+        let mut orphan = tx.prepare_cached(
+            "DELETE FROM reports WHERE id = ?1
+             AND NOT EXISTS (SELECT 1 FROM report_keys WHERE report_id = ?1)",
+        )?;
+        for old in previous.iter().skip(1) {
+            orphan.execute([old])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A [`NewReport`] moved to the database thread.
+struct Owned {
+    key: String,
+    aliases: Vec<String>,
+    kind: String,
+    /// The packed JSON.
+    body: Vec<u8>,
+}
+
+fn prune_step(db: &mut Db, now: OffsetDateTime, max_rows: usize) -> Outcome<Pruned> {
+    let tx = db
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (at, limit) = (millis(now), limit_param(max_rows));
+    // Their keys go with them (ON DELETE CASCADE).
+    let reports = tx.execute(
+        "DELETE FROM reports WHERE id IN
+            (SELECT id FROM reports WHERE expires_at <= ?1 LIMIT ?2)",
+        params![at, limit],
+    )?;
+    let not_found = tx.execute(
+        "DELETE FROM not_found WHERE (origin_id, key) IN
+            (SELECT origin_id, key FROM not_found WHERE expires_at <= ?1 LIMIT ?2)",
+        params![at, limit],
+    )?;
+    let cutoff = (now - LEDGER_RETENTION).unix_timestamp();
+    let ledger_rows = tx.execute(
+        "DELETE FROM api_calls WHERE (origin_id, key_label, second) IN
+            (SELECT origin_id, key_label, second FROM api_calls WHERE second < ?1 LIMIT ?2)",
+        params![cutoff, limit],
+    )?;
+    let retired = millis(now - FINISHED_JOB_RETENTION);
+    let journal_entries = tx.execute(
+        "DELETE FROM journal WHERE rowid IN
+            (SELECT j.rowid FROM journal j JOIN jobs ON jobs.id = j.job_id
+             WHERE jobs.finished_at < ?1 LIMIT ?2)",
+        params![retired, limit],
+    )?;
+    let jobs = tx.execute(
+        "DELETE FROM jobs WHERE id IN
+            (SELECT id FROM jobs WHERE finished_at < ?1
+             AND NOT EXISTS (SELECT 1 FROM journal WHERE job_id = jobs.id) LIMIT ?2)",
+        params![retired, limit],
+    )?;
+    tx.commit()?;
+    let complete = [reports, not_found, ledger_rows, journal_entries, jobs]
+        .iter()
+        .all(|&n| n < max_rows);
+    Ok(Pruned {
+        reports: reports as u64,
+        not_found: not_found as u64,
+        ledger_rows: ledger_rows as u64,
+        jobs: jobs as u64,
+        journal_entries: journal_entries as u64,
+        complete,
+    })
+}
+
+fn compact(db: &mut Db, full: bool) -> Outcome<()> {
+    let conn = &db.conn;
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    const INCREMENTAL: i64 = 2;
+    if full {
+        if mode != INCREMENTAL {
+            // Takes effect with the VACUUM below: later compactions are
+            // incremental.
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        }
+        conn.execute_batch("VACUUM")?;
+    } else if mode == INCREMENTAL {
+        // Stepped to the end: each step of this pragma frees one page.
+        let mut stmt = conn.prepare(&format!(
+            "PRAGMA incremental_vacuum({INCREMENTAL_VACUUM_PAGES})"
+        ))?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+    }
+    // In WAL mode the file shrinks only when the log is written back.
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .optional()?;
+    Ok(())
+}
+
+fn stats(db: &mut Db) -> Outcome<StoreStats> {
+    let conn = &db.conn;
+    let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+    let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+    // Pages per table, its indexes included (the bundled SQLite has the
+    // dbstat table).
+    let mut bytes: HashMap<String, i64> = HashMap::new();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT m.tbl_name, SUM(d.pgsize) FROM dbstat d
+             JOIN sqlite_master m ON m.name = d.name GROUP BY m.tbl_name",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (table, size) = row?;
+            bytes.insert(table, size);
+        }
+    }
+    let mut tables = Vec::with_capacity(TABLES.len());
+    for &name in TABLES {
+        // The names are this crate's constants, not input.
+        let rows: i64 =
+            conn.query_row(&format!("SELECT count(*) FROM {name}"), [], |r| r.get(0))?;
+        tables.push(TableStats {
+            name: name.to_owned(),
+            rows: rows.try_into().unwrap_or(0),
+            bytes: bytes
+                .get(name)
+                .copied()
+                .unwrap_or(0)
+                .try_into()
+                .unwrap_or(0),
+        });
+    }
+    Ok(StoreStats {
+        backend: "sqlite",
+        location: db.location.clone(),
+        tables,
+        size_bytes: (page_size * pages).try_into().unwrap_or(0),
+        free_bytes: (page_size * free).try_into().unwrap_or(0),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.call(migrate).await
+    }
+
+    async fn get_report(
+        &self,
+        origin: &str,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Cached>, StoreError> {
+        let (origin, key) = (origin.to_owned(), key.to_owned());
+        let answer = self
+            .call(move |db| {
+                let Some(origin) = db.origin_id(&origin)? else {
+                    return Ok(None);
+                };
+                let now = millis(now);
+                let found = db
+                    .conn
+                    .prepare_cached(
+                        "SELECT r.kind, r.body, r.fetched_at, r.expires_at
+                     FROM report_keys k JOIN reports r ON r.id = k.report_id
+                     WHERE k.origin_id = ?1 AND k.key = ?2 AND r.expires_at > ?3",
+                    )?
+                    .query_row(params![origin, key, now], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, Vec<u8>>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, i64>(3)?,
+                        ))
+                    })
+                    .optional()?;
+                let not_found = db
+                    .conn
+                    .prepare_cached(
+                        "SELECT fetched_at, expires_at FROM not_found
+                     WHERE origin_id = ?1 AND key = ?2 AND expires_at > ?3",
+                    )?
+                    .query_row(params![origin, key, now], |r| {
+                        Ok(Cached::NotFound {
+                            fetched_at: from_millis(r.get(0)?),
+                            expires_at: from_millis(r.get(1)?),
+                        })
+                    })
+                    .optional()?;
+                Ok(match (found, not_found) {
+                    (Some(f), Some(n)) if n.fetched_at() > from_millis(f.2) => Some(Err(n)),
+                    (Some(f), _) => Some(Ok(f)),
+                    (None, n) => n.map(Err),
+                })
+            })
+            .await?;
+        // Unpacked here, off the database thread.
+        Ok(match answer {
+            Some(Ok((kind, body, fetched_at, expires_at))) => Some(Cached::Found {
+                kind,
+                json: unpack(&body, "report")?,
+                fetched_at: from_millis(fetched_at),
+                expires_at: from_millis(expires_at),
+            }),
+            Some(Err(not_found)) => Some(not_found),
+            None => None,
+        })
+    }
+
+    async fn put_report(
+        &self,
+        origin: &str,
+        report: NewReport<'_>,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let origin = origin.to_owned();
+        let owned = Owned {
+            key: report.key.to_owned(),
+            aliases: report.aliases.iter().map(|a| (*a).to_owned()).collect(),
+            kind: report.kind.to_owned(),
+            // Packed here, on the caller's thread: the database thread is
+            // the one every call waits for.
+            body: pack(report.json),
+        };
+        self.call(move |db| put_report(db, &origin, owned, ttl, now))
+            .await
+    }
+
+    async fn put_not_found(
+        &self,
+        origin: &str,
+        key: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (origin, key) = (origin.to_owned(), key.to_owned());
+        self.call(move |db| {
+            let origin = db.origin_id_or_insert(&origin)?;
+            db.conn
+                .prepare_cached(
+                    "INSERT INTO not_found (origin_id, key, fetched_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (origin_id, key) DO UPDATE
+                     SET fetched_at = excluded.fetched_at, expires_at = excluded.expires_at",
+                )?
+                .execute(params![origin, key, millis(now), expiry(now, ttl)])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn expire_report(
+        &self,
+        origin: &str,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (origin, key) = (origin.to_owned(), key.to_owned());
+        self.call(move |db| {
+            let Some(origin) = db.origin_id(&origin)? else {
+                return Ok(());
+            };
+            db.conn
+                .prepare_cached(
+                    "UPDATE reports SET expires_at = MIN(expires_at, ?3)
+                     WHERE id = (SELECT report_id FROM report_keys WHERE origin_id = ?1 AND key = ?2)",
+                )?
+                .execute(params![origin, key, millis(at)])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn prune_step(&self, now: OffsetDateTime, max_rows: usize) -> Result<Pruned, StoreError> {
+        self.call(move |db| prune_step(db, now, max_rows)).await
+    }
+
+    async fn compact(&self, full: bool) -> Result<(), StoreError> {
+        self.call(move |db| compact(db, full)).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.call(stats).await
+    }
+
+    async fn open_job(&self, fingerprint: &str) -> Result<JobId, StoreError> {
+        let fingerprint = fingerprint.to_owned();
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let open: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT id FROM jobs WHERE fingerprint = ?1 AND finished_at IS NULL",
+                )?
+                .query_row([&fingerprint], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = open {
+                tx.commit()?;
+                tracing::debug!(job = id, "resuming job");
+                return Ok(JobId::new(id));
+            }
+            // A rerun of a finished job supersedes it.
+            tx.execute(
+                "DELETE FROM journal WHERE job_id IN (SELECT id FROM jobs WHERE fingerprint = ?1)",
+                [&fingerprint],
+            )?;
+            tx.execute("DELETE FROM jobs WHERE fingerprint = ?1", [&fingerprint])?;
+            tx.execute(
+                "INSERT INTO jobs (fingerprint, created_at) VALUES (?1, ?2)",
+                params![fingerprint, millis(OffsetDateTime::now_utc())],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(JobId::new(id))
+        })
+        .await
+    }
+
+    async fn journal_records(
+        &self,
+        job: JobId,
+        entries: &[JournalEntry],
+    ) -> Result<(), StoreError> {
+        // Packed here, on the caller's thread: the database thread is the
+        // one every call waits for.
+        let mut packed = Vec::with_capacity(entries.len());
+        for e in entries {
+            packed.push((seq_param(e.seq)?, e.key.clone(), pack(&e.record)));
+        }
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            check_open(&tx, job)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO journal (job_id, seq, key, record) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (job_id, seq) DO UPDATE SET key = excluded.key, record = excluded.record",
+                )?;
+                for (seq, key, record) in &packed {
+                    insert.execute(params![job.get(), seq, key, record])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn journaled(&self, job: JobId, seq: u64) -> Result<Option<String>, StoreError> {
+        let seq = seq_param(seq)?;
+        self.call(move |db| {
+            let mut stmt = db
+                .conn
+                .prepare_cached("SELECT record FROM journal WHERE job_id = ?1 AND seq = ?2")?;
+            let mut rows = stmt.query(params![job.get(), seq])?;
+            match rows.next()? {
+                Some(row) => Ok(Some(read_record(row.get_ref(0)?)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn journal_page(
+        &self,
+        job: JobId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let after = match after {
+            Some(seq) => seq_param(seq)?,
+            None => -1,
+        };
+        let limit = limit_param(limit);
+        self.call(move |db| {
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT seq, key, record FROM journal WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![job.get(), after, limit])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(JournalEntry {
+                    seq: row.get::<_, i64>(0)?.try_into().unwrap_or(0),
+                    key: row.get(1)?,
+                    record: read_record(row.get_ref(2)?)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn finish_job(&self, job: JobId) -> Result<(), StoreError> {
+        self.call(move |db| {
+            let changed = db
+                .conn
+                .prepare_cached(
+                    "UPDATE jobs SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL",
+                )?
+                .execute(params![job.get(), millis(OffsetDateTime::now_utc())])?;
+            if changed == 0 {
+                let exists: Option<i64> = db
+                    .conn
+                    .prepare_cached("SELECT id FROM jobs WHERE id = ?1")?
+                    .query_row([job.get()], |r| r.get(0))
+                    .optional()?;
+                if exists.is_none() {
+                    return Err(StoreError::NoSuchJob(job).into());
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn job_status(&self, job: JobId) -> Result<JobStatus, StoreError> {
+        self.call(move |db| {
+            let row: Option<(String, i64, Option<i64>)> = db
+                .conn
+                .prepare_cached(
+                    "SELECT fingerprint, created_at, finished_at FROM jobs WHERE id = ?1",
+                )?
+                .query_row([job.get()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let Some((fingerprint, created_at, finished_at)) = row else {
+                return Err(StoreError::NoSuchJob(job).into());
+            };
+            let journaled: i64 = db
+                .conn
+                .prepare_cached("SELECT count(*) FROM journal WHERE job_id = ?1")?
+                .query_row([job.get()], |r| r.get(0))?;
+            Ok(JobStatus {
+                id: job,
+                fingerprint,
+                state: if finished_at.is_some() {
+                    JobState::Finished
+                } else {
+                    JobState::Open
+                },
+                journaled: journaled.try_into().unwrap_or(0),
+                created_at: from_millis(created_at),
+                finished_at: finished_at.map(from_millis),
+            })
+        })
+        .await
+    }
+
+    async fn record_api_calls(
+        &self,
+        origin: &str,
+        calls: &[(&str, OffsetDateTime)],
+    ) -> Result<(), StoreError> {
+        let origin = origin.to_owned();
+        let calls: Vec<(String, i64)> = calls
+            .iter()
+            .map(|(label, at)| ((*label).to_owned(), at.unix_timestamp()))
+            .collect();
+        self.call(move |db| {
+            let origin = db.origin_id_or_insert(&origin)?;
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO api_calls (origin_id, key_label, second, calls) VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT (origin_id, key_label, second) DO UPDATE SET calls = calls + 1",
+                )?;
+                for (label, second) in &calls {
+                    insert.execute(params![origin, label, second])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn api_calls_since(
+        &self,
+        origin: &str,
+        key_label: &str,
+        since: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (origin, label) = (origin.to_owned(), key_label.to_owned());
+        self.call(move |db| {
+            let Some(origin) = db.origin_id(&origin)? else {
+                return Ok(0);
+            };
+            let calls: i64 = db
+                .conn
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(calls), 0) FROM api_calls
+                     WHERE origin_id = ?1 AND key_label = ?2 AND second >= ?3",
+                )?
+                .query_row(params![origin, label, since.unix_timestamp()], |r| r.get(0))?;
+            Ok(calls.try_into().unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn api_calls_per_second(
+        &self,
+        origin: &str,
+        key_label: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(i64, u64)>, StoreError> {
+        let (origin, label) = (origin.to_owned(), key_label.to_owned());
+        self.call(move |db| {
+            let Some(origin) = db.origin_id(&origin)? else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT second, calls FROM api_calls
+                 WHERE origin_id = ?1 AND key_label = ?2 AND second >= ?3 ORDER BY second",
+            )?;
+            let rows = stmt.query_map(params![origin, label, since.unix_timestamp()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (second, calls) = row?;
+                out.push((second, calls.try_into().unwrap_or(0)));
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
