@@ -32,11 +32,13 @@ pub struct QuotaConfig {
     pub month: Option<u32>,
 }
 
-/// One `[[keys]]` table: a key with its own budget.
+/// One `[[keys]]` table: a key with its own budget, and optionally the
+/// name it goes by in quota reports and the database (else a fingerprint).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     pub key: String,
+    pub name: Option<String>,
     #[serde(flatten)]
     pub quota: QuotaConfig,
 }
@@ -45,6 +47,7 @@ impl std::fmt::Debug for KeyConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyConfig")
             .field("key", &"<redacted>")
+            .field("name", &self.name)
             .field("quota", &self.quota)
             .finish()
     }

@@ -14,9 +14,11 @@
 //! routes; it reads the config file and opens the database, nothing else.
 
 mod config_file;
+mod database;
 mod settings;
 
 pub use config_file::{FileConfig, KeyConfig, QuotaConfig};
+pub use database::{prune_at_start, prune_database, PruneReport};
 pub use settings::{
     EnricherOptions, KeyBudget, OutputFormat, Overrides, Settings, DEFAULT_QUOTA_DAY,
     DEFAULT_QUOTA_MINUTE,
@@ -48,8 +50,6 @@ pub enum AppError {
     NoApiKey,
     #[error("no data directory: set --db or VTC_DB")]
     NoDataDir,
-    #[error("PostgreSQL databases are not supported by this build yet: use a SQLite path")]
-    PostgresUnsupported,
     #[error("{0}")]
     Store(#[from] store::StoreError),
     #[error("{0}")]

@@ -121,7 +121,22 @@ impl Settings {
         }
         if overrides.api_key.is_none() {
             for k in &file.keys {
-                keys.push(budget(parse_key(k.key.clone())?, k.quota));
+                let mut key = parse_key(k.key.clone())?;
+                if let Some(name) = &k.name {
+                    key = key
+                        .named(name)
+                        .map_err(|e| AppError::InvalidKey(e.to_string()))?;
+                }
+                if keys
+                    .iter()
+                    .any(|b: &KeyBudget| b.key.label() == key.label())
+                {
+                    return Err(AppError::InvalidKey(format!(
+                        "two [[keys]] go by the label {:?}: give each its own name",
+                        key.label()
+                    )));
+                }
+                keys.push(budget(key, k.quota));
             }
         }
         file.verdict.validate()?;
@@ -138,33 +153,38 @@ impl Settings {
         })
     }
 
-    /// The database location: `--db`, or `vtc.sqlite` under the XDG data dir.
-    pub fn db_path(&self) -> Result<PathBuf, AppError> {
+    /// The database location: `--db` (a path, `sqlite://PATH` or a
+    /// `postgres://` URL), or `vtc.sqlite` under the XDG data dir.
+    pub fn db_location(&self) -> Result<String, AppError> {
         match &self.db {
-            Some(db) if db.starts_with("postgres://") || db.starts_with("postgresql://") => {
-                Err(AppError::PostgresUnsupported)
-            }
-            Some(db) => Ok(PathBuf::from(db)),
+            Some(db) => Ok(db.clone()),
             None => {
                 let base = dirs::data_dir().ok_or(AppError::NoDataDir)?;
-                Ok(base.join("vtc").join("vtc.sqlite"))
+                Ok(base.join("vtc").join("vtc.sqlite").display().to_string())
             }
         }
     }
 
-    /// Opens the database, creating it on first use.
-    pub fn open_store(&self) -> Result<Arc<dyn store::Store>, AppError> {
-        let path = self.db_path()?;
-        let store = store::SqliteStore::open(&path)?;
-        Ok(Arc::new(store))
+    /// Opens the database, creating it on first use, and prunes what has
+    /// expired within a bounded time ([`store::PruneLimits::AT_START`]),
+    /// so the database stays bounded without anyone running `vtc db prune`.
+    pub async fn open_store(&self) -> Result<Arc<dyn store::Store>, AppError> {
+        let store = self.open_database().await?;
+        crate::database::prune_at_start(store.as_ref()).await;
+        Ok(store)
+    }
+
+    /// Opens the database as it is, without pruning.
+    pub async fn open_database(&self) -> Result<Arc<dyn store::Store>, AppError> {
+        Ok(store::open(&self.db_location()?).await?)
     }
 
     /// A client for the configured keys whose budgets count what earlier
     /// runs spent (kept in the database). A database that cannot be opened
     /// costs only that memory, with a warning.
-    pub fn client(&self) -> Result<vt_api::Client, AppError> {
-        match self.open_store() {
-            Ok(store) => self.client_sharing(&store),
+    pub async fn client(&self) -> Result<vt_api::Client, AppError> {
+        match self.open_store().await {
+            Ok(store) => self.client_sharing(&store).await,
             Err(e) => {
                 tracing::warn!("quota spent by earlier runs is unknown: {e}");
                 self.build_client(None)
@@ -172,14 +192,16 @@ impl Settings {
         }
     }
 
-    /// A client whose spend is recorded in, and restored from, `store`.
-    pub fn client_sharing(
+    /// A client whose spend at its API origin is recorded in, and restored
+    /// from, `store`.
+    pub async fn client_sharing(
         &self,
         store: &Arc<dyn store::Store>,
     ) -> Result<vt_api::Client, AppError> {
         let client = self.build_client(Some(store))?;
         let labels: Vec<String> = self.keys.iter().map(|k| k.key.label()).collect();
-        match enrich::spent_ledger(store.as_ref(), &labels, time::OffsetDateTime::now_utc()) {
+        let now = time::OffsetDateTime::now_utc();
+        match enrich::spent_ledger(store.as_ref(), &client.origin(), &labels, now).await {
             Ok(ledger) => client.restore_quota_ledger(&ledger),
             Err(e) => tracing::warn!("cannot read the quota spent by earlier runs: {e}"),
         }
@@ -188,9 +210,9 @@ impl Settings {
 
     /// The enricher: the store, a client sharing it, and these options on
     /// top of the configured verdict rules and cache lifetimes.
-    pub fn enricher(&self, options: EnricherOptions) -> Result<enrich::Enricher, AppError> {
-        let store = self.open_store()?;
-        let client = self.client_sharing(&store)?;
+    pub async fn enricher(&self, options: EnricherOptions) -> Result<enrich::Enricher, AppError> {
+        let store = self.open_store().await?;
+        let client = self.client_sharing(&store).await?;
         Ok(enrich::Enricher::new(
             client,
             store,
@@ -237,7 +259,9 @@ impl Settings {
             builder = builder.quota_observer(observer.clone());
         }
         if let Some(store) = store {
-            builder = builder.spend_log(Arc::new(enrich::StoreSpendLog::new(store.clone())));
+            let origin = builder.origin()?;
+            builder =
+                builder.spend_log(Arc::new(enrich::StoreSpendLog::new(store.clone(), origin)));
         }
         Ok(builder.build()?)
     }
@@ -311,6 +335,29 @@ mod tests {
         assert_eq!(s.keys.len(), 2);
         assert_eq!(s.keys[0].minute, 30);
         assert_eq!(s.keys[1].minute, DEFAULT_QUOTA_MINUTE);
+    }
+
+    #[test]
+    fn a_named_key_goes_by_its_name_and_names_are_unique() {
+        let s = Settings::from_parts(
+            &Overrides::default(),
+            file(&format!(
+                "[[keys]]\nkey = \"{KEY}\"\nname = \"team-a\"\n[[keys]]\nkey = \"{KEY}2\"\n"
+            )),
+        )
+        .expect("resolves");
+        assert_eq!(s.keys[0].key.label(), "team-a");
+        assert!(s.keys[1].key.label().starts_with("key-"));
+        let Err(err) = Settings::from_parts(
+            &Overrides::default(),
+            file(&format!(
+                "[[keys]]\nkey = \"{KEY}\"\nname = \"a\"\n[[keys]]\nkey = \"{KEY}2\"\nname = \"a\"\n"
+            )),
+        ) else {
+            panic!("one name, two keys");
+        };
+        assert!(err.to_string().contains("give each its own name"), "{err}");
+        assert!(!err.to_string().contains(KEY), "{err}");
     }
 
     #[test]

@@ -132,10 +132,13 @@ impl Enricher {
         let mut journaled: HashSet<u64> = HashSet::new();
 
         let job = match &options.job {
-            Some(fingerprint) => {
-                let (st, fp) = (store.clone(), fingerprint.clone());
-                Some(blocking(move || st.open_job(&fp)).await??)
-            }
+            // The origin is part of the job: a journal of one API's answers
+            // is never replayed as another's.
+            Some(fingerprint) => Some(
+                store
+                    .open_job(&format!("{fingerprint}\norigin={}", self.origin()))
+                    .await?,
+            ),
             None => None,
         };
 
@@ -144,8 +147,7 @@ impl Enricher {
         if let Some(job) = job {
             let mut after = None;
             loop {
-                let st = store.clone();
-                let page = blocking(move || st.journal_page(job, after, REPLAY_PAGE)).await??;
+                let page = store.journal_page(job, after, REPLAY_PAGE).await?;
                 let full = page.len() == REPLAY_PAGE;
                 after = page.last().map(|e| e.seq).or(after);
                 for entry in page {
@@ -235,8 +237,7 @@ impl Enricher {
                         record: serde_json::to_string(&d.record).unwrap_or_default(),
                     })
                     .collect();
-                let st = store.clone();
-                blocking(move || st.journal_records(job, &entries)).await??;
+                store.journal_records(job, &entries).await?;
             }
             for d in &done {
                 tally(&mut summary, &d.record);
@@ -274,7 +275,7 @@ impl Enricher {
             });
         }
         if let (Some(job), true) = (job, all_journaled) {
-            blocking(move || store.finish_job(job)).await??;
+            store.finish_job(job).await?;
         }
         Ok(summary)
     }
@@ -372,12 +373,4 @@ fn fingerprint(key: &str) -> [u8; 16] {
     let mut out = [0u8; 16];
     out.copy_from_slice(&digest[..16]);
     out
-}
-
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, EnrichError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| EnrichError::Task(e.to_string()))
 }

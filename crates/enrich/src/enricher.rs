@@ -45,6 +45,9 @@ pub struct Enricher {
 
 struct Inner {
     client: vt_api::Client,
+    /// The client's API origin: what the cache is keyed by besides the
+    /// indicator, so one API's answers are never served for another.
+    origin: String,
     store: Arc<dyn Store>,
     options: EnrichOptions,
     /// Lookups under way, by normalised indicator: a second request for
@@ -56,6 +59,7 @@ impl Enricher {
     pub fn new(client: vt_api::Client, store: Arc<dyn Store>, options: EnrichOptions) -> Enricher {
         Enricher {
             inner: Arc::new(Inner {
+                origin: client.origin(),
                 client,
                 store,
                 options,
@@ -70,6 +74,11 @@ impl Enricher {
 
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The API origin answers come from ([`vt_api::Client::origin`]).
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
     }
 
     pub fn options(&self) -> &EnrichOptions {
@@ -149,15 +158,15 @@ impl Enricher {
                 record
                     .reasons
                     .push(format!("rescan requested (analysis {})", analysis.id));
-                let store = self.inner.store.clone();
                 let key = cache_key(indicator);
                 let now = OffsetDateTime::now_utc();
-                let expire = tokio::task::spawn_blocking(move || {
-                    store.expire_report(&key, now + RESCAN_SETTLE)
-                })
-                .await;
-                if !matches!(expire, Ok(Ok(()))) {
-                    tracing::warn!("cannot shorten the cache life of a rescanned report");
+                let expire = self
+                    .inner
+                    .store
+                    .expire_report(&self.inner.origin, &key, now + RESCAN_SETTLE)
+                    .await;
+                if let Err(e) = expire {
+                    tracing::warn!("cannot shorten the cache life of a rescanned report: {e}");
                 }
             }
             Err(e) => record.reasons.push(format!("rescan failed: {e}")),
@@ -237,12 +246,12 @@ impl Enricher {
     }
 
     async fn cached(&self, key: &str) -> Result<Option<Outcome>, crate::EnrichError> {
-        let store = self.inner.store.clone();
-        let key = key.to_owned();
         let now = OffsetDateTime::now_utc();
-        let found = tokio::task::spawn_blocking(move || store.get_report(&key, now))
-            .await
-            .map_err(|e| crate::EnrichError::Task(e.to_string()))??;
+        let found = self
+            .inner
+            .store
+            .get_report(&self.inner.origin, key, now)
+            .await?;
         let Some(found) = found else { return Ok(None) };
         if let Some(max_age) = self.inner.options.max_age {
             if now - found.fetched_at() > max_age {
@@ -268,31 +277,29 @@ impl Enricher {
             Err(e) if e.is_not_found() => Outcome::NotFound,
             Err(e) => return Outcome::Failed(Arc::new(e)),
         };
-        let store = self.inner.store.clone();
+        let (store, origin) = (&self.inner.store, self.inner.origin.as_str());
         let ttl = &self.inner.options.ttl;
         let now = OffsetDateTime::now_utc();
-        let key = key.to_owned();
         let write = match &outcome {
             Outcome::Found(object) => {
                 let json = serde_json::to_string(object.as_ref()).unwrap_or_default();
                 let aliases = aliases(indicator, object);
+                let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
                 let kind = indicator.kind();
-                let ttl = ttl.for_kind(kind);
-                tokio::task::spawn_blocking(move || {
-                    let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
-                    store.put_report(&key, &aliases, kind.as_str(), &json, ttl, now)
-                })
-                .await
+                let report = store::NewReport {
+                    key,
+                    aliases: &aliases,
+                    kind: kind.as_str(),
+                    json: &json,
+                };
+                store
+                    .put_report(origin, report, ttl.for_kind(kind), now)
+                    .await
             }
-            _ => {
-                let ttl = ttl.not_found();
-                tokio::task::spawn_blocking(move || store.put_not_found(&key, ttl, now)).await
-            }
+            _ => store.put_not_found(origin, key, ttl.not_found(), now).await,
         };
-        match write {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("cache write failed: {e}"),
-            Err(e) => tracing::warn!("cache write task failed: {e}"),
+        if let Err(e) = write {
+            tracing::warn!("cache write failed: {e}");
         }
         outcome
     }

@@ -41,6 +41,4 @@ pub enum EnrichError {
         #[source]
         source: std::sync::Arc<vt_api::Error>,
     },
-    #[error("a background task failed: {0}")]
-    Task(String),
 }

@@ -8,13 +8,15 @@ use store::{Store, StoreError};
 use time::OffsetDateTime;
 use vt_api::{KeyLedger, QuotaLedger};
 
-/// A [`vt_api::SpendLog`] that writes every request to the store.
+/// A [`vt_api::SpendLog`] that writes every request to the store, under
+/// the client's API origin.
 ///
-/// The client reports a request on the async runtime; a SQLite write there
-/// would block a worker behind the store's lock. So requests go over a
-/// channel to a writer thread that records them in batches, and dropping
-/// the log waits for that thread to write what is left: the spend of a run
-/// is in the store when the run ends.
+/// The client reports a request synchronously, on its request path. So
+/// requests go over a channel to a writer thread that records them in
+/// batches (driving the store's futures on the runtime it was created in,
+/// or on a small one of its own), and dropping the log waits for that
+/// thread to write what is left: the spend of a run is in the store when
+/// the run ends.
 pub struct StoreSpendLog {
     tx: Option<std::sync::mpsc::Sender<(String, OffsetDateTime)>>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -24,11 +26,33 @@ pub struct StoreSpendLog {
 const SPEND_BATCH: usize = 512;
 
 impl StoreSpendLog {
-    pub fn new(store: Arc<dyn Store>) -> StoreSpendLog {
+    /// Records into `store` the calls made to `origin` (see
+    /// [`vt_api::ClientBuilder::origin`]).
+    pub fn new(store: Arc<dyn Store>, origin: String) -> StoreSpendLog {
         let (tx, rx) = std::sync::mpsc::channel::<(String, OffsetDateTime)>();
+        let runtime = tokio::runtime::Handle::try_current().ok();
         let writer = std::thread::Builder::new()
             .name("vtc-spend-log".into())
             .spawn(move || {
+                let own;
+                let handle = match runtime {
+                    Some(handle) => handle,
+                    None => match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => {
+                            own = rt;
+                            own.handle().clone()
+                        }
+                        Err(e) => {
+                            tracing::warn!(
+                                "cannot start the spend-log writer, spend is not kept: {e}"
+                            );
+                            return;
+                        }
+                    },
+                };
                 // Blocks for the first call of a batch, then takes whatever
                 // else is already queued; ends when every sender is gone.
                 while let Ok(first) = rx.recv() {
@@ -43,7 +67,7 @@ impl StoreSpendLog {
                         batch.iter().map(|(k, at)| (k.as_str(), *at)).collect();
                     // Losing a count errs towards spending more than planned,
                     // which the client's back-off on 429 still absorbs.
-                    if let Err(e) = store.record_api_calls(&calls) {
+                    if let Err(e) = handle.block_on(store.record_api_calls(&origin, &calls)) {
                         tracing::warn!("cannot record {} API calls in the store: {e}", calls.len());
                     }
                 }
@@ -83,11 +107,12 @@ impl Drop for StoreSpendLog {
     }
 }
 
-/// What the store says each key (by label) spent in the current minute
-/// window, UTC day and month, as a ledger for
+/// What the store says each key (by label) spent at `origin` in the
+/// current minute window, UTC day and month, as a ledger for
 /// [`vt_api::Client::restore_quota_ledger`].
-pub fn spent_ledger(
+pub async fn spent_ledger(
     store: &dyn Store,
+    origin: &str,
     key_labels: &[String],
     now: OffsetDateTime,
 ) -> Result<QuotaLedger, StoreError> {
@@ -103,7 +128,10 @@ pub fn spent_ledger(
     let mut keys = Vec::with_capacity(key_labels.len());
     for label in key_labels {
         let mut minute_slots_ms = Vec::new();
-        for (second, calls) in store.api_calls_per_second(label, window_start)? {
+        for (second, calls) in store
+            .api_calls_per_second(origin, label, window_start)
+            .await?
+        {
             // Bounded: a minute's calls, not a history.
             let calls = calls.min(10_000);
             minute_slots_ms.extend(std::iter::repeat_n(
@@ -111,17 +139,17 @@ pub fn spent_ledger(
                 calls as usize,
             ));
         }
-        let count = |since| -> Result<u32, StoreError> {
-            Ok(u32::try_from(store.api_calls_since(label, since)?).unwrap_or(u32::MAX))
-        };
+        let count = |calls: u64| u32::try_from(calls).unwrap_or(u32::MAX);
+        let day_used = count(store.api_calls_since(origin, label, day_start).await?);
+        let month_used = count(store.api_calls_since(origin, label, month_start).await?);
         keys.push(KeyLedger {
             key: label.clone(),
             minute_slots_ms,
             blocked_until_ms: None,
             day_start_ms: unix_ms(day_start),
-            day_used: count(day_start)?,
+            day_used,
             month_start_ms: unix_ms(month_start),
-            month_used: count(month_start)?,
+            month_used,
         });
     }
     Ok(QuotaLedger { keys })
@@ -134,30 +162,54 @@ fn unix_ms(at: OffsetDateTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use store::SqliteStore;
     use time::macros::datetime;
 
-    #[test]
-    fn every_call_logged_is_in_the_store_once_the_log_is_dropped() {
+    const O: &str = "https://www.virustotal.com";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_call_logged_is_in_the_store_once_the_log_is_dropped() {
         use vt_api::SpendLog;
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("store"));
+        let store = store::open_in_memory().await.expect("store");
         let now = datetime!(2026-11-25 12:00:30 UTC);
-        let log = StoreSpendLog::new(store.clone());
+        let log = StoreSpendLog::new(store.clone(), O.into());
         for _ in 0..2000 {
-            log.spent("abcd1234", now);
+            log.spent("key-0123456789ab", now);
         }
         drop(log);
+        let since = now - time::Duration::minutes(1);
         assert_eq!(
             store
-                .api_calls_since("abcd1234", now - time::Duration::minutes(1))
+                .api_calls_since(O, "key-0123456789ab", since)
+                .await
                 .expect("count"),
             2000
+        );
+        assert_eq!(
+            store
+                .api_calls_since("http://127.0.0.1:8080", "key-0123456789ab", since)
+                .await
+                .expect("count"),
+            0,
+            "another origin spent nothing"
         );
     }
 
     #[test]
-    fn the_ledger_counts_the_minute_the_day_and_the_month() {
-        let store = SqliteStore::open_in_memory().expect("store");
+    fn a_log_made_outside_a_runtime_still_writes() {
+        use vt_api::SpendLog;
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let store = rt.block_on(store::open_in_memory()).expect("store");
+        let now = datetime!(2026-11-25 12:00:30 UTC);
+        let log = StoreSpendLog::new(store.clone(), O.into());
+        log.spent("team-a", now);
+        drop(log);
+        let spent = rt.block_on(store.api_calls_since(O, "team-a", now));
+        assert_eq!(spent.expect("count"), 1);
+    }
+
+    #[tokio::test]
+    async fn the_ledger_counts_the_minute_the_day_and_the_month() {
+        let store = store::open_in_memory().await.expect("store");
         let now = datetime!(2026-11-25 12:00:30 UTC);
         for at in [
             datetime!(2026-11-02 08:00:00 UTC),
@@ -166,15 +218,24 @@ mod tests {
             datetime!(2026-11-25 12:00:10 UTC),
             datetime!(2026-11-25 12:00:10 UTC),
         ] {
-            store.record_api_call("abcd1234", at).expect("record");
+            store
+                .record_api_call(O, "key-0123456789ab", at)
+                .await
+                .expect("record");
         }
-        let ledger =
-            spent_ledger(&store, &["abcd1234".into(), "other000".into()], now).expect("ledger");
+        let labels = ["key-0123456789ab".to_owned(), "team-b".to_owned()];
+        let ledger = spent_ledger(store.as_ref(), O, &labels, now)
+            .await
+            .expect("ledger");
         let key = &ledger.keys[0];
         assert_eq!(key.minute_slots_ms.len(), 3);
         assert_eq!(key.day_used, 4);
         assert_eq!(key.month_used, 5);
         assert_eq!(ledger.keys[1].day_used, 0);
         assert!(ledger.keys[1].minute_slots_ms.is_empty());
+        let elsewhere = spent_ledger(store.as_ref(), "http://127.0.0.1:8080", &labels, now)
+            .await
+            .expect("ledger");
+        assert_eq!(elsewhere.keys[0].month_used, 0, "spend is per origin");
     }
 }

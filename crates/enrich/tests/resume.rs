@@ -5,7 +5,6 @@
 
 use enrich::{BatchOptions, EnrichError, EnrichOptions, Enricher};
 use std::collections::HashSet;
-use std::sync::Arc;
 use vt_api::{ApiKey, Client, QuotaBudget};
 use vt_emulator::{Emulator, EmulatorConfig};
 
@@ -26,8 +25,10 @@ async fn a_run_stopped_after_thousands_of_records_resumes_without_repeating_them
         .await
         .expect("emulator listens");
     let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn store::Store> =
-        Arc::new(store::SqliteStore::open(dir.path().join("db.sqlite")).expect("store"));
+    let db = dir.path().join("db.sqlite");
+    let store = store::open(db.to_str().expect("utf-8 path"))
+        .await
+        .expect("store");
     let client = Client::builder()
         .api_key(ApiKey::new("resume-test-key").expect("key"))
         .base_url(emu.base_url())

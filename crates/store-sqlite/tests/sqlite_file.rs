@@ -299,4 +299,3 @@ async fn a_prune_after_the_ttl_shrinks_the_file() {
     assert!(after.1.size_bytes < before.1.size_bytes);
     assert_eq!(after.1.free_bytes, 0);
 }
-

@@ -93,6 +93,14 @@ impl Client {
         self.inner.base.as_str()
     }
 
+    /// Who answers: the scheme, host and port of the API URL (default
+    /// ports left out), e.g. `https://www.virustotal.com`. Whatever keeps
+    /// answers (a cache, a spend ledger) keys them by it, so one API's
+    /// answers are never taken for another's.
+    pub fn origin(&self) -> String {
+        self.inner.base.origin().ascii_serialization()
+    }
+
     pub fn metrics(&self) -> ClientMetrics {
         let m = &self.inner.metrics;
         ClientMetrics {
@@ -103,7 +111,7 @@ impl Client {
         }
     }
 
-    /// Each key's use of its budgets, named by its first 8 characters.
+    /// Each key's use of its budgets, named by its label.
     pub fn quota_status(&self) -> Vec<KeyQuotaStatus> {
         self.inner.governor.status()
     }
@@ -113,7 +121,7 @@ impl Client {
         self.inner.governor.snapshot()
     }
 
-    /// Takes back a persisted ledger (keys matched by their first 8 characters).
+    /// Takes back a persisted ledger (keys matched by their labels).
     pub fn restore_quota_ledger(&self, ledger: &QuotaLedger) {
         self.inner.governor.restore(ledger);
     }

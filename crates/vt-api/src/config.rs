@@ -167,6 +167,13 @@ impl ClientBuilder {
         self
     }
 
+    /// The origin ([`Client::origin`]) the client built from this will have.
+    pub fn origin(&self) -> Result<String, Error> {
+        Ok(normalise_base_url(&self.base_url)?
+            .origin()
+            .ascii_serialization())
+    }
+
     pub fn build(self) -> Result<Client, Error> {
         if self.keys.is_empty() {
             return Err(Error::InvalidConfig("no API key configured".into()));
@@ -310,6 +317,28 @@ mod tests {
                 matches!(normalise_base_url(bad), Err(Error::InvalidConfig(_))),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_origin_is_scheme_host_and_port_only() {
+        let key = ApiKey::new("k".repeat(64)).expect("key");
+        for (url, origin) in [
+            (
+                "https://www.virustotal.com/api/v3",
+                "https://www.virustotal.com",
+            ),
+            (
+                "https://www.virustotal.com:443/api/v3/",
+                "https://www.virustotal.com",
+            ),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("http://127.0.0.1:8081/api/v3", "http://127.0.0.1:8081"),
+            ("http://PROXY.test/vt/api/v3", "http://proxy.test"),
+        ] {
+            let builder = ClientBuilder::new().api_key(key.clone()).base_url(url);
+            assert_eq!(builder.origin().expect(url), origin, "{url}");
+            assert_eq!(builder.build().expect(url).origin(), origin, "{url}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! The API key as a secret: it leaves this type only to become a header.
 
 use crate::Error;
+use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// What `Debug` and `Display` print instead of a key.
@@ -11,9 +12,16 @@ const REDACTION: &str = "[redacted]";
 /// `Debug` and `Display` print a redaction, never the key; the key itself is
 /// reachable only through [`ApiKey::expose_secret`], which the client calls
 /// when it builds the `x-apikey` header. It is deliberately not
-/// `Serialize`.
+/// `Serialize`. Wherever a key must be told apart from others (quota
+/// reports, the spend kept in a database) it goes by its [`ApiKey::label`].
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct ApiKey(String);
+pub struct ApiKey {
+    secret: String,
+    name: Option<String>,
+}
+
+/// Longest name a key may be given.
+const MAX_NAME: usize = 64;
 
 impl ApiKey {
     /// Accepts any non-blank key; surrounding whitespace (a stray newline
@@ -29,18 +37,54 @@ impl ApiKey {
                 "the API key contains whitespace or control characters".into(),
             ));
         }
-        Ok(ApiKey(trimmed.to_owned()))
+        Ok(ApiKey {
+            secret: trimmed.to_owned(),
+            name: None,
+        })
+    }
+
+    /// The same key, labelled `name` (a config file's `[[keys]] name`):
+    /// 1 to 64 letters, digits, `-`, `_` or `.`.
+    pub fn named(mut self, name: &str) -> Result<ApiKey, Error> {
+        let ok = !name.is_empty()
+            && name.len() <= MAX_NAME
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            return Err(Error::InvalidConfig(format!(
+                "key name {:?} is not 1 to {MAX_NAME} letters, digits, '-', '_' or '.'",
+                name.chars().take(MAX_NAME).collect::<String>()
+            )));
+        }
+        self.name = Some(name.to_owned());
+        Ok(self)
     }
 
     /// The key itself. Call it only to put the key on the wire.
     pub fn expose_secret(&self) -> &str {
-        &self.0
+        &self.secret
     }
 
-    /// The first 8 characters: enough to tell keys apart in quota reports
-    /// (VirusTotal keys are 64 hex digits), too few to use.
+    /// What tells this key apart without revealing any of it: its name
+    /// when it was given one, else `key-` and 12 hex digits of the key's
+    /// sha256 (48 bits: enough to tell a handful of keys apart; a digest
+    /// of a 256-bit key, so no help in guessing it). Never a prefix.
     pub fn label(&self) -> String {
-        self.0.chars().take(8).collect()
+        match &self.name {
+            Some(name) => name.clone(),
+            None => self.fingerprint(),
+        }
+    }
+
+    /// `key-` and 12 hex digits of the key's sha256, whatever its name.
+    pub fn fingerprint(&self) -> String {
+        let digest = Sha256::digest(self.secret.as_bytes());
+        let mut out = String::from("key-");
+        for byte in &digest[..6] {
+            out.push_str(&format!("{byte:02x}"));
+        }
+        out
     }
 }
 
@@ -112,7 +156,29 @@ mod tests {
             assert!(shown.contains(REDACTION), "{shown:?}");
         }
         assert_eq!(key.expose_secret(), SECRET);
-        assert_eq!(key.label(), "01234567");
+    }
+
+    #[test]
+    fn a_label_is_a_name_or_a_fingerprint_never_a_prefix() {
+        let key = ApiKey::new(SECRET).expect("valid key");
+        let label = key.label();
+        assert!(label.starts_with("key-") && label.len() == 16, "{label}");
+        assert!(label[4..].chars().all(|c| c.is_ascii_hexdigit()), "{label}");
+        for start in 0..=SECRET.len() - 8 {
+            assert!(!label.contains(&SECRET[start..start + 8]), "{label}");
+        }
+        assert_ne!(
+            ApiKey::new(format!("{SECRET}0")).expect("key").label(),
+            label,
+            "another key, another label"
+        );
+        let named = key.clone().named("team-a").expect("valid name");
+        assert_eq!(named.label(), "team-a");
+        assert_eq!(named.fingerprint(), label);
+        assert_eq!(named.expose_secret(), SECRET);
+        for bad in ["", "two words", &"n".repeat(65), "ключ"] {
+            assert!(key.clone().named(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

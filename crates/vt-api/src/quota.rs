@@ -92,7 +92,7 @@ pub struct WindowUsage {
 /// One key's quota as the governor sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyQuotaStatus {
-    /// The key's first 8 characters.
+    /// The key's label ([`crate::ApiKey::label`]).
     pub key: String,
     pub minute: WindowUsage,
     pub day: WindowUsage,
@@ -127,7 +127,7 @@ pub struct QuotaLedger {
 /// One key's entry in a [`QuotaLedger`], matched on restore by `key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyLedger {
-    /// The key's first 8 characters.
+    /// The key's label ([`crate::ApiKey::label`]).
     pub key: String,
     /// Booked send times still inside the minute window.
     pub minute_slots_ms: Vec<i64>,
@@ -145,8 +145,8 @@ pub struct KeyLedger {
 /// process (a store shared by later runs, or by other instances). Called
 /// on the request path: keep it quick.
 pub trait SpendLog: Send + Sync {
-    /// One request went out on the key labelled `key` (its first 8
-    /// characters) at `at`.
+    /// One request went out on the key labelled `key` (its
+    /// [`crate::ApiKey::label`]) at `at`.
     fn spent(&self, key: &str, at: OffsetDateTime);
 }
 

@@ -15,6 +15,11 @@ use vt_emulator::{
 const KEY_A: &str = "aaaaaaaa00000000000000000000000000000000000000000000000000000001";
 const KEY_B: &str = "bbbbbbbb00000000000000000000000000000000000000000000000000000002";
 
+/// How the client names a key in quota reports and spend logs.
+fn label(key: &str) -> String {
+    ApiKey::new(key).expect("key").label()
+}
+
 async fn emulator(config: EmulatorConfig) -> RunningEmulator {
     Emulator::new(config)
         .expect("emulator config")
@@ -174,7 +179,10 @@ async fn a_429_backs_the_key_off_and_the_request_goes_out_on_another_key() {
     assert_eq!((m.responses_429, m.retries, m.requests_sent), (1, 1, 3));
     // The key that drew the 429 is held back for a minute window.
     let status = c.quota_status();
-    let held = status.iter().find(|s| s.key == "aaaaaaaa").expect("key a");
+    let held = status
+        .iter()
+        .find(|s| s.key == label(KEY_A))
+        .expect("key a");
     let now = time::OffsetDateTime::now_utc();
     assert!(held.next_free_slot.expect("slot") > now + Duration::from_secs(30));
     emu.shutdown().await;
@@ -325,7 +333,7 @@ async fn governor_never_provokes_429_and_queues_the_fifth_request() {
     assert_eq!(stat(&stats, &["requests_total"]), 4, "{stats}");
     assert_eq!(stat(&stats, &["by_status", "429"]), 0, "{stats}");
     let status = &c.quota_status()[0];
-    assert_eq!(status.key, "aaaaaaaa");
+    assert_eq!(status.key, label(KEY_A));
     assert_eq!(status.minute.used, 4);
     assert_eq!(status.minute.allowed, Some(4));
     assert_eq!(status.day.used, 5, "the queued request's slot is booked");
@@ -557,7 +565,7 @@ async fn a_second_process_restoring_the_spend_does_not_provoke_a_429() {
     }
     let spent = memory.0.lock().expect("lock").clone();
     assert_eq!(spent.len(), 4);
-    assert!(spent.iter().all(|(k, _)| k == "aaaaaaaa"), "labels only");
+    assert!(spent.iter().all(|(k, _)| *k == label(KEY_A)), "labels only");
 
     // A new client (a new process) that knows nothing would send at once
     // and get a 429; one restored from the spend waits instead.
@@ -566,7 +574,7 @@ async fn a_second_process_restoring_the_spend_does_not_provoke_a_429() {
     let now = time::OffsetDateTime::now_utc();
     second.restore_quota_ledger(&vt_api::QuotaLedger {
         keys: vec![vt_api::KeyLedger {
-            key: "aaaaaaaa".into(),
+            key: label(KEY_A),
             minute_slots_ms: spent.iter().map(|(_, at)| ms(*at)).collect(),
             blocked_until_ms: None,
             day_start_ms: ms(now.date().midnight().assume_utc()),

@@ -113,6 +113,22 @@ pub enum Command {
     Quota,
     /// Run one action, JSON object on stdin, JSON on stdout (for SOAR playbooks).
     Action(ActionArgs),
+    /// The database (--db): rows and size per table, or prune what has expired.
+    Db(DbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub action: DbAction,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum DbAction {
+    /// Rows and bytes per table, and the size of the whole database.
+    Stats,
+    /// Delete expired reports, ledger rows older than a month and the journals of jobs finished a week ago, then compact the file.
+    Prune,
 }
 
 /// How long and how often `--wait` polls an analysis.

@@ -480,7 +480,7 @@ async fn execute(name: &str, global: &crate::cli::GlobalArgs) -> anyhow::Result<
     })?;
     let input = Input::read(action)?;
     let settings = Settings::resolve(global)?;
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let c = &client;
     let answer: Answer = match action.name {
         "lookup" => {

@@ -7,7 +7,7 @@ use crate::exit::Exit;
 use crate::object_view;
 
 pub async fn run(args: AnalysisArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let id = capabilities::analysis_id(&args.id)?;
     let answer = capabilities::analysis(&client, &id, false).await?;
     object_view::print(&answer, settings.format)?;

@@ -7,7 +7,7 @@ use crate::exit::Exit;
 use crate::object_view;
 
 pub async fn run(args: CommentsArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let object = capabilities::indicator(&args.id)?;
     let answer = match &args.add {
         Some(text) => capabilities::add_comment(&client, &object, text).await?,

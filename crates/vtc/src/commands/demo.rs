@@ -8,7 +8,6 @@ use crate::output::feed_format;
 use anyhow::Context;
 use enrich::{BatchOptions, EnrichOptions, Enricher};
 use std::path::PathBuf;
-use std::sync::Arc;
 use vt_emulator::{Emulator, EmulatorConfig};
 
 /// A few hundred mixed indicators, some defanged, some repeated, two invalid.
@@ -29,8 +28,8 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         )
         .base_url(emulator.api_url())
         .build()?;
-    let store = store::SqliteStore::open_in_memory()?;
-    let enricher = Enricher::new(client, Arc::new(store), EnrichOptions::default());
+    let store = store::open_in_memory().await?;
+    let enricher = Enricher::new(client, store, EnrichOptions::default());
 
     let lines = futures_util::stream::iter(SAMPLES.lines().map(|l| Ok(l.to_owned())));
     let format = global.format.unwrap_or(OutputFormat::Table);

@@ -9,7 +9,7 @@ use crate::exit::Exit;
 use crate::object_view;
 
 pub async fn run(args: DownloadArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let hash = capabilities::file_hash(&args.hash)?;
     if args.url {
         if let object_view::Answer::One(result) = capabilities::download_url(&client, &hash).await?

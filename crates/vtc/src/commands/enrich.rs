@@ -17,19 +17,21 @@ use std::time::Duration;
 const READ_AHEAD: usize = 1024;
 
 /// The enricher every command shares: client, store and options from the settings.
-pub fn enricher(
+pub async fn enricher(
     settings: &Settings,
     refresh: bool,
     max_age: Option<Duration>,
     full: bool,
     rescan_stale: bool,
 ) -> anyhow::Result<Enricher> {
-    Ok(settings.enricher(app::EnricherOptions {
-        refresh,
-        max_age,
-        full,
-        rescan_stale,
-    })?)
+    Ok(settings
+        .enricher(app::EnricherOptions {
+            refresh,
+            max_age,
+            full,
+            rescan_stale,
+        })
+        .await?)
 }
 
 /// More lookups in flight than this only queue behind the quota and the
@@ -81,7 +83,8 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
             .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
         args.full,
         args.rescan_stale,
-    )?;
+    )
+    .await?;
 
     // Open the output before any lookup: an unwritable path fails at once.
     let (sink, format): (Box<dyn Write + Send>, OutputFormat) = match &args.output {

@@ -12,7 +12,7 @@ const CONCURRENCY: usize = 8;
 pub async fn run(args: LookupArgs, settings: &Settings) -> anyhow::Result<Exit> {
     let inputs = read_inputs(&args.indicators)?;
     let enricher =
-        super::enrich::enricher(settings, args.refresh, None, args.full, args.rescan_stale)?;
+        super::enrich::enricher(settings, args.refresh, None, args.full, args.rescan_stale).await?;
     let mut records = futures_util::stream::iter(inputs)
         .map(|input| {
             let enricher = enricher.clone();

@@ -3,6 +3,7 @@
 mod action;
 mod analysis;
 mod comments;
+mod db;
 mod demo;
 mod download;
 mod emulator;
@@ -49,5 +50,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Widget(args) => widget::run(args, &Settings::resolve(&cli.global)?).await,
         Command::Private(args) => private::run(args, &Settings::resolve(&cli.global)?).await,
         Command::Quota => quota::run(&Settings::resolve(&cli.global)?).await,
+        Command::Db(args) => db::run(args.action, &Settings::resolve(&cli.global)?).await,
     }
 }

@@ -9,7 +9,7 @@ use crate::object_view;
 use vt_api::PrivateScanOptions;
 
 pub async fn run(args: PrivateArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let answer = match args.command {
         PrivateCommand::ScanFile(a) => {
             let options = PrivateScanOptions {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::io::Write;
 
 pub async fn run(settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let key = settings
         .keys
         .first()

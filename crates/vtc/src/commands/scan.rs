@@ -8,7 +8,7 @@ use crate::exit::Exit;
 use crate::object_view;
 
 pub async fn run(args: ScanArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let answer = match args.target {
         ScanTarget::File(file) => {
             capabilities::scan_file(

@@ -7,7 +7,7 @@ use crate::exit::Exit;
 use crate::object_view;
 
 pub async fn run(args: SearchArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let page = capabilities::page_size(args.limit, args.page_size.map(|n| n as usize));
     let answer =
         capabilities::search(&client, &args.query, args.limit, page, args.intelligence).await?;

@@ -8,7 +8,7 @@ use crate::object_view;
 use vt_api::VoteVerdict;
 
 pub async fn run(args: VoteArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let object = capabilities::indicator(&args.id)?;
     let verdict = match args.verdict {
         VoteChoice::Harmless => VoteVerdict::Harmless,
@@ -20,7 +20,7 @@ pub async fn run(args: VoteArgs, settings: &Settings) -> anyhow::Result<Exit> {
 }
 
 pub async fn list(args: VotesArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let object = capabilities::indicator(&args.id)?;
     let answer = capabilities::votes(&client, &object, args.limit).await?;
     object_view::print(&answer, settings.format)?;

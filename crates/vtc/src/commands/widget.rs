@@ -8,7 +8,7 @@ use crate::object_view::{self, Answer};
 use std::io::Write;
 
 pub async fn run(args: WidgetArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client()?;
+    let client = settings.client().await?;
     let object = capabilities::indicator(&args.id)?;
     let answer = capabilities::widget(&client, &object, args.html).await?;
     let Answer::One(widget) = &answer else {
