@@ -76,7 +76,8 @@ enum Item {
     Skip,
     Invalid {
         seq: u64,
-        record: Record,
+        // Boxed: a record is several times the size of the other variants.
+        record: Box<Record>,
     },
     Lookup {
         seq: u64,
@@ -286,7 +287,7 @@ impl Enricher {
             Item::Invalid { seq, record } => Some(Ok(Done {
                 seq,
                 key: format!("invalid:{}", record.input),
-                record,
+                record: *record,
                 transient: false,
             })),
             Item::Lookup {
@@ -345,7 +346,12 @@ fn classify(
             counters.invalid.fetch_add(1, Ordering::Relaxed);
             Item::Invalid {
                 seq,
-                record: Record::failed(input, None, "InvalidIndicator", &e.to_string()),
+                record: Box::new(Record::failed(
+                    input,
+                    None,
+                    "InvalidIndicator",
+                    &e.to_string(),
+                )),
             }
         }
     }

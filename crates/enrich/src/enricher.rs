@@ -9,8 +9,8 @@ use std::time::Duration;
 use store::Store;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
-use verdict::{Assessment, Record, VerdictConfig};
-use vt_model::Object;
+use verdict::{Assessment, FullObject, Record, VerdictConfig};
+use vt_model::Report;
 
 /// What an [`Enricher`] is told once, at start.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +31,7 @@ pub struct EnrichOptions {
 /// The answer for one indicator, from the cache or from VirusTotal.
 #[derive(Debug, Clone)]
 pub(crate) enum Outcome {
-    Found(Arc<Object>),
+    Found(Arc<Report>),
     NotFound,
     /// VirusTotal or the network failed for this item.
     Failed(Arc<vt_api::Error>),
@@ -182,17 +182,11 @@ impl Enricher {
     ) -> Record {
         let now = OffsetDateTime::now_utc();
         match outcome {
-            Outcome::Found(object) => {
-                let assessment = verdict::assess(object, &self.inner.options.verdict, now);
-                let mut record = Record::from_assessment(
-                    indicator,
-                    input,
-                    Some(object.id.clone()),
-                    &assessment,
-                    cached,
-                );
+            Outcome::Found(report) => {
+                let assessment = verdict::assess(report.as_ref(), &self.inner.options.verdict, now);
+                let mut record = Record::from_report(indicator, input, report, &assessment, cached);
                 if self.inner.options.full {
-                    record.full = serde_json::to_value(object.as_ref()).ok();
+                    record.full = Some(FullObject::of(report));
                 }
                 record
             }
@@ -259,8 +253,8 @@ impl Enricher {
             }
         }
         Ok(match found {
-            store::Cached::Found { json, .. } => match serde_json::from_str::<Object>(&json) {
-                Ok(object) => Some(Outcome::Found(Arc::new(object))),
+            store::Cached::Found { json, .. } => match Report::from_object_json(&json) {
+                Ok(report) => Some(Outcome::Found(Arc::new(report))),
                 Err(e) => {
                     tracing::warn!("ignoring unreadable cached report: {e}");
                     None
@@ -273,7 +267,7 @@ impl Enricher {
     /// Asks VirusTotal and remembers the answer (failures are not cached).
     async fn fetch(&self, indicator: &Indicator, key: &str) -> Outcome {
         let outcome = match self.inner.client.lookup(indicator).await {
-            Ok(object) => Outcome::Found(Arc::new(object)),
+            Ok(report) => Outcome::Found(Arc::new(report)),
             Err(e) if e.is_not_found() => Outcome::NotFound,
             Err(e) => return Outcome::Failed(Arc::new(e)),
         };
@@ -281,16 +275,16 @@ impl Enricher {
         let ttl = &self.inner.options.ttl;
         let now = OffsetDateTime::now_utc();
         let write = match &outcome {
-            Outcome::Found(object) => {
-                let json = serde_json::to_string(object.as_ref()).unwrap_or_default();
-                let aliases = aliases(indicator, object);
+            Outcome::Found(report) => {
+                // The JSON as VirusTotal sent it: nothing is serialised again.
+                let aliases = aliases(indicator, report);
                 let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
                 let kind = indicator.kind();
                 let report = store::NewReport {
                     key,
                     aliases: &aliases,
                     kind: kind.as_str(),
-                    json: &json,
+                    json: report.raw().get(),
                 };
                 store
                     .put_report(origin, report, ttl.for_kind(kind), now)
@@ -314,15 +308,11 @@ pub(crate) fn cache_key(indicator: &Indicator) -> String {
 }
 
 /// Other keys the same object answers to: a file's three hashes, a URL's id.
-fn aliases(indicator: &Indicator, object: &Object) -> Vec<String> {
+fn aliases(indicator: &Indicator, report: &Report) -> Vec<String> {
     let mut out = Vec::new();
-    if let Indicator::File(_) = indicator {
-        if let Some(attrs) = &object.attributes {
-            for alg in ["md5", "sha1", "sha256"] {
-                if let Some(h) = attrs.get(alg).and_then(|v| v.as_str()) {
-                    out.push(h.to_ascii_lowercase());
-                }
-            }
+    if let (Indicator::File(_), Some(file)) = (indicator, report.file()) {
+        for hash in [&file.md5, &file.sha1, &file.sha256].into_iter().flatten() {
+            out.push(hash.to_ascii_lowercase());
         }
     }
     let own = cache_key(indicator);

@@ -36,7 +36,7 @@ impl<W: Write> TableWriter<W> {
             None => (
                 r.verdict.as_str().to_owned(),
                 if r.id.is_some() {
-                    format!("{}/{}", r.malicious, r.total)
+                    r.detection().to_string()
                 } else {
                     "-".to_owned()
                 },

@@ -2,10 +2,10 @@
 //! [`VerdictConfig`], and a sentence for every rule that fired.
 
 use crate::config::{MIN_REPUTATION_VOTES, NEGATIVE_REPUTATION_AT};
-use crate::{Verdict, VerdictConfig};
-use serde_json::Value;
+use crate::{Detection, Verdict, VerdictConfig};
+use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
-use vt_model::{JsonMap, Object};
+use vt_model::{Analysed, AnalysisStats, EngineResult};
 
 /// Longest engine name or label quoted in a reason: these strings come from
 /// VirusTotal's engines, i.e. from whoever named the malware.
@@ -21,13 +21,9 @@ pub struct Assessment {
     pub verdict: Verdict,
     /// Short human sentences, the deciding one first.
     pub reasons: Vec<String>,
-    /// Engines in the `malicious` category.
-    pub malicious: u32,
-    /// Engines in the `suspicious` category.
-    pub suspicious: u32,
-    /// Sum of every `last_analysis_stats` value, timeouts and unsupported
-    /// types included: the denominator VirusTotal's ratio shows.
-    pub total: u32,
+    /// Engines that flagged it out of the engines that gave a verdict:
+    /// [`Detection`], the one detection rule.
+    pub detection: Detection,
     pub last_analysis_date: Option<OffsetDateTime>,
     /// The last analysis is older than `stale_after_days`.
     pub stale: bool,
@@ -43,92 +39,57 @@ impl Assessment {
         Assessment {
             verdict: Verdict::Unknown,
             reasons: vec![reason],
-            malicious: 0,
-            suspicious: 0,
-            total: 0,
+            detection: Detection::default(),
             last_analysis_date: None,
             stale: false,
         }
     }
 }
 
-/// How many engines said what, read leniently from the raw attributes.
-#[derive(Debug, Default)]
-struct Tally {
-    harmless: u32,
-    malicious: u32,
-    suspicious: u32,
-    undetected: u32,
-    total: u32,
-}
-
-impl Tally {
-    fn add(&mut self, category: &str, n: u32) {
-        let mut elsewhere = 0;
-        let slot = match category {
-            "harmless" => &mut self.harmless,
-            "malicious" => &mut self.malicious,
-            "suspicious" => &mut self.suspicious,
-            "undetected" => &mut self.undetected,
-            // Timeouts, failures, unsupported types: only in the total.
-            _ => &mut elsewhere,
-        };
-        *slot = slot.saturating_add(n);
-        self.total = self.total.saturating_add(n);
-    }
-
-    /// Engines that gave a verdict: the denominator of the ratio rule.
-    fn with_verdict(&self) -> u32 {
-        self.harmless
-            .saturating_add(self.malicious)
-            .saturating_add(self.suspicious)
-            .saturating_add(self.undetected)
-    }
-}
-
-/// Judges one report (a file, URL, domain or IP address object, or an
-/// analysis) with `config`; `now` decides staleness.
+/// Judges one report (a file, URL, domain or IP address, or an analysis)
+/// with `config`; `now` decides staleness.
 ///
-/// Reads `last_analysis_stats`, `last_analysis_results`,
-/// `last_analysis_date`, `reputation` and `total_votes` from the raw
-/// attributes (an analysis' `stats`, `results` and `date` stand in for the
-/// first three). Missing or malformed fields never fail: a report without
-/// any tally is `Unknown` and says why.
-pub fn assess(report: &Object, config: &VerdictConfig, now: OffsetDateTime) -> Assessment {
-    let Some(attrs) = &report.attributes else {
+/// Reads the typed `last_analysis_stats`, `last_analysis_results`,
+/// `last_analysis_date`, `reputation` and `total_votes` (an analysis'
+/// `stats`, `results` and `date`). A report without stats is counted from
+/// its per-engine results; one with neither is `Unknown` and says why.
+pub fn assess<R: Analysed + ?Sized>(
+    report: &R,
+    config: &VerdictConfig,
+    now: OffsetDateTime,
+) -> Assessment {
+    if !report.has_attributes() {
         return Assessment::without_analysis("VirusTotal returned no attributes for it".to_owned());
-    };
-    let last_analysis_date = field(attrs, "last_analysis_date", "date")
-        .and_then(Value::as_i64)
+    }
+    let last_analysis_date = report
+        .last_analysis_date()
         .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok());
     let (stale, stale_reason) = staleness(last_analysis_date, config, now);
 
-    let results = field(attrs, "last_analysis_results", "results").and_then(Value::as_object);
-    let Some(tally) = tally(attrs, results) else {
+    let results = report.last_analysis_results();
+    let Some(stats) = stats_of(report.last_analysis_stats(), results) else {
         let mut a = Assessment::without_analysis("VirusTotal holds no analysis of it".to_owned());
         a.last_analysis_date = last_analysis_date;
         return a;
     };
+    let detection = Detection::from_stats(&stats);
     let mut assessment = Assessment {
         verdict: Verdict::Unknown,
         reasons: Vec::new(),
-        malicious: tally.malicious,
-        suspicious: tally.suspicious,
-        total: tally.total,
+        detection,
         last_analysis_date,
         stale,
     };
-    let engines = tally.with_verdict();
-    if engines == 0 {
+    if detection.total == 0 {
         assessment.reasons.push(format!(
             "no engine gave a verdict ({} timed out, failed or could not scan it)",
-            tally.total
+            stats.total()
         ));
         assessment.reasons.extend(stale_reason);
         return assessment;
     }
 
-    let (mut verdict, mut reasons) = score_rules(&tally, config);
+    let (mut verdict, mut reasons) = score_rules(&detection, config);
 
     for (engine, label) in highlighted_detections(results, config) {
         verdict = verdict.max(if config.highlighted_makes_bad {
@@ -140,7 +101,7 @@ pub fn assess(report: &Object, config: &VerdictConfig, now: OffsetDateTime) -> A
     }
 
     if config.use_reputation && verdict == Verdict::Good {
-        if let Some(reason) = community_warning(attrs) {
+        if let Some(reason) = community_warning(report) {
             verdict = Verdict::Suspect;
             reasons.push(reason);
         }
@@ -152,38 +113,29 @@ pub fn assess(report: &Object, config: &VerdictConfig, now: OffsetDateTime) -> A
     assessment
 }
 
-/// `name`, or the analysis object's `fallback` for it.
-fn field<'a>(attrs: &'a JsonMap, name: &str, fallback: &str) -> Option<&'a Value> {
-    attrs.get(name).or_else(|| attrs.get(fallback))
-}
-
-/// The stats map if there is one (every value counts towards `total`, keys
-/// vtc does not know included); else a count of the per-engine results.
-fn tally(attrs: &JsonMap, results: Option<&JsonMap>) -> Option<Tally> {
-    let mut tally = Tally::default();
-    if let Some(stats) = field(attrs, "last_analysis_stats", "stats").and_then(Value::as_object) {
-        for (category, n) in stats {
-            let n = n
-                .as_u64()
-                .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
-            tally.add(category, n);
-        }
-        return Some(tally);
+/// The stats if there are some; else a count of the per-engine results.
+fn stats_of(
+    stats: Option<&AnalysisStats>,
+    results: &BTreeMap<String, EngineResult>,
+) -> Option<AnalysisStats> {
+    if let Some(stats) = stats {
+        return Some(stats.clone());
     }
-    let results = results.filter(|r| !r.is_empty())?;
+    if results.is_empty() {
+        return None;
+    }
+    let mut counted = AnalysisStats::default();
     for result in results.values() {
-        if let Some(category) = result.get("category").and_then(Value::as_str) {
-            tally.add(category, 1);
-        }
+        counted.count(&result.category);
     }
-    Some(tally)
+    Some(counted)
 }
 
 /// The count and ratio rules: the verdict they give and the sentences that
 /// explain it.
-fn score_rules(tally: &Tally, config: &VerdictConfig) -> (Verdict, Vec<String>) {
-    let engines = tally.with_verdict();
-    let (m, s) = (tally.malicious, tally.suspicious);
+fn score_rules(detection: &Detection, config: &VerdictConfig) -> (Verdict, Vec<String>) {
+    let engines = detection.total;
+    let (m, s) = (detection.malicious, detection.suspicious);
     let score = f64::from(m) + config.suspicious_weight * f64::from(s);
     let ratio = score / f64::from(engines);
     let reaches = |threshold: u32| score + EPSILON >= f64::from(threshold);
@@ -241,26 +193,27 @@ fn score_rules(tally: &Tally, config: &VerdictConfig) -> (Verdict, Vec<String>) 
 
 /// Highlighted engines whose result is `malicious`, with their labels.
 fn highlighted_detections(
-    results: Option<&JsonMap>,
+    results: &BTreeMap<String, EngineResult>,
     config: &VerdictConfig,
 ) -> Vec<(String, String)> {
-    let Some(results) = results else {
-        return Vec::new();
-    };
     if config.highlighted_engines.is_empty() {
         return Vec::new();
     }
     results
         .iter()
-        .filter(|(_, r)| r.get("category").and_then(Value::as_str) == Some("malicious"))
+        .filter(|(_, r)| r.category == "malicious")
         .filter_map(|(key, r)| {
-            let name = r.get("engine_name").and_then(Value::as_str).unwrap_or(key);
+            let name = if r.engine_name.is_empty() {
+                key.as_str()
+            } else {
+                r.engine_name.as_str()
+            };
             if !(config.is_highlighted(key) || config.is_highlighted(name)) {
                 return None;
             }
             let label = r
-                .get("result")
-                .and_then(Value::as_str)
+                .result
+                .as_deref()
                 .filter(|l| !l.trim().is_empty())
                 .unwrap_or("malicious");
             Some((quoted(name), quoted(label)))
@@ -269,17 +222,16 @@ fn highlighted_detections(
 }
 
 /// The community's reason to distrust an otherwise good report, if any.
-fn community_warning(attrs: &JsonMap) -> Option<String> {
-    if let Some(reputation) = attrs.get("reputation").and_then(Value::as_i64) {
+fn community_warning<R: Analysed + ?Sized>(report: &R) -> Option<String> {
+    if let Some(reputation) = report.reputation() {
         if reputation <= NEGATIVE_REPUTATION_AT {
             return Some(format!(
                 "community reputation {reputation} (<= {NEGATIVE_REPUTATION_AT})"
             ));
         }
     }
-    let votes = attrs.get("total_votes")?;
-    let count = |k: &str| votes.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let (malicious, harmless) = (count("malicious"), count("harmless"));
+    let votes = report.total_votes()?;
+    let (malicious, harmless) = (u64::from(votes.malicious), u64::from(votes.harmless));
     if malicious > harmless && malicious >= u64::from(MIN_REPUTATION_VOTES) {
         return Some(format!(
             "{malicious} of {} community votes say malicious",

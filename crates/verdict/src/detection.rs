@@ -1,15 +1,20 @@
 //! The one detection rule: how many engines flagged an object, out of how
-//! many. Every ratio vtc shows (tables, records, `scan`, `widget`, reports,
-//! feeds) comes from [`Detection::from_stats`], so one file never shows
-//! two ratios.
+//! many. Every ratio vtc shows (the verdict's thresholds and reasons, the
+//! record's `malicious` / `suspicious` / `total`, tables, `scan`,
+//! `widget`, reports, feeds) comes from [`Detection::from_stats`] over the
+//! typed `last_analysis_stats` (or an analysis' `stats`), so one file never
+//! shows two ratios. A record gives its own back with `Record::detection`.
 //!
 //! The denominator counts the engines that *gave a verdict*: `harmless`,
 //! `malicious`, `suspicious` and `undetected`. `type-unsupported`,
-//! `timeout`, `confirmed-timeout` and `failure` are left out: those engines
-//! did not look at the object, so counting them would make a file look
-//! cleaner the more engines cannot parse it (an ELF binary is
-//! "type-unsupported" by a dozen Windows-only engines). This is also the
-//! denominator VirusTotal's web interface shows.
+//! `timeout`, `confirmed-timeout` and `failure` are left out, and so are
+//! categories vtc does not know: those engines did not judge the object,
+//! so counting them would make a file look cleaner the more engines cannot
+//! parse it (an ELF binary is "type-unsupported" by a dozen Windows-only
+//! engines), and the same file would look cleaner on a day more engines
+//! time out. This is also the denominator VirusTotal's web interface
+//! shows. The EICAR file of the emulator, 62 engines malicious, 6
+//! undetected and 2 type-unsupported, is `62/68`, never `62/70`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

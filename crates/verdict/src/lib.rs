@@ -19,7 +19,7 @@ mod record;
 pub use assess::{assess, Assessment};
 pub use config::{ConfigError, VerdictConfig, MIN_REPUTATION_VOTES, NEGATIVE_REPUTATION_AT};
 pub use detection::Detection;
-pub use record::{Record, RecordError};
+pub use record::{FullObject, Record, RecordError};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

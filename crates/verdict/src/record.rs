@@ -1,10 +1,12 @@
 //! The record: one enrichment result, the same in every output.
 
-use crate::{Assessment, Verdict};
+use crate::{Assessment, Detection, Verdict};
 use ioc::{Indicator, IndicatorKind};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
+use vt_model::{Analysed, Report};
 
 /// One enrichment result, as design.md's "Records" section shows it; the
 /// field order here is the JSON key order.
@@ -34,9 +36,60 @@ pub struct Record {
     pub link: Option<String>,
     /// Set when the item failed for good; the record still has its row.
     pub error: Option<RecordError>,
-    /// The full VirusTotal object, with `--full`.
+    // What the report says beyond the verdict, for feeds and policies,
+    // read from the typed report once so that nobody parses its JSON
+    // again. Each is left out of the JSON when VirusTotal did not say it,
+    // so records without them read as before.
+    /// Community score: positive is trusted, negative distrusted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full: Option<serde_json::Value>,
+    pub reputation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Files only, like the fields after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// VirusTotal's file type tag, e.g. `peexe`, `pdf`, `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meaningful_name: Option<String>,
+    /// RFC 3339 in UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_submission_date: Option<String>,
+    /// `popular_threat_classification.suggested_threat_label`, e.g.
+    /// `trojan.emotet/zusy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub popular_threat_label: Option<String>,
+    /// The full VirusTotal object, with `--full`, exactly as it came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<FullObject>,
+}
+
+/// A VirusTotal object's JSON as it came: written out as it is, never
+/// parsed again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FullObject(pub Box<RawValue>);
+
+impl FullObject {
+    /// The object of a report.
+    pub fn of(report: &Report) -> FullObject {
+        FullObject(report.raw().to_owned())
+    }
+}
+
+/// Equal when the JSON text is.
+impl PartialEq for FullObject {
+    fn eq(&self, other: &FullObject) -> bool {
+        self.0.get() == other.0.get()
+    }
 }
 
 /// Why an item has no verdict.
@@ -65,15 +118,74 @@ impl Record {
             id,
             verdict: assessment.verdict,
             reasons: assessment.reasons.clone(),
-            malicious: assessment.malicious,
-            suspicious: assessment.suspicious,
-            total: assessment.total,
+            malicious: assessment.detection.malicious,
+            suspicious: assessment.detection.suspicious,
+            total: assessment.detection.total,
             last_analysis_date: assessment.last_analysis_date.and_then(rfc3339_utc),
             stale: assessment.stale,
             cached,
             link: Some(indicator.gui_link()),
             error: None,
+            reputation: None,
+            tags: Vec::new(),
+            md5: None,
+            sha1: None,
+            sha256: None,
+            size: None,
+            type_tag: None,
+            meaningful_name: None,
+            first_submission_date: None,
+            popular_threat_label: None,
             full: None,
+        }
+    }
+
+    /// The record of a report and its assessment: the object's id and the
+    /// report's reputation, tags and (for files) hashes, size, type, name,
+    /// first submission and threat label besides what
+    /// [`Record::from_assessment`] fills in.
+    pub fn from_report(
+        indicator: &Indicator,
+        input: &str,
+        report: &Report,
+        assessment: &Assessment,
+        cached: bool,
+    ) -> Record {
+        let mut record = Record::from_assessment(
+            indicator,
+            input,
+            Some(report.id.clone()),
+            assessment,
+            cached,
+        );
+        record.reputation = report.reputation();
+        record.tags = report.tags().to_vec();
+        if let Some(file) = report.file() {
+            record.md5 = file.md5.clone();
+            record.sha1 = file.sha1.clone();
+            record.sha256 = file.sha256.clone();
+            record.size = file.size;
+            record.type_tag = file.type_tag.clone();
+            record.meaningful_name = file.meaningful_name.clone();
+            record.first_submission_date = file
+                .first_submission_date
+                .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+                .and_then(rfc3339_utc);
+            record.popular_threat_label = file
+                .popular_threat_classification
+                .as_ref()
+                .and_then(|p| p.suggested_threat_label.clone());
+        }
+        record
+    }
+
+    /// Malicious and suspicious engines out of the engines that gave a
+    /// verdict: the ratio every table and report shows.
+    pub fn detection(&self) -> Detection {
+        Detection {
+            malicious: self.malicious,
+            suspicious: self.suspicious,
+            total: self.total,
         }
     }
 
@@ -99,6 +211,16 @@ impl Record {
                 code: code.to_owned(),
                 message: message.to_owned(),
             }),
+            reputation: None,
+            tags: Vec::new(),
+            md5: None,
+            sha1: None,
+            sha256: None,
+            size: None,
+            type_tag: None,
+            meaningful_name: None,
+            first_submission_date: None,
+            popular_threat_label: None,
             full: None,
         }
     }
@@ -151,9 +273,11 @@ mod tests {
         Assessment {
             verdict: Verdict::Bad,
             reasons: vec!["12 of 70 engines flagged it malicious (>= 5)".to_owned()],
-            malicious: 12,
-            suspicious: 1,
-            total: 70,
+            detection: Detection {
+                malicious: 12,
+                suspicious: 1,
+                total: 70,
+            },
             last_analysis_date: Some(datetime!(2026-11-20 11:00 +01:00)),
             stale: false,
         }
@@ -183,7 +307,9 @@ mod tests {
             "full is left out unless set: {json}"
         );
 
-        record.full = Some(serde_json::json!({"type": "url"}));
+        record.full = Some(FullObject(
+            RawValue::from_string(r#"{"type":"url"}"#.to_owned()).expect("json"),
+        ));
         let json = serde_json::to_string(&record).expect("serialises");
         assert!(
             json.ends_with(r#""error":null,"full":{"type":"url"}}"#),
@@ -221,6 +347,53 @@ mod tests {
             record.last_analysis_time(),
             Some(datetime!(2026-11-20 10:00 UTC))
         );
+    }
+
+    #[test]
+    fn a_file_record_carries_what_feeds_need_and_full_is_the_json_as_sent() {
+        let raw = r#"{"type":"file","id":"275a","attributes":{"md5":"44d8","sha1":"3395",
+            "sha256":"275a","size":68,"type_tag":"text","meaningful_name":"eicar.com",
+            "first_submission_date":1148301722,"reputation":3500,"tags":["text"],
+            "popular_threat_classification":{"suggested_threat_label":"virus.eicar/test"},
+            "last_analysis_stats":{"malicious":62,"undetected":6,"type-unsupported":2}}}"#;
+        let report = Report::from_object_json(raw).expect("report");
+        let ind = Indicator::parse("44D88612FEA8A8F36DE82E1278ABB02F").expect("md5");
+        let mut record = Record::from_report(&ind, "44D8…", &report, &bad_assessment(), false);
+        record.full = Some(FullObject::of(&report));
+        let v = serde_json::to_value(&record).expect("serialises");
+        assert_eq!(v["id"], "275a");
+        assert_eq!(
+            (v["md5"].as_str(), v["sha1"].as_str()),
+            (Some("44d8"), Some("3395"))
+        );
+        assert_eq!(v["sha256"], "275a");
+        assert_eq!(v["size"], 68);
+        assert_eq!(v["type_tag"], "text");
+        assert_eq!(v["meaningful_name"], "eicar.com");
+        assert_eq!(v["first_submission_date"], "2006-05-22T12:42:02Z");
+        assert_eq!(v["popular_threat_label"], "virus.eicar/test");
+        assert_eq!(v["reputation"], 3500);
+        assert_eq!(v["tags"], serde_json::json!(["text"]));
+        assert_eq!(v["full"]["attributes"]["size"], 68);
+        let json = serde_json::to_string(&record).expect("serialises");
+        assert!(json.ends_with(&format!(r#","full":{raw}}}"#)), "{json}");
+        let back: Record = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back, record);
+    }
+
+    #[test]
+    fn records_without_report_facts_keep_the_old_keys_only() {
+        let ind = Indicator::parse("example.com").expect("domain");
+        let record =
+            Record::from_assessment(&ind, "example.com", None, &Assessment::unknown(), false);
+        let v = serde_json::to_value(&record).expect("serialises");
+        let keys: Vec<&str> = v
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, KEYS_IN_ORDER[..14].to_vec());
     }
 
     #[test]

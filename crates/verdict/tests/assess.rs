@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use verdict::{assess, Assessment, Verdict, VerdictConfig};
-use vt_model::{DataEnvelope, Object};
+use vt_model::{AnalysisAttributes, Report};
 
 /// (case, config, stats, results, verdict, highlighted reason)
 type HighlightCase<'a> = (
@@ -42,7 +42,7 @@ type FixtureCase<'a> = (
 const NOW: OffsetDateTime = datetime!(2026-11-20 10:00 UTC);
 
 /// A report whose `last_analysis_stats` is `stats`, plus `extra` attributes.
-fn report(stats: Value, extra: Value) -> Object {
+fn report(stats: Value, extra: Value) -> Report {
     let mut attrs = json!({
         "last_analysis_stats": stats,
         "last_analysis_date": NOW.unix_timestamp() - 3600,
@@ -53,8 +53,8 @@ fn report(stats: Value, extra: Value) -> Object {
     object(attrs)
 }
 
-fn object(attrs: Value) -> Object {
-    serde_json::from_value(json!({"type": "file", "id": "abc", "attributes": attrs}))
+fn object(attrs: Value) -> Report {
+    Report::from_object_json(&json!({"type": "file", "id": "abc", "attributes": attrs}).to_string())
         .expect("test report is a valid object")
 }
 
@@ -71,12 +71,10 @@ fn results(entries: &[(&str, &str, Option<&str>)]) -> Value {
     Value::Object(map)
 }
 
-fn fixture(name: &str) -> Object {
+fn fixture(name: &str) -> Report {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let env: DataEnvelope<Object> =
-        serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{path}: {e}"));
-    env.data
+    Report::from_envelope(raw.as_bytes()).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 #[test]
@@ -233,8 +231,11 @@ fn bad_reasons_state_the_ratio_and_near_misses_say_why_not() {
     );
 }
 
+/// The one detection rule (`verdict::Detection`): engines that could not
+/// scan, timed out or failed are not in the denominator, nor are
+/// categories vtc does not know.
 #[test]
-fn counts_and_total_come_from_every_stats_value() {
+fn total_counts_the_engines_that_gave_a_verdict() {
     let a = assess(
         &report(
             json!({"harmless": 1, "undetected": 8, "malicious": 60, "suspicious": 2,
@@ -245,7 +246,8 @@ fn counts_and_total_come_from_every_stats_value() {
         &VerdictConfig::default(),
         NOW,
     );
-    assert_eq!((a.malicious, a.suspicious, a.total), (60, 2, 85));
+    let d = a.detection;
+    assert_eq!((d.malicious, d.suspicious, d.total), (60, 2, 71));
 }
 
 #[test]
@@ -516,16 +518,20 @@ fn unknown_when_virustotal_has_nothing_to_judge() {
     assert_eq!(unknown.verdict, Verdict::Unknown);
     assert_eq!(unknown.reasons, vec!["not found in VirusTotal".to_owned()]);
     assert_eq!(
-        (unknown.malicious, unknown.total, unknown.stale),
+        (
+            unknown.detection.malicious,
+            unknown.detection.total,
+            unknown.stale
+        ),
         (0, 0, false)
     );
 
-    let no_attributes: Object =
-        serde_json::from_value(json!({"type": "file", "id": "abc"})).expect("object");
+    let no_attributes =
+        Report::from_object_json(r#"{"type": "file", "id": "abc"}"#).expect("object");
     let no_stats = object(json!({"reputation": -100, "last_analysis_date": NOW.unix_timestamp()}));
     let no_verdicts = report(json!({"type-unsupported": 70, "timeout": 2}), json!({}));
     // (case, report, first reason)
-    let cases: Vec<(&str, Object, &str)> = vec![
+    let cases: Vec<(&str, Report, &str)> = vec![
         (
             "no attributes",
             no_attributes,
@@ -563,7 +569,7 @@ fn missing_stats_are_counted_from_the_engine_results() {
         ]),
     }));
     let a = assess(&r, &VerdictConfig::default(), NOW);
-    assert_eq!((a.malicious, a.total), (5, 7));
+    assert_eq!((a.detection.malicious, a.detection.total), (5, 6));
     assert_eq!(a.verdict, Verdict::Bad, "{:?}", a.reasons);
     assert_eq!(a.last_analysis_date, None);
     assert!(!a.stale);
@@ -585,19 +591,18 @@ fn malformed_fields_never_fail_the_assessment() {
     };
     let a = assess(&r, &config, NOW);
     assert_eq!(a.verdict, Verdict::Good);
-    assert_eq!((a.malicious, a.total), (0, 10));
+    assert_eq!((a.detection.malicious, a.detection.total), (0, 10));
     assert_eq!(a.last_analysis_date, None);
 }
 
 #[test]
 fn analysis_objects_are_judged_by_their_stats() {
-    let r: Object = serde_json::from_value(json!({
-        "type": "analysis", "id": "u-1",
-        "attributes": {"status": "completed", "date": NOW.unix_timestamp(),
-                       "stats": {"malicious": 9, "undetected": 50, "harmless": 10},
-                       "results": {}}
+    let r: AnalysisAttributes = serde_json::from_value(json!({
+        "status": "completed", "date": NOW.unix_timestamp(),
+        "stats": {"malicious": 9, "undetected": 50, "harmless": 10},
+        "results": {}
     }))
-    .expect("object");
+    .expect("analysis attributes");
     let a = assess(&r, &VerdictConfig::default(), NOW);
     assert_eq!(a.verdict, Verdict::Bad);
     assert_eq!(a.last_analysis_date, Some(NOW));
@@ -623,7 +628,7 @@ fn realistic_reports_from_fixtures() {
             Verdict::Bad,
             60,
             0,
-            77,
+            68,
             false,
             "60 of 68 engines flagged it malicious (>= 5)",
         ),
@@ -682,7 +687,12 @@ fn realistic_reports_from_fixtures() {
         let a = assess(&fixture(name), &config, NOW);
         assert_eq!(a.verdict, verdict, "{name}: {:?}", a.reasons);
         assert_eq!(
-            (a.malicious, a.suspicious, a.total, a.stale),
+            (
+                a.detection.malicious,
+                a.detection.suspicious,
+                a.detection.total,
+                a.stale
+            ),
             (malicious, suspicious, total, stale),
             "{name}"
         );

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use vt_model::{
     AnalysisAttributes, AnalysisMeta, AnalysisStatus, DataEnvelope, DomainAttributes,
-    FileAttributes, IpAddressAttributes, JsonMap, Object, UrlAttributes,
+    FileAttributes, IpAddressAttributes, Object, Report, UrlAttributes,
 };
 
 /// An analysis as `GET /analyses/{id}` returns it: the object and the
@@ -247,10 +247,22 @@ impl Client {
         .await
     }
 
-    /// The object of any indicator, attributes left raw.
-    pub async fn lookup(&self, indicator: &Indicator) -> Result<Object<JsonMap>, Error> {
+    /// The report on any indicator: read once from the answer's bytes into
+    /// typed attributes, its JSON kept as it came (see [`Report`]).
+    pub async fn lookup(&self, indicator: &Indicator) -> Result<Report, Error> {
         let url = self.endpoint(&object_segments(indicator));
-        self.fetch_data(Call::get(url, Vec::new())).await
+        match execute(
+            &self.inner,
+            &Call::get(url, Vec::new()),
+            Want::Parsed(parse_report),
+        )
+        .await?
+        {
+            Got::Parsed(report) => Ok(report),
+            Got::Stream(_) => Err(Error::InvalidConfig(
+                "internal: wanted a parsed body".into(),
+            )),
+        }
     }
 
     /// `GET /analyses/{id}`.
@@ -382,6 +394,13 @@ pub(crate) fn owned(query: &[(&str, &str)]) -> Vec<(String, String)> {
 
 fn parse_whole<T: DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
     serde_json::from_slice(body)
+}
+
+fn parse_report(body: &[u8]) -> serde_json::Result<Report> {
+    Report::from_envelope(body).map_err(|e| match e {
+        vt_model::ReportError::Json(e) => e,
+        other => serde::de::Error::custom(other),
+    })
 }
 
 /// Whether an analysis report says `completed`.

@@ -92,7 +92,11 @@ async fn typed_lookups_return_the_wire_objects() {
         .await
         .expect("lookup");
     assert_eq!(generic.id, EICAR_SHA256);
-    assert!(generic.attributes.expect("raw").contains_key("md5"));
+    assert_eq!(
+        generic.file().and_then(|f| f.md5.as_deref()),
+        Some(vt_emulator::EICAR_MD5)
+    );
+    assert!(generic.raw().get().contains("\"last_analysis_results\""));
 
     let raw = c
         .get_json(&format!("/files/{EICAR_SHA256}"), &[])

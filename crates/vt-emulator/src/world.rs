@@ -545,6 +545,7 @@ pub(crate) fn file_attributes(identity: &FileIdentity, class: WorldClass) -> Fil
         times_submitted: Some(times_submitted),
         first_submission_date: Some(d.first_submission),
         last_submission_date: Some(d.last_submission),
+        popular_threat_classification: None,
         last_analysis_date: Some(d.last_analysis),
         last_analysis_stats: Some(stats),
         last_analysis_results: results,
@@ -615,6 +616,8 @@ pub(crate) fn eicar_attributes() -> FileAttributes {
         times_submitted: Some(250_000),
         first_submission_date: Some(1_148_301_722),
         last_submission_date: Some(d.last_submission.max(1_148_301_722)),
+        // In `other`, as the world builds it with the rest of the extras.
+        popular_threat_classification: None,
         last_analysis_date: Some(d.last_analysis),
         last_analysis_stats: Some(stats),
         last_analysis_results: results,

@@ -205,6 +205,88 @@ macro_rules! analysed_attributes {
             #[serde(flatten)]
             pub other: JsonMap,
         }
+
+        impl crate::Analysed for $name {
+            fn last_analysis_stats(&self) -> Option<&AnalysisStats> {
+                self.last_analysis_stats.as_ref()
+            }
+            fn last_analysis_results(&self) -> &BTreeMap<String, EngineResult> {
+                &self.last_analysis_results
+            }
+            fn last_analysis_date(&self) -> Option<i64> {
+                self.last_analysis_date
+            }
+            fn reputation(&self) -> Option<i64> {
+                self.reputation
+            }
+            fn total_votes(&self) -> Option<Votes> {
+                self.total_votes
+            }
+            fn tags(&self) -> &[String] {
+                &self.tags
+            }
+        }
+
+        impl crate::report::NamedOnly for $name {
+            fn named_only(raw: &str) -> serde_json::Result<Self> {
+                /// The same fields without the flattened `other` map:
+                /// serde reads it straight from the text, skipping the
+                /// attributes it does not name instead of buffering them.
+                #[derive(Deserialize)]
+                struct Named {
+                    $(
+                        #[serde(default)]
+                        $field: Option<$ty>,
+                    )*
+                    #[serde(default)]
+                    last_analysis_date: Option<i64>,
+                    #[serde(default)]
+                    last_analysis_stats: Option<AnalysisStats>,
+                    #[serde(default)]
+                    last_analysis_results: BTreeMap<String, EngineResult>,
+                    #[serde(default)]
+                    last_modification_date: Option<i64>,
+                    #[serde(default)]
+                    reputation: Option<i64>,
+                    #[serde(default)]
+                    total_votes: Option<Votes>,
+                    #[serde(default)]
+                    tags: Vec<String>,
+                }
+                let n: Named = serde_json::from_str(raw)?;
+                Ok($name {
+                    $($field: n.$field,)*
+                    last_analysis_date: n.last_analysis_date,
+                    last_analysis_stats: n.last_analysis_stats,
+                    last_analysis_results: n.last_analysis_results,
+                    last_modification_date: n.last_modification_date,
+                    reputation: n.reputation,
+                    total_votes: n.total_votes,
+                    tags: n.tags,
+                    other: JsonMap::new(),
+                })
+            }
+
+            fn lenient(mut map: JsonMap) -> Self {
+                use crate::report::lenient_field as field;
+                $name {
+                    $($field: field(&mut map, stringify!($field)),)*
+                    last_analysis_date: field(&mut map, "last_analysis_date"),
+                    last_analysis_stats: map
+                        .remove("last_analysis_stats")
+                        .and_then(|v| crate::report::lenient_stats(&v)),
+                    last_analysis_results: map
+                        .remove("last_analysis_results")
+                        .map(|v| crate::report::lenient_results(v))
+                        .unwrap_or_default(),
+                    last_modification_date: field(&mut map, "last_modification_date"),
+                    reputation: field(&mut map, "reputation"),
+                    total_votes: field(&mut map, "total_votes"),
+                    tags: field(&mut map, "tags").unwrap_or_default(),
+                    other: JsonMap::new(),
+                }
+            }
+        }
     };
 }
 
@@ -223,8 +305,35 @@ analysed_attributes!(
         times_submitted: u64,
         first_submission_date: i64,
         last_submission_date: i64,
+        /// The label most engines agree on, and the categories and names
+        /// behind it.
+        popular_threat_classification: PopularThreatClassification,
     }
 );
+
+/// `popular_threat_classification` of a file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PopularThreatClassification {
+    /// E.g. `trojan.emotet/zusy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_threat_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub popular_threat_category: Vec<ThreatCount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub popular_threat_name: Vec<ThreatCount>,
+    /// Every key not named above, kept as it came.
+    #[serde(flatten)]
+    pub other: JsonMap,
+}
+
+/// One `{"count", "value"}` entry of a threat classification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreatCount {
+    #[serde(default)]
+    pub count: u64,
+    #[serde(default)]
+    pub value: String,
+}
 
 analysed_attributes!(
     /// Attributes of a `url` object (id: sha256 of the canonical URL).

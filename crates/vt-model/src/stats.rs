@@ -35,7 +35,8 @@ pub struct AnalysisStats {
 }
 
 impl AnalysisStats {
-    /// Sum of every category: the denominator of a detection ratio.
+    /// Sum of every category, the engines that could not scan included (not
+    /// the denominator of a detection ratio: that is `verdict::Detection`).
     pub fn total(&self) -> u32 {
         self.harmless
             + self.malicious
@@ -48,7 +49,8 @@ impl AnalysisStats {
     }
 
     /// Engines that gave a verdict on the object (excludes unsupported types,
-    /// failures and timeouts), the denominator VirusTotal's GUI shows.
+    /// failures and timeouts), the denominator VirusTotal's GUI shows and
+    /// `verdict::Detection` uses.
     pub fn engines_with_verdict(&self) -> u32 {
         self.harmless + self.malicious + self.suspicious + self.undetected
     }
