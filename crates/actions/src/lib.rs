@@ -114,6 +114,13 @@ pub trait Progress: Send + Sync {
     fn analysis_status(&self, id: &str, status: &str);
     /// The wait for an analysis is over (completed or given up).
     fn wait_finished(&self) {}
+    /// `scan_file` found VirusTotal knows the file, so did not upload it.
+    fn upload_skipped(&self, path: &std::path::Path, sha256: &str) {
+        self.note(&format!(
+            "virustotal already knows {} (sha256 {sha256}); not uploading (force uploads anyway)",
+            path.display()
+        ));
+    }
 }
 
 /// Progress nobody hears.

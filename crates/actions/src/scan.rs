@@ -144,11 +144,7 @@ pub async fn scan_file(ctx: &Context, req: ScanFileRequest) -> Result<ObjectOutp
         match ctx.client.file(&hash).await {
             Ok(report) => {
                 tracing::info!(sha256 = %digests.sha256, "virustotal knows the file; not uploading");
-                ctx.progress.note(&format!(
-                    "virustotal already knows {} (sha256 {}); not uploading (force uploads anyway)",
-                    path.display(),
-                    digests.sha256
-                ));
+                ctx.progress.upload_skipped(&path, &digests.sha256);
                 return ObjectOutput::from_api(&report);
             }
             Err(err) if err.is_not_found() => {}
