@@ -90,7 +90,7 @@ impl FileSink {
 
 fn in_the_way(path: &Path) -> ActionError {
     ActionError::invalid(format!(
-        "{} already exists; remove it, choose another output, or force to replace it",
+        "{} already exists; remove it, choose another output, or force (--force) to replace it",
         path.display()
     ))
 }
