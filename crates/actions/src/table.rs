@@ -303,6 +303,36 @@ mod tests {
         assert!(err.message().contains("limit"), "{err}");
     }
 
+    fn compile(name: &str, schema: Value) -> (boon::Schemas, boon::SchemaIndex) {
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        let url = format!("urn:actions:{name}");
+        compiler.add_resource(&url, schema).unwrap();
+        let index = compiler
+            .compile(&url, &mut schemas)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        (schemas, index)
+    }
+
+    #[test]
+    fn every_schema_compiles_and_rejects_what_its_type_rejects() {
+        for action in ACTIONS {
+            compile(action.name, action.input_schema());
+            compile(action.name, action.output_schema());
+        }
+        let lookup = find("lookup").unwrap();
+        let (schemas, output) = compile("lookup", lookup.output_schema());
+        let report = json!({"type": "file", "id": "abc", "attributes": {"size": 3},
+            "detection": {"malicious": 1, "suspicious": 0, "total": 2, "ratio": "1/2"}});
+        assert!(schemas.validate(&report, output).is_ok());
+        assert!(schemas.validate(&json!({"id": "abc"}), output).is_err());
+        let (schemas, input) = compile("lookup", lookup.input_schema());
+        assert!(schemas.validate(&json!({"indicator": "x"}), input).is_ok());
+        assert!(schemas
+            .validate(&json!({"indicator": "x", "more": 1}), input)
+            .is_err());
+    }
+
     #[test]
     fn the_list_reads_inputs_from_the_schema() {
         let inputs = find("get_relationships").unwrap().inputs();

@@ -2,8 +2,8 @@
 //! read, so a file is never read three times.
 //!
 //! [`digest_file`] hashes a file from disk; large files are hashed on two
-//! threads (sha256 on one, md5 and sha1 on the other, which take about as
-//! long together), so both cores work. [`Hasher`] is the incremental state
+//! threads (md5 on the reading one, sha1 and sha256 on the other), so both
+//! cores work. [`Hasher`] is the incremental state
 //! behind it; [`HashingReader`] and [`HashingWriter`] hash exactly the bytes
 //! that pass through them, and with the `tokio` feature
 //! [`AsyncHashingWriter`] does the same for an `AsyncWrite` (a download
