@@ -172,7 +172,7 @@ pub struct ScanFileArgs {
 
 #[derive(Debug, Args)]
 pub struct ScanUrlArgs {
-    /// The URL (defanged forms accepted).
+    /// The URL (defanged forms accepted); a bare host means http://host/.
     pub url: String,
     #[command(flatten)]
     pub wait: WaitArgs,
@@ -196,14 +196,18 @@ pub struct RescanArgs {
 pub struct DownloadArgs {
     /// The sample's md5, sha1 or sha256.
     pub hash: String,
-    /// Where to write it. Default: <sha256>.zip (or <sha256> with --raw) in the current folder.
+    /// Where to write it: a file, or a folder (the sample named by its sha256).
+    /// Default: <sha256>.zip (or <sha256> with --raw) in the current folder.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Replace the output file if it exists (default: refuse).
+    #[arg(long)]
+    pub force: bool,
     /// Write the bare sample instead of an encrypted zip (live malware: handle with care).
     #[arg(long)]
     pub raw: bool,
     /// Print a short-lived download link (no key needed to use it) instead of downloading.
-    #[arg(long, conflicts_with_all = ["raw", "output"])]
+    #[arg(long, conflicts_with_all = ["raw", "output", "force"])]
     pub url: bool,
 }
 
@@ -214,8 +218,8 @@ pub struct RelationshipsArgs {
     /// The relationship, e.g. contacted_domains, resolutions, downloaded_files.
     pub relationship: String,
     /// At most this many related objects (pages are fetched as needed).
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
     /// Only the related objects' type and id (a cheaper answer).
     #[arg(long)]
     pub descriptors: bool,
@@ -229,8 +233,8 @@ pub struct SearchArgs {
     /// The query: a hash, URL, domain or IP; with --intelligence, a VT Intelligence query.
     pub query: String,
     /// At most this many results.
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
     /// VT Intelligence search (premium), e.g. `type:peexe positives:5+`.
     #[arg(long)]
     pub intelligence: bool,
@@ -247,8 +251,8 @@ pub struct CommentsArgs {
     #[arg(long)]
     pub add: Option<String>,
     /// At most this many comments.
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -271,8 +275,8 @@ pub struct VotesArgs {
     /// The object: a file hash, URL, domain or IP address.
     pub id: String,
     /// At most this many votes.
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
 }
 
 #[derive(Debug, Args)]
@@ -319,8 +323,8 @@ pub struct PrivateRelationshipsArgs {
     /// The relationship, e.g. contacted_domains, contacted_ips, contacted_urls, dropped_files.
     pub relationship: String,
     /// At most this many related objects (pages are fetched as needed).
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
     /// Only the related objects' type and id (a cheaper answer).
     #[arg(long)]
     pub descriptors: bool,
@@ -358,8 +362,8 @@ pub struct PrivateHashArgs {
 #[derive(Debug, Args)]
 pub struct PrivateListArgs {
     /// At most this many files.
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
 }
 
 #[derive(Debug, Args)]
@@ -385,8 +389,18 @@ pub struct ActionArgs {
     #[arg(required_unless_present = "list")]
     pub name: Option<String>,
     /// List the actions with their inputs (JSON with --format json).
-    #[arg(long, conflicts_with = "name")]
+    #[arg(long, conflicts_with_all = ["name", "schema"])]
     pub list: bool,
+    /// Print the action's input and output JSON Schemas instead of running it.
+    #[arg(long, requires = "name")]
+    pub schema: bool,
+    /// Where download_file saves the sample: a file, or a folder (named by
+    /// sha256). Default: <sha256>.zip (or <sha256> when raw) in the current folder.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Let download_file replace an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

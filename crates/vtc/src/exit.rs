@@ -67,7 +67,8 @@ fn one_line(err: &anyhow::Error) -> String {
             line.push_str(": ");
         }
         line.push_str(&cause.to_string());
-        if as_api_error(cause).is_some() {
+        // An action's error says all it has to say in its message.
+        if as_api_error(cause).is_some() || cause.downcast_ref::<actions::ActionError>().is_some() {
             break;
         }
     }
@@ -85,6 +86,10 @@ fn as_api_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a 
 
 fn code_for(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
+        // The action library decides its own errors' codes, in one place.
+        if let Some(action) = cause.downcast_ref::<actions::ActionError>() {
+            return action.exit_code();
+        }
         // Every way of failing to build the application is a usage or
         // configuration error (a bad flag, config file, key or --db).
         if cause.downcast_ref::<UsageError>().is_some()

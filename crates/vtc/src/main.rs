@@ -6,7 +6,7 @@
 //! `--fail-on` was found; 4 some inputs were invalid or failed while the
 //! others went through.
 
-mod capabilities;
+mod action_context;
 mod cli;
 mod commands;
 mod config;
@@ -15,7 +15,6 @@ mod input;
 mod object_view;
 mod output;
 mod quota_notice;
-mod sample_file;
 
 use clap::Parser;
 use exit::Exit;

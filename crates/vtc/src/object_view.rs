@@ -22,12 +22,20 @@ pub enum Answer {
 }
 
 impl Answer {
-    /// The answer as the API would wrap it: `{"data": ...}`.
-    pub fn into_document(self) -> Value {
-        match self {
-            Answer::One(v) => serde_json::json!({ "data": v }),
-            Answer::Many(items) => serde_json::json!({ "data": items }),
-        }
+    /// One object an action answered.
+    pub fn object(output: &actions::ObjectOutput) -> anyhow::Result<Answer> {
+        Ok(Answer::One(serde_json::to_value(output)?))
+    }
+
+    /// The objects of a listing.
+    pub fn list(output: &actions::ObjectList) -> anyhow::Result<Answer> {
+        Ok(Answer::Many(
+            output
+                .0
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?,
+        ))
     }
 }
 
@@ -124,7 +132,7 @@ fn summary(object: &Value) -> String {
     let mut parts: Vec<String> = Vec::new();
     match object["type"].as_str().unwrap_or("") {
         "file" | "private_file" => {
-            parts.extend(detections(&a["last_analysis_stats"]));
+            parts.extend(detections(object, &a["last_analysis_stats"]));
             let name = a["meaningful_name"]
                 .as_str()
                 .or_else(|| a["type_description"].as_str())
@@ -135,11 +143,11 @@ fn summary(object: &Value) -> String {
             }
         }
         "url" | "private_url" => {
-            parts.extend(detections(&a["last_analysis_stats"]));
+            parts.extend(detections(object, &a["last_analysis_stats"]));
             parts.push(text("url"));
         }
         "domain" | "ip_address" => {
-            parts.extend(detections(&a["last_analysis_stats"]));
+            parts.extend(detections(object, &a["last_analysis_stats"]));
             if let Some(r) = a["reputation"].as_i64() {
                 parts.push(format!("reputation {r}"));
             }
@@ -151,7 +159,7 @@ fn summary(object: &Value) -> String {
             let status = a["status"].as_str().unwrap_or("queued");
             parts.push(status.to_owned());
             if status == "completed" {
-                parts.extend(detections(&a["stats"]));
+                parts.extend(detections(object, &a["stats"]));
             }
         }
         "comment" => {
@@ -176,12 +184,14 @@ fn summary(object: &Value) -> String {
     parts.join("  ")
 }
 
-/// `M/T malicious` from a stats map (total: the engines that gave a verdict).
-fn detections(stats: &Value) -> Option<String> {
-    let n = |k: &str| stats[k].as_u64().unwrap_or(0);
+/// `M/T malicious`: the one detection rule (`verdict::Detection`), as the
+/// action computed it, else from the stats map.
+fn detections(object: &Value, stats: &Value) -> Option<String> {
+    if let Some(ratio) = object["detection"]["ratio"].as_str() {
+        return Some(format!("{ratio} malicious"));
+    }
     stats.as_object()?;
-    let total = n("malicious") + n("suspicious") + n("harmless") + n("undetected");
-    Some(format!("{}/{} malicious", n("malicious"), total))
+    actions::DetectionView::of_stats(stats).map(|d| format!("{} malicious", d.ratio))
 }
 
 fn date(value: &Value) -> String {

@@ -43,8 +43,20 @@ async fn action(
     name: &str,
     input: &str,
 ) -> (Output, serde_json::Value) {
+    action_with(emu, dir, key, &[name], input).await
+}
+
+/// `vtc action ARGS...` (the name and any flags) with `input` on stdin.
+async fn action_with(
+    emu: &RunningEmulator,
+    dir: &tempfile::TempDir,
+    key: &str,
+    args: &[&str],
+    input: &str,
+) -> (Output, serde_json::Value) {
     let mut cmd = vtc(&emu.base_url(), &db_in(dir));
-    cmd.args(["--api-key", key, "--quota-minute", "0", "action", name])
+    cmd.args(["--api-key", key, "--quota-minute", "0", "action"])
+        .args(args)
         .current_dir(dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -246,7 +258,7 @@ async fn submission_download_community_and_quota_actions_work_end_to_end() {
         &dir,
         PREMIUM,
         "scan_url",
-        r#"{"url": "http://action.example/x", "wait": true, "poll_interval_ms": 50, "timeout_s": 20}"#,
+        r#"{"url": "http://action.example/x", "wait": true, "poll_interval_ms": 50, "timeout": 20}"#,
     )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -267,17 +279,33 @@ async fn submission_download_community_and_quota_actions_work_end_to_end() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(value["data"]["id"], id.as_str());
 
-    let (out, value) = action(
+    // Where the sample goes is the caller's flag, never a path in the input.
+    let (out, value) = action_with(
         &emu,
         &dir,
         PREMIUM,
-        "download_file",
-        &format!(r#"{{"hash": "{EICAR_SHA256}", "output": "sample.zip"}}"#),
+        &["download_file", "-o", "sample.zip"],
+        &format!(r#"{{"hash": "{EICAR_SHA256}"}}"#),
     )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(value["data"]["password"], "infected");
     assert!(dir.path().join("sample.zip").exists());
+    let (out, value) = action(
+        &emu,
+        &dir,
+        PREMIUM,
+        "download_file",
+        &format!(r#"{{"hash": "{EICAR_SHA256}", "output": "/tmp/elsewhere.zip"}}"#),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{value}");
+    assert!(
+        value["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("output")),
+        "{value}"
+    );
 
     let (out, _) = action(
         &emu,
@@ -302,5 +330,270 @@ async fn submission_download_community_and_quota_actions_work_end_to_end() {
     let (out, value) = action(&emu, &dir, PREMIUM, "get_quota", "").await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(value["data"]["day"].is_object(), "{value}");
+    emu.shutdown().await;
+}
+
+/// A domain and a URL the synthetic world knows (clean, so every route answers).
+fn known_domain_and_url() -> (String, String) {
+    use vt_emulator::{world_class, WorldClass};
+    let domain = (0..10_000)
+        .map(|i| format!("schema{i}.example"))
+        .find(|d| world_class(ioc::IndicatorKind::Domain, d) == WorldClass::Clean)
+        .expect("a clean domain");
+    let url = (0..10_000)
+        .map(|i| format!("http://schema{i}.example/page"))
+        .find(|u| world_class(ioc::IndicatorKind::Url, &ioc::url_sha256(u)) == WorldClass::Clean)
+        .expect("a clean URL");
+    (domain, url)
+}
+
+/// `vtc action --schema NAME`: `{"input": …, "output": …}`.
+fn schemas_of(name: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_vtc"))
+        .args(["action", "--schema", name])
+        .env_remove("VTC_CONFIG")
+        .output()
+        .expect("vtc runs");
+    assert!(out.status.success(), "{name}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON schemas")
+}
+
+/// Checks `instance` against the JSON Schema `schema` (draft 2020-12).
+fn validate(name: &str, schema: &serde_json::Value, instance: &serde_json::Value) {
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    let url = format!("urn:vtc:{name}");
+    compiler
+        .add_resource(&url, schema.clone())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let index = compiler
+        .compile(&url, &mut schemas)
+        .unwrap_or_else(|e| panic!("{name}: the schema does not compile: {e}"));
+    if let Err(e) = schemas.validate(instance, index) {
+        panic!("{name}: output does not match its schema: {e:#}\n{instance}");
+    }
+}
+
+#[test]
+fn the_schema_flag_prints_the_input_and_output_schemas() {
+    let schemas = schemas_of("get_relationships");
+    let input = &schemas["input"];
+    assert_eq!(input["type"], "object");
+    assert!(input["properties"]["relationship"].is_object(), "{input}");
+    let required = input["required"].as_array().expect("required");
+    assert!(required.iter().any(|r| r == "id"), "{input}");
+    assert_eq!(schemas["output"]["type"], "array", "{schemas}");
+    let out = Command::new(env!("CARGO_BIN_EXE_vtc"))
+        .args(["action", "--schema", "no_such_action"])
+        .env_remove("VTC_CONFIG")
+        .output()
+        .expect("vtc runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// Every action in `--list`, run over the emulator in an order where each
+/// finds what it needs (an analysis id from a scan, a private file from a
+/// private scan); each answer must validate against the action's published
+/// output schema.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_actions_output_validates_against_its_published_schema() {
+    let emu = keyed_emulator().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("eicar.com"), vt_emulator::EICAR).expect("write");
+    std::fs::write(
+        dir.path().join("fresh.bin"),
+        b"a file nobody has seen before 9",
+    )
+    .expect("write");
+    let (domain, url) = known_domain_and_url();
+    let listed: Vec<String> = list_json()
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|a| a["name"].as_str().expect("name").to_owned())
+        .collect();
+    // (action, extra args, input); `{analysis}` and `{private_analysis}`
+    // stand for the ids earlier scans answered.
+    let cases: Vec<(&str, Vec<&str>, String)> = vec![
+        ("lookup", vec![], r#"{"indicator": "8[.]8[.]8[.]8"}"#.into()),
+        (
+            "file_report",
+            vec![],
+            format!(r#"{{"hash": "{EICAR_MD5}"}}"#),
+        ),
+        ("url_report", vec![], format!(r#"{{"url": "{url}"}}"#)),
+        (
+            "domain_report",
+            vec![],
+            format!(r#"{{"domain": "{domain}"}}"#),
+        ),
+        ("ip_report", vec![], r#"{"ip": "8.8.8.8"}"#.into()),
+        ("scan_file", vec![], r#"{"path": "eicar.com"}"#.into()),
+        ("scan_url", vec![], r#"{"url": "example.org"}"#.into()),
+        ("get_analysis", vec![], r#"{"id": "{analysis}"}"#.into()),
+        (
+            "rescan",
+            vec![],
+            format!(
+                r#"{{"id": "{EICAR_SHA256}", "wait": true, "poll_interval_ms": 20, "timeout": 20}}"#
+            ),
+        ),
+        (
+            "download_file",
+            vec!["-o", "."],
+            format!(r#"{{"hash": "{EICAR_SHA256}"}}"#),
+        ),
+        (
+            "get_download_url",
+            vec![],
+            format!(r#"{{"hash": "{EICAR_SHA256}"}}"#),
+        ),
+        (
+            "get_relationships",
+            vec![],
+            format!(r#"{{"id": "{domain}", "relationship": "resolutions", "limit": 3}}"#),
+        ),
+        (
+            "search",
+            vec![],
+            format!(r#"{{"query": "{EICAR_SHA256}"}}"#),
+        ),
+        (
+            "add_comment",
+            vec![],
+            format!(r##"{{"id": "{domain}", "text": "#schema check"}}"##),
+        ),
+        (
+            "get_comments",
+            vec![],
+            format!(r#"{{"id": "{domain}", "limit": 5}}"#),
+        ),
+        (
+            "add_vote",
+            vec![],
+            format!(r#"{{"id": "{domain}", "verdict": "harmless"}}"#),
+        ),
+        ("get_votes", vec![], format!(r#"{{"id": "{domain}"}}"#)),
+        (
+            "get_widget",
+            vec![],
+            format!(r#"{{"id": "{domain}", "html": true}}"#),
+        ),
+        (
+            "private_scan_file",
+            vec![],
+            r#"{"path": "eicar.com"}"#.into(),
+        ),
+        (
+            "private_get_analysis",
+            vec![],
+            r#"{"id": "{private_analysis}"}"#.into(),
+        ),
+        (
+            "private_file_report",
+            vec![],
+            format!(r#"{{"sha256": "{EICAR_SHA256}"}}"#),
+        ),
+        (
+            "private_get_relationships",
+            vec![],
+            format!(
+                r#"{{"sha256": "{EICAR_SHA256}", "relationship": "contacted_ips", "limit": 2}}"#
+            ),
+        ),
+        (
+            "private_rescan",
+            vec![],
+            format!(r#"{{"sha256": "{EICAR_SHA256}"}}"#),
+        ),
+        ("private_list_files", vec![], r#"{"limit": 5}"#.into()),
+        (
+            "private_scan_url",
+            vec![],
+            r#"{"url": "http://private-schema.example/"}"#.into(),
+        ),
+        (
+            "private_url_report",
+            vec![],
+            r#"{"url": "http://private-schema.example/"}"#.into(),
+        ),
+        (
+            "private_delete_file",
+            vec![],
+            format!(r#"{{"sha256": "{EICAR_SHA256}"}}"#),
+        ),
+        ("get_quota", vec![], "{}".into()),
+    ];
+    let covered: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    for name in &listed {
+        assert!(
+            covered.contains(&name.as_str()),
+            "{name} is not in the table"
+        );
+    }
+    let (mut analysis, mut private_analysis) = (String::new(), String::new());
+    for (name, extra, input) in &cases {
+        let input = input
+            .replace("{analysis}", &analysis)
+            .replace("{private_analysis}", &private_analysis);
+        let mut args = vec![*name];
+        args.extend(extra.iter().copied());
+        let (out, value) = action_with(&emu, &dir, PREMIUM, &args, &input).await;
+        assert!(
+            out.status.success(),
+            "{name} {input}: {value} {}",
+            stderr(&out)
+        );
+        let data = &value["data"];
+        validate(name, &schemas_of(name)["output"], data);
+        match *name {
+            "scan_url" => analysis = data["id"].as_str().expect("analysis id").to_owned(),
+            "private_scan_file" => {
+                private_analysis = data["id"].as_str().expect("analysis id").to_owned()
+            }
+            _ => {}
+        }
+    }
+    emu.shutdown().await;
+}
+
+/// For every action: an input field it does not take, and (where it has
+/// one) a required field of the wrong type, are refused with exit 2 and a
+/// message naming the field, before any API call.
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_input_to_any_action_gets_an_error_naming_the_field() {
+    let emu = keyed_emulator().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = requests(&emu);
+    for listed in list_json().as_array().expect("array") {
+        let name = listed["name"].as_str().expect("name");
+        let (out, value) = action(&emu, &dir, PREMIUM, name, r#"{"bogus_field": 1}"#).await;
+        assert_eq!(out.status.code(), Some(2), "{name}: {value}");
+        assert_eq!(value["error"]["code"], "InvalidInput", "{name}: {value}");
+        let message = value["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains("bogus_field"), "{name}: {message}");
+
+        let required: Vec<&str> = listed["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .filter(|f| f["required"] == true)
+            .filter_map(|f| f["name"].as_str())
+            .collect();
+        if let Some(first) = required.first() {
+            // Every required field present, the first one a number.
+            let mut input = serde_json::Map::new();
+            for field in &required {
+                input.insert((*field).to_owned(), serde_json::json!("x"));
+            }
+            input.insert((*first).to_owned(), serde_json::json!(12345));
+            let input = serde_json::Value::Object(input).to_string();
+            let (out, value) = action(&emu, &dir, PREMIUM, name, &input).await;
+            assert_eq!(out.status.code(), Some(2), "{name} {input}: {value}");
+            let message = value["error"]["message"].as_str().unwrap_or("");
+            assert!(message.contains(first), "{name} {input}: {message}");
+        }
+    }
+    assert_eq!(requests(&emu), before, "bad input costs no API call");
     emu.shutdown().await;
 }

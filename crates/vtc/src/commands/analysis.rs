@@ -1,15 +1,14 @@
 //! `vtc analysis ID`: one analysis, as a scan or rescan left it.
 
-use crate::capabilities;
+use crate::action_context;
 use crate::cli::AnalysisArgs;
 use crate::config::Settings;
 use crate::exit::Exit;
-use crate::object_view;
+use crate::object_view::{self, Answer};
 
 pub async fn run(args: AnalysisArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client().await?;
-    let id = capabilities::analysis_id(&args.id)?;
-    let answer = capabilities::analysis(&client, &id, false).await?;
-    object_view::print(&answer, settings.format)?;
+    let ctx = action_context::build(settings, None).await?;
+    let output = actions::analysis(&ctx, actions::AnalysisRequest { id: args.id }).await?;
+    object_view::print(&Answer::object(&output)?, settings.format)?;
     Ok(Exit::Success)
 }

@@ -1,17 +1,25 @@
 //! `vtc comments ID [--add TEXT]`: read or add community comments.
 
-use crate::capabilities;
+use crate::action_context;
 use crate::cli::CommentsArgs;
 use crate::config::Settings;
 use crate::exit::Exit;
-use crate::object_view;
+use crate::object_view::{self, Answer};
 
 pub async fn run(args: CommentsArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client().await?;
-    let object = capabilities::indicator(&args.id)?;
-    let answer = match &args.add {
-        Some(text) => capabilities::add_comment(&client, &object, text).await?,
-        None => capabilities::comments(&client, &object, args.limit).await?,
+    let ctx = action_context::build(settings, None).await?;
+    let answer = match args.add {
+        Some(text) => {
+            let request = actions::AddCommentRequest { id: args.id, text };
+            Answer::object(&actions::add_comment(&ctx, request).await?)?
+        }
+        None => {
+            let request = actions::CommentsRequest {
+                id: args.id,
+                limit: Some(args.limit),
+            };
+            Answer::list(&actions::comments(&ctx, request).await?)?
+        }
     };
     object_view::print(&answer, settings.format)?;
     Ok(Exit::Success)

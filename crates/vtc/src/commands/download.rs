@@ -1,38 +1,34 @@
-//! `vtc download HASH [-o FILE] [--raw | --url]`: a sample, by default
-//! inside a zip (ZipCrypto, password `infected`) so it cannot run or be
-//! quarantined by accident; or only the link to fetch it.
+//! `vtc download HASH [-o FILE|DIR] [--raw | --url] [--force]`: a sample,
+//! by default inside a zip (ZipCrypto, password `infected`) so it cannot
+//! run or be quarantined by accident; or only the link to fetch it.
 
-use crate::capabilities::{self, DownloadSpec};
+use crate::action_context;
 use crate::cli::DownloadArgs;
 use crate::config::Settings;
 use crate::exit::Exit;
 use crate::object_view;
 
 pub async fn run(args: DownloadArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client().await?;
-    let hash = capabilities::file_hash(&args.hash)?;
     if args.url {
-        if let object_view::Answer::One(result) = capabilities::download_url(&client, &hash).await?
-        {
-            object_view::print_fields(&result, settings.format)?;
-        }
+        let ctx = action_context::build(settings, None).await?;
+        let request = actions::DownloadUrlRequest { hash: args.hash };
+        let output = actions::download_url(&ctx, request).await?;
+        object_view::print_fields(&serde_json::to_value(output)?, settings.format)?;
         return Ok(Exit::Success);
     }
-    let spec = DownloadSpec {
-        output: args.output,
+    let sink = actions::FileSink::new(args.output, args.force);
+    let ctx = action_context::build(settings, Some(sink)).await?;
+    let request = actions::DownloadRequest {
+        hash: args.hash,
         raw: args.raw,
     };
-    let answer = capabilities::download(&client, &hash, &spec).await?;
+    let output = actions::download(&ctx, request).await?;
     if args.raw {
-        if let object_view::Answer::One(result) = &answer {
-            eprintln!(
-                "vtc: warning: {} is the live sample, unencrypted; handle it as malware",
-                result["path"].as_str().unwrap_or("the output")
-            );
-        }
+        eprintln!(
+            "vtc: warning: {} is the live sample, unencrypted; handle it as malware",
+            object_view::cell(&output.path, 4096)
+        );
     }
-    if let object_view::Answer::One(result) = &answer {
-        object_view::print_fields(result, settings.format)?;
-    }
+    object_view::print_fields(&serde_json::to_value(output)?, settings.format)?;
     Ok(Exit::Success)
 }

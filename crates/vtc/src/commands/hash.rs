@@ -1,16 +1,12 @@
 //! `vtc hash PATH...`: md5, sha1, sha256 and size in one read of each file.
 
 use crate::cli::{HashArgs, OutputFormat};
-use crate::exit::Exit;
-use anyhow::Context;
-use md5::Md5;
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
-use std::io::{IsTerminal, Read, Write};
+use crate::exit::{usage, Exit};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 #[derive(Debug, serde::Serialize)]
-pub(crate) struct FileHashes {
+struct FileHashes {
     pub path: String,
     pub md5: String,
     pub sha1: String,
@@ -69,31 +65,21 @@ pub async fn run(args: HashArgs, format: Option<OutputFormat>) -> anyhow::Result
     Ok(Exit::Success)
 }
 
-/// Feeds each block read to all three digests, so the file is read once.
-pub(crate) fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let (mut md5, mut sha1, mut sha256) = (Md5::new(), Sha1::new(), Sha256::new());
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
+/// md5, sha1, sha256 and size in one read (`file_digest`). A file that
+/// cannot be opened is the user's to fix (exit 2), as for `scan file`.
+fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
+    let digests = file_digest::digest_file(path).map_err(|e| {
+        if e.is_open_error() {
+            usage(e.to_string())
+        } else {
+            anyhow::Error::new(e)
         }
-        let chunk = &buf[..n];
-        md5.update(chunk);
-        sha1.update(chunk);
-        sha256.update(chunk);
-        size += n as u64;
-    }
+    })?;
     Ok(FileHashes {
         path: path.display().to_string(),
-        md5: hex::encode(md5.finalize()),
-        sha1: hex::encode(sha1.finalize()),
-        sha256: hex::encode(sha256.finalize()),
-        size,
+        md5: digests.md5,
+        sha1: digests.sha1,
+        sha256: digests.sha256,
+        size: digests.size,
     })
 }

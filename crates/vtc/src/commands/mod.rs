@@ -19,8 +19,6 @@ mod search;
 mod vote;
 mod widget;
 
-pub(crate) use hash::hash_file;
-
 use crate::cli::{Cli, Command};
 use crate::config::Settings;
 use crate::exit::Exit;

@@ -1,16 +1,20 @@
 //! `vtc search QUERY`: VirusTotal search, or VT Intelligence with `--intelligence`.
 
-use crate::capabilities;
+use crate::action_context;
 use crate::cli::SearchArgs;
 use crate::config::Settings;
 use crate::exit::Exit;
-use crate::object_view;
+use crate::object_view::{self, Answer};
 
 pub async fn run(args: SearchArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client().await?;
-    let page = capabilities::page_size(args.limit, args.page_size.map(|n| n as usize));
-    let answer =
-        capabilities::search(&client, &args.query, args.limit, page, args.intelligence).await?;
-    object_view::print(&answer, settings.format)?;
+    let ctx = action_context::build(settings, None).await?;
+    let request = actions::SearchRequest {
+        query: args.query,
+        limit: Some(args.limit),
+        page_size: args.page_size,
+        intelligence: args.intelligence,
+    };
+    let output = actions::search(&ctx, request).await?;
+    object_view::print(&Answer::list(&output)?, settings.format)?;
     Ok(Exit::Success)
 }

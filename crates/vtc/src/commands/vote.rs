@@ -1,28 +1,33 @@
 //! `vtc vote ID harmless|malicious` and `vtc votes ID`.
 
-use crate::capabilities;
+use crate::action_context;
 use crate::cli::{VoteArgs, VoteChoice, VotesArgs};
 use crate::config::Settings;
 use crate::exit::Exit;
-use crate::object_view;
-use vt_api::VoteVerdict;
+use crate::object_view::{self, Answer};
 
 pub async fn run(args: VoteArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client().await?;
-    let object = capabilities::indicator(&args.id)?;
+    let ctx = action_context::build(settings, None).await?;
     let verdict = match args.verdict {
-        VoteChoice::Harmless => VoteVerdict::Harmless,
-        VoteChoice::Malicious => VoteVerdict::Malicious,
+        VoteChoice::Harmless => actions::Vote::Harmless,
+        VoteChoice::Malicious => actions::Vote::Malicious,
     };
-    let answer = capabilities::add_vote(&client, &object, verdict).await?;
-    object_view::print(&answer, settings.format)?;
+    let request = actions::AddVoteRequest {
+        id: args.id,
+        verdict,
+    };
+    let output = actions::add_vote(&ctx, request).await?;
+    object_view::print(&Answer::object(&output)?, settings.format)?;
     Ok(Exit::Success)
 }
 
 pub async fn list(args: VotesArgs, settings: &Settings) -> anyhow::Result<Exit> {
-    let client = settings.client().await?;
-    let object = capabilities::indicator(&args.id)?;
-    let answer = capabilities::votes(&client, &object, args.limit).await?;
-    object_view::print(&answer, settings.format)?;
+    let ctx = action_context::build(settings, None).await?;
+    let request = actions::VotesRequest {
+        id: args.id,
+        limit: Some(args.limit),
+    };
+    let output = actions::votes(&ctx, request).await?;
+    object_view::print(&Answer::list(&output)?, settings.format)?;
     Ok(Exit::Success)
 }
