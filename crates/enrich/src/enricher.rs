@@ -3,7 +3,7 @@
 
 use crate::CacheTtls;
 use ioc::Indicator;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::Store;
@@ -81,7 +81,7 @@ impl Enricher {
     pub async fn enrich_line(&self, input: &str) -> Record {
         match Indicator::parse(input) {
             Ok(indicator) => self.enrich(&indicator, input).await,
-            Err(e) => Record::failed(input, None, "InvalidIndicator", &e.to_string()),
+            Err(e) => Record::failed(input, None, crate::batch::INVALID_INDICATOR, &e.to_string()),
         }
     }
 
@@ -95,7 +95,7 @@ impl Enricher {
                 return Ok(Record::failed(
                     input,
                     None,
-                    "InvalidIndicator",
+                    crate::batch::INVALID_INDICATOR,
                     &e.to_string(),
                 ))
             }
@@ -181,7 +181,8 @@ impl Enricher {
                     Some(object.id.clone()),
                     &assessment,
                     cached,
-                );
+                )
+                .with_detections(&engine_results(object));
                 if self.inner.options.full {
                     record.full = serde_json::to_value(object.as_ref()).ok();
                 }
@@ -337,4 +338,26 @@ pub(crate) fn stops_batch(err: &vt_api::Error) -> bool {
         // budget is smaller than the configured one.
         || err.is_rate_limited()
         || matches!(err, vt_api::Error::QuotaExhausted { .. })
+}
+
+/// The per-engine results of a report (an analysis' `results` stand in),
+/// read leniently: a malformed map names no engine rather than failing.
+fn engine_results(object: &Object) -> BTreeMap<String, vt_model::EngineResult> {
+    let Some(attrs) = &object.attributes else {
+        return BTreeMap::new();
+    };
+    let Some(results) = attrs
+        .get("last_analysis_results")
+        .or_else(|| attrs.get("results"))
+        .and_then(serde_json::Value::as_object)
+    else {
+        return BTreeMap::new();
+    };
+    results
+        .iter()
+        .filter_map(|(engine, r)| {
+            let r = serde_json::from_value(r.clone()).ok()?;
+            Some((engine.clone(), r))
+        })
+        .collect()
 }

@@ -19,7 +19,7 @@ mod record;
 pub use assess::{assess, Assessment};
 pub use config::{ConfigError, VerdictConfig, MIN_REPUTATION_VOTES, NEGATIVE_REPUTATION_AT};
 pub use detection::Detection;
-pub use record::{Record, RecordError};
+pub use record::{EngineDetection, Record, RecordError, MAX_DETECTIONS, MAX_DETECTION_CHARS};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
