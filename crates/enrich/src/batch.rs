@@ -79,7 +79,7 @@ enum Item {
     Skip,
     Invalid {
         seq: u64,
-        record: Record,
+        record: Box<Record>,
     },
     Lookup {
         seq: u64,
@@ -286,7 +286,7 @@ impl Enricher {
             Item::Invalid { seq, record } => Some(Ok(Done {
                 seq,
                 key: format!("invalid:{}", record.input),
-                record,
+                record: *record,
                 transient: false,
             })),
             Item::Lookup {
@@ -343,7 +343,12 @@ fn classify(
         },
         Err(e) => Item::Invalid {
             seq,
-            record: Record::failed(input, None, INVALID_INDICATOR, &e.to_string()),
+            record: Box::new(Record::failed(
+                input,
+                None,
+                INVALID_INDICATOR,
+                &e.to_string(),
+            )),
         },
     }
 }
