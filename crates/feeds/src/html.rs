@@ -252,7 +252,7 @@ impl ReportBuilder {
                         (column("detections", "Top detections"))
                         (column("reasons", "Reasons"))
                         (column("last", "Last analysis"))
-                        th { span.sr { "Details" } }
+                        th.more-col { span.sr { "Details" } }
                     }
                 }
                 @for (rank, r) in self.rows.iter().enumerate() {
@@ -368,7 +368,7 @@ fn row(rank: usize, r: &Record) -> Markup {
                 td { (kind) }
                 td.num {
                     @if r.id.is_some() {
-                        span.ratio title=(format!("{} malicious and {} suspicious of {} engines with a verdict", r.malicious, r.suspicious, r.total)) {
+                        span.ratio title=(format!("{} malicious and {} suspicious of {} engines", r.malicious, r.suspicious, r.total)) {
                             b { (r.malicious) } "/" (r.total)
                         }
                         @if r.suspicious > 0 { br; span.muted { "+" (r.suspicious) " susp." } }
@@ -433,7 +433,7 @@ fn details(r: &Record, indicator: &str, kind: &str) -> Markup {
                 @if let Some(id) = &r.id { dt { "VirusTotal id" } dd { code.wrap { (id) } } }
                 dt { "Verdict" } dd { (r.verdict.as_str()) }
                 @if r.id.is_some() {
-                    dt { "Engines" } dd { (r.malicious) " malicious, " (r.suspicious) " suspicious, of " (r.total) " with a verdict" }
+                    dt { "Engines" } dd { (r.malicious) " malicious, " (r.suspicious) " suspicious, of " (r.total) " engines" }
                 }
                 dt { "Last analysis" } dd { (r.last_analysis_date.as_deref().unwrap_or("–")) @if r.stale { " (stale)" } }
                 dt { "From" } dd { @if r.cached { "the local cache" } @else { "VirusTotal" } }
@@ -470,7 +470,7 @@ fn legend() -> Markup {
         section.legend {
             h2 { "How to read this" }
             ul {
-                li { b { "Detected" } " is the number of engines that flagged the object " em { "malicious" } " out of the engines that gave a verdict (timeouts and unsupported types left out); suspicious flags are shown beneath it." }
+                li { b { "Detected" } " is the number of engines that flagged the object " em { "malicious" } " out of the engines in VirusTotal's last analysis; suspicious flags are shown beneath it." }
                 li { b { "Verdict" } ": " b { "bad" } " when the detection score and the share of engines reach the bad thresholds, " b { "suspect" } " when the score reaches the suspect threshold (or a highlighted engine or the community flags it), " b { "good" } " when below, " b { "unknown" } " when VirusTotal has no analysis of it or the item failed (its reasons say why)." }
                 li { "The " b { "score" } " quoted in reasons is malicious engines plus suspicious engines times the suspicious weight (0.5 by default, " code { "[verdict] suspicious_weight" } "), compared with " code { "bad_min_malicious" } " and " code { "suspect_min_malicious" } "." }
                 li { b { "Stale" } " marks a report whose last analysis is older than " code { "stale_after_days" } "; " code { "--rescan-stale" } " asks VirusTotal for a new one." }

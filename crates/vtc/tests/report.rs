@@ -236,7 +236,7 @@ fn report_sorts_filters_and_opens_details_in_headless_chromium() {
         &file_url(&report, "open=r3"),
         &[
             &format!("--screenshot={}", shot.display()),
-            "--window-size=1400,1100",
+            "--window-size=1400,1400",
         ],
     );
     let png = std::fs::read(&shot).expect("screenshot written");
