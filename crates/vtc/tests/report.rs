@@ -342,3 +342,86 @@ async fn enrich_report_writes_the_page_and_checks_its_path_first() {
         &page[first..first + 80]
     );
 }
+
+#[test]
+fn an_unknown_field_is_a_usage_error_that_lists_the_valid_ones() {
+    let out = vtc()
+        .args(["lookup", "--fields", "verdict,colour", "example.com"])
+        .output()
+        .expect("vtc runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown field \"colour\""), "{stderr}");
+    assert!(
+        stderr.contains("last_analysis_date") && stderr.contains("detections"),
+        "{stderr}"
+    );
+
+    let out = vtc()
+        .args([
+            "--api-key",
+            "k",
+            "--format",
+            "json",
+            "lookup",
+            "--fields",
+            "verdict",
+            "example.com",
+        ])
+        .output()
+        .expect("vtc runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--fields chooses the columns of table or csv"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lookup_fields_choose_csv_columns_and_name_the_top_detections() {
+    let emu = vt_emulator::Emulator::new(vt_emulator::EmulatorConfig::default())
+        .expect("emulator config")
+        .spawn(([127, 0, 0, 1], 0).into())
+        .await
+        .expect("emulator starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = vtc();
+    cmd.env("XDG_CONFIG_HOME", dir.path())
+        .args([
+            "--api-key",
+            "fields-test-key",
+            "--quota-minute",
+            "0",
+            "--format",
+            "csv",
+            "--api-url",
+        ])
+        .arg(emu.base_url())
+        .arg("--db")
+        .arg(dir.path().join("db.sqlite"))
+        .args([
+            "lookup",
+            "--fields",
+            "verdict,indicator,detections",
+            "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
+        ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("vtc runs"))
+        .await
+        .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("verdict,indicator,detections"));
+    let row = lines.next().expect("a row");
+    assert!(row.starts_with("bad,275a021b"), "{row}");
+    // Up to ten `engine: label` pairs, `; `-separated.
+    let detections = row.rsplit(',').next().expect("detections");
+    let pairs: Vec<&str> = detections.split("; ").collect();
+    assert_eq!(pairs.len(), 10, "{row}");
+    assert!(pairs.iter().all(|p| p.contains(": ")), "{row}");
+}
