@@ -65,6 +65,9 @@ pub struct Summary {
     pub responses_429: u64,
 }
 
+/// The error code of a line that is no indicator.
+pub(crate) const INVALID_INDICATOR: &str = "InvalidIndicator";
+
 /// Most items journalled together in one transaction.
 const JOURNAL_BATCH: usize = 256;
 
@@ -103,7 +106,6 @@ type Finished = Result<Done, Arc<vt_api::Error>>;
 struct Counters {
     lines: AtomicU64,
     duplicates: AtomicU64,
-    invalid: AtomicU64,
 }
 
 impl Enricher {
@@ -244,7 +246,7 @@ impl Enricher {
                 tally(&mut summary, &d.record);
                 progress.done += 1;
                 progress.cached += u64::from(d.record.cached);
-                progress.failed += u64::from(d.record.error.is_some());
+                progress.failed += u64::from(d.record.error.is_some() && !is_invalid(&d.record));
                 emit(&d.record)?;
             }
             let metrics = self.client().metrics();
@@ -262,7 +264,6 @@ impl Enricher {
         let metrics = self.client().metrics();
         summary.lines = counters.lines.load(Ordering::Relaxed);
         summary.duplicates = counters.duplicates.load(Ordering::Relaxed);
-        summary.invalid = counters.invalid.load(Ordering::Relaxed);
         summary.api_calls = metrics.requests_sent - metrics_before.requests_sent;
         summary.responses_429 = metrics.responses_429 - metrics_before.responses_429;
 
@@ -342,23 +343,26 @@ fn classify(
             indicator,
             input: input.to_owned(),
         },
-        Err(e) => {
-            counters.invalid.fetch_add(1, Ordering::Relaxed);
-            Item::Invalid {
-                seq,
-                record: Box::new(Record::failed(
-                    input,
-                    None,
-                    "InvalidIndicator",
-                    &e.to_string(),
-                )),
-            }
-        }
+        Err(e) => Item::Invalid {
+            seq,
+            record: Box::new(Record::failed(
+                input,
+                None,
+                INVALID_INDICATOR,
+                &e.to_string(),
+            )),
+        },
     }
 }
 
+/// Counts each record once: as a verdict, as invalid or as failed, so the
+/// three add up to `records` (replayed records included).
 fn tally(summary: &mut Summary, record: &Record) {
     summary.records += 1;
+    if is_invalid(record) {
+        summary.invalid += 1;
+        return;
+    }
     if record.error.is_some() {
         summary.failed += 1;
         return;
@@ -370,6 +374,14 @@ fn tally(summary: &mut Summary, record: &Record) {
         .by_verdict
         .entry(record.verdict.as_str().to_owned())
         .or_default() += 1;
+}
+
+/// A line that is no indicator: its record carries `InvalidIndicator`.
+fn is_invalid(record: &Record) -> bool {
+    record
+        .error
+        .as_ref()
+        .is_some_and(|e| e.code == INVALID_INDICATOR)
 }
 
 /// 128 bits of the key's sha256: enough to tell indicators apart, small

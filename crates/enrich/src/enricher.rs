@@ -90,7 +90,7 @@ impl Enricher {
     pub async fn enrich_line(&self, input: &str) -> Record {
         match Indicator::parse(input) {
             Ok(indicator) => self.enrich(&indicator, input).await,
-            Err(e) => Record::failed(input, None, "InvalidIndicator", &e.to_string()),
+            Err(e) => Record::failed(input, None, crate::batch::INVALID_INDICATOR, &e.to_string()),
         }
     }
 
@@ -104,7 +104,7 @@ impl Enricher {
                 return Ok(Record::failed(
                     input,
                     None,
-                    "InvalidIndicator",
+                    crate::batch::INVALID_INDICATOR,
                     &e.to_string(),
                 ))
             }

@@ -3,15 +3,19 @@
 //! [`RecordWriter`] streams [`verdict::Record`]s as a terminal table, one
 //! JSON array, JSON lines or CSV, one record at a time so a batch of a
 //! million indicators never sits in memory. [`html`] renders the report
-//! page of a run.
+//! page of a run. [`Field`] names the columns a table or CSV shows
+//! (`--fields`).
 //!
 //! This crate formats data it is given: it does no network or database I/O
 //! and knows nothing of the VirusTotal client. Every string in a record may
 //! come from an attacker (file names, URLs, engine labels): the HTML output
 //! escapes and bounds them, the table bounds them.
 
+mod fields;
 pub mod html;
 mod table;
+
+pub use fields::{valid_names, Field, UnknownField};
 
 use std::io::{self, Write};
 use verdict::Record;
@@ -37,24 +41,6 @@ pub enum FeedError {
     Csv(#[from] csv::Error),
 }
 
-/// CSV columns: the record's fields, `reasons` joined with `; ` and the
-/// error as `code: message`.
-pub const CSV_HEADER: [&str; 13] = [
-    "indicator",
-    "input",
-    "type",
-    "id",
-    "verdict",
-    "reasons",
-    "malicious",
-    "suspicious",
-    "total",
-    "last_analysis_date",
-    "stale",
-    "cached",
-    "link",
-];
-
 /// Streams records in one [`Format`].
 pub struct RecordWriter<W: Write> {
     format: Format,
@@ -65,21 +51,34 @@ pub struct RecordWriter<W: Write> {
 enum Inner<W: Write> {
     Plain(W),
     // Boxed: the csv writer carries a large buffer inline.
-    Csv(Box<csv::Writer<W>>),
+    Csv(Box<csv::Writer<W>>, Vec<Field>),
     Table(table::TableWriter<W>),
 }
 
 impl<W: Write> RecordWriter<W> {
+    /// A writer with the format's default columns.
     pub fn new(out: W, format: Format) -> Result<Self, FeedError> {
+        RecordWriter::with_fields(out, format, None)
+    }
+
+    /// A writer whose table or CSV shows `fields` (`None`: the format's
+    /// default); JSON always carries the whole record.
+    pub fn with_fields(
+        out: W,
+        format: Format,
+        fields: Option<&[Field]>,
+    ) -> Result<Self, FeedError> {
         let inner = match format {
             Format::Csv => {
+                let fields = fields.unwrap_or(&Field::CSV_DEFAULT).to_vec();
                 let mut w = csv::Writer::from_writer(out);
-                let mut header: Vec<&str> = CSV_HEADER.to_vec();
-                header.push("error");
-                w.write_record(&header)?;
-                Inner::Csv(Box::new(w))
+                w.write_record(fields.iter().map(|f| f.name()))?;
+                Inner::Csv(Box::new(w), fields)
             }
-            Format::Table => Inner::Table(table::TableWriter::new(out)?),
+            Format::Table => {
+                let fields = fields.unwrap_or(&Field::TABLE_DEFAULT).to_vec();
+                Inner::Table(table::TableWriter::new(out, fields)?)
+            }
             Format::Json | Format::Jsonl => Inner::Plain(out),
         };
         Ok(RecordWriter {
@@ -101,7 +100,7 @@ impl<W: Write> RecordWriter<W> {
                     out.write_all(b"\n")?;
                 }
             }
-            Inner::Csv(w) => w.write_record(csv_row(record))?,
+            Inner::Csv(w, fields) => w.write_record(fields.iter().map(|f| f.value(record)))?,
             Inner::Table(t) => t.write(record)?,
         }
         self.written += 1;
@@ -118,7 +117,7 @@ impl<W: Write> RecordWriter<W> {
                 out.flush()?;
                 Ok(out)
             }
-            Inner::Csv(w) => w
+            Inner::Csv(w, _) => w
                 .into_inner()
                 .map_err(|e| FeedError::Io(io::Error::other(e.to_string()))),
             Inner::Table(t) => Ok(t.finish()?),
@@ -129,31 +128,9 @@ impl<W: Write> RecordWriter<W> {
     pub fn flush(&mut self) -> Result<(), FeedError> {
         match &mut self.inner {
             Inner::Plain(out) => out.flush()?,
-            Inner::Csv(w) => w.flush()?,
+            Inner::Csv(w, _) => w.flush()?,
             Inner::Table(t) => t.flush()?,
         }
         Ok(())
     }
-}
-
-fn csv_row(r: &Record) -> Vec<String> {
-    vec![
-        r.indicator.clone(),
-        r.input.clone(),
-        r.kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
-        r.id.clone().unwrap_or_default(),
-        r.verdict.as_str().to_owned(),
-        r.reasons.join("; "),
-        r.malicious.to_string(),
-        r.suspicious.to_string(),
-        r.total.to_string(),
-        r.last_analysis_date.clone().unwrap_or_default(),
-        r.stale.to_string(),
-        r.cached.to_string(),
-        r.link.clone().unwrap_or_default(),
-        r.error
-            .as_ref()
-            .map(|e| format!("{}: {}", e.code, e.message))
-            .unwrap_or_default(),
-    ]
 }

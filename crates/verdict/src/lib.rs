@@ -19,7 +19,9 @@ mod record;
 pub use assess::{assess, Assessment};
 pub use config::{ConfigError, VerdictConfig, MIN_REPUTATION_VOTES, NEGATIVE_REPUTATION_AT};
 pub use detection::Detection;
-pub use record::{FullObject, Record, RecordError};
+pub use record::{
+    EngineDetection, FullObject, Record, RecordError, MAX_DETECTIONS, MAX_DETECTION_CHARS,
+};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -4,6 +4,7 @@ use crate::{Assessment, Detection, Verdict};
 use ioc::{Indicator, IndicatorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 use vt_model::{Analysed, Report};
@@ -27,6 +28,10 @@ pub struct Record {
     pub malicious: u32,
     pub suspicious: u32,
     pub total: u32,
+    /// The engines that flagged it (malicious first, then suspicious), at
+    /// most [`MAX_DETECTIONS`]; left out when none did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detections: Vec<EngineDetection>,
     /// RFC 3339 in UTC, e.g. `2026-11-20T10:00:00Z`.
     pub last_analysis_date: Option<String>,
     pub stale: bool,
@@ -92,6 +97,82 @@ impl PartialEq for FullObject {
     }
 }
 
+/// Most engines a record names: enough to triage, and a bound on what one
+/// hostile report can add to every output.
+pub const MAX_DETECTIONS: usize = 10;
+
+/// Longest engine name, category or label kept, in characters: these
+/// strings come from VirusTotal's engines, i.e. from whoever named the malware.
+pub const MAX_DETECTION_CHARS: usize = 80;
+
+/// One engine that flagged the object, and what it called it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineDetection {
+    pub engine: String,
+    /// `malicious` or `suspicious`.
+    pub category: String,
+    /// The engine's label (`Trojan.Win32.X`), or the category when it gave none.
+    pub result: String,
+}
+
+impl EngineDetection {
+    /// The engines of a report's `last_analysis_results` (or an analysis'
+    /// `results`) that flagged it: malicious before suspicious, by engine
+    /// name within each, at most [`MAX_DETECTIONS`], every string bounded
+    /// and on one line.
+    pub fn top(results: &BTreeMap<String, vt_model::EngineResult>) -> Vec<EngineDetection> {
+        let mut flagged: Vec<(u8, EngineDetection)> = results
+            .iter()
+            .filter_map(|(key, r)| {
+                let rank = match r.category.as_str() {
+                    "malicious" => 0,
+                    "suspicious" => 1,
+                    _ => return None,
+                };
+                let engine = if r.engine_name.trim().is_empty() {
+                    key
+                } else {
+                    &r.engine_name
+                };
+                let result = r
+                    .result
+                    .as_deref()
+                    .filter(|l| !l.trim().is_empty())
+                    .unwrap_or(&r.category);
+                Some((
+                    rank,
+                    EngineDetection {
+                        engine: one_line_bounded(engine),
+                        category: one_line_bounded(&r.category),
+                        result: one_line_bounded(result),
+                    },
+                ))
+            })
+            .collect();
+        flagged.sort_by(|a, b| (a.0, &a.1.engine).cmp(&(b.0, &b.1.engine)));
+        flagged
+            .into_iter()
+            .take(MAX_DETECTIONS)
+            .map(|(_, d)| d)
+            .collect()
+    }
+}
+
+/// At most [`MAX_DETECTION_CHARS`] characters (the cut marked `…`), control
+/// characters turned into spaces.
+fn one_line_bounded(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(MAX_DETECTION_CHARS + 1)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if out.chars().count() > MAX_DETECTION_CHARS {
+        out = out.chars().take(MAX_DETECTION_CHARS - 1).collect();
+        out.push('…');
+    }
+    out
+}
+
 /// Why an item has no verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordError {
@@ -121,6 +202,7 @@ impl Record {
             malicious: assessment.detection.malicious,
             suspicious: assessment.detection.suspicious,
             total: assessment.detection.total,
+            detections: Vec::new(),
             last_analysis_date: assessment.last_analysis_date.and_then(rfc3339_utc),
             stale: assessment.stale,
             cached,
@@ -158,6 +240,7 @@ impl Record {
             assessment,
             cached,
         );
+        record.detections = EngineDetection::top(report.last_analysis_results());
         record.reputation = report.reputation();
         record.tags = report.tags().to_vec();
         if let Some(file) = report.file() {
@@ -203,6 +286,7 @@ impl Record {
             malicious: 0,
             suspicious: 0,
             total: 0,
+            detections: Vec::new(),
             last_analysis_date: None,
             stale: false,
             cached: false,
@@ -223,6 +307,12 @@ impl Record {
             popular_threat_label: None,
             full: None,
         }
+    }
+
+    /// Names the engines that flagged it, from the report's per-engine results.
+    pub fn with_detections(mut self, results: &BTreeMap<String, vt_model::EngineResult>) -> Record {
+        self.detections = EngineDetection::top(results);
+        self
     }
 
     /// Fills in the normalised indicator, its kind and its link.
@@ -434,5 +524,69 @@ mod tests {
         assert_eq!(record.reasons, vec!["not found in VirusTotal".to_owned()]);
         assert_eq!(record.last_analysis_date, None);
         assert!(record.cached);
+    }
+
+    fn engine(name: &str, category: &str, result: Option<&str>) -> vt_model::EngineResult {
+        vt_model::EngineResult {
+            category: category.to_owned(),
+            engine_name: name.to_owned(),
+            engine_version: None,
+            engine_update: None,
+            method: None,
+            result: result.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn detections_name_malicious_engines_first_bounded_and_omitted_when_none() {
+        let mut results = BTreeMap::new();
+        results.insert("Zeta".into(), engine("Zeta", "suspicious", None));
+        results.insert("Beta".into(), engine("Beta", "undetected", None));
+        results.insert(
+            "Alpha".into(),
+            engine("Alpha", "malicious", Some("Trojan.X")),
+        );
+        let hostile = format!("Evil\n\x1b[31m{}", "A".repeat(5_000));
+        results.insert("Mu".into(), engine("Mu", "malicious", Some(&hostile)));
+        for i in 0..20 {
+            results.insert(
+                format!("S{i:02}"),
+                engine(&format!("S{i:02}"), "suspicious", Some("")),
+            );
+        }
+        let ind = Indicator::parse("8.8.8.8").expect("ip");
+        let record = Record::from_assessment(&ind, "8.8.8.8", None, &bad_assessment(), false)
+            .with_detections(&results);
+        assert_eq!(record.detections.len(), MAX_DETECTIONS);
+        let first = &record.detections[0];
+        assert_eq!(
+            (
+                first.engine.as_str(),
+                first.category.as_str(),
+                first.result.as_str()
+            ),
+            ("Alpha", "malicious", "Trojan.X")
+        );
+        let second = &record.detections[1];
+        assert_eq!(second.engine, "Mu");
+        assert_eq!(second.result.chars().count(), MAX_DETECTION_CHARS);
+        assert!(
+            !second.result.chars().any(char::is_control),
+            "{:?}",
+            second.result
+        );
+        assert!(record.detections[2..]
+            .iter()
+            .all(|d| d.category == "suspicious"));
+        // An engine without a label is shown with its category.
+        assert_eq!(record.detections[2].result, "suspicious");
+        assert!(!record.detections.iter().any(|d| d.engine == "Beta"));
+        let json = serde_json::to_value(&record).expect("serialises");
+        assert_eq!(json["detections"][0]["engine"], "Alpha");
+
+        let clean = Record::from_assessment(&ind, "8.8.8.8", None, &bad_assessment(), false)
+            .with_detections(&BTreeMap::new());
+        let json = serde_json::to_string(&clean).expect("serialises");
+        assert!(!json.contains("detections"), "{json}");
     }
 }

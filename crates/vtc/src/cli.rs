@@ -421,6 +421,11 @@ pub struct LookupArgs {
     /// Exit with code 3 when any verdict is at least this severe.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    /// Columns of table or CSV output, comma-separated, e.g. `verdict,indicator,detections,link`.
+    /// Fields: verdict, type, detected, stale, indicator, input, id, detections, reasons,
+    /// malicious, suspicious, total, last_analysis_date, cached, link, error.
+    #[arg(long, value_name = "FIELDS", value_parser = parse_fields)]
+    pub fields: Option<FieldList>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -436,6 +441,9 @@ pub struct EnrichArgs {
     /// Output file (default stdout). Re-running with the same input and output resumes.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Also write the HTML report of the run to this file (checked writable before any lookup).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Read indicators from this CSV column (name or 1-based number) instead of whole lines.
     #[arg(long)]
     pub column: Option<String>,
@@ -458,6 +466,11 @@ pub struct EnrichArgs {
     /// Exit with code 3 when any verdict is at least this severe.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    /// Columns of table or CSV output, comma-separated, e.g. `verdict,indicator,detections,link`.
+    /// Fields: verdict, type, detected, stale, indicator, input, id, detections, reasons,
+    /// malicious, suspicious, total, last_analysis_date, cached, link, error.
+    #[arg(long, value_name = "FIELDS", value_parser = parse_fields)]
+    pub fields: Option<FieldList>,
 }
 
 #[derive(Debug, Args)]
@@ -509,4 +522,21 @@ pub struct DemoArgs {
     /// Where to write the HTML report (default: vtc-demo-report.html in the current folder).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Columns of table or CSV output, comma-separated, e.g. `verdict,indicator,detections,link`.
+    /// Fields: verdict, type, detected, stale, indicator, input, id, detections, reasons,
+    /// malicious, suspicious, total, last_analysis_date, cached, link, error.
+    #[arg(long, value_name = "FIELDS", value_parser = parse_fields)]
+    pub fields: Option<FieldList>,
+}
+
+/// The columns `--fields` chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldList(pub Vec<feeds::Field>);
+
+fn parse_fields(list: &str) -> Result<FieldList, String> {
+    let fields = feeds::Field::parse_list(list).map_err(|e| e.to_string())?;
+    if fields.is_empty() {
+        return Err(format!("name at least one field: {}", feeds::valid_names()));
+    }
+    Ok(FieldList(fields))
 }

@@ -1,7 +1,7 @@
 //! Choosing the output format and where records go.
 
-use crate::cli::{FailOn, OutputFormat};
-use crate::exit::Exit;
+use crate::cli::{FailOn, FieldList, OutputFormat};
+use crate::exit::{usage, Exit};
 use std::path::Path;
 use verdict::{Record, Verdict};
 
@@ -12,6 +12,27 @@ pub fn feed_format(format: OutputFormat) -> feeds::Format {
         OutputFormat::Jsonl => feeds::Format::Jsonl,
         OutputFormat::Csv => feeds::Format::Csv,
     }
+}
+
+/// A record writer in `format` with the columns `--fields` chose; those
+/// are for a table or CSV, so with JSON they are a usage error rather than
+/// silently ignored.
+pub fn record_writer<W: std::io::Write>(
+    out: W,
+    format: OutputFormat,
+    fields: Option<&FieldList>,
+) -> anyhow::Result<feeds::RecordWriter<W>> {
+    if fields.is_some() && matches!(format, OutputFormat::Json | OutputFormat::Jsonl) {
+        return Err(usage(
+            "--fields chooses the columns of table or csv output; JSON carries every field",
+        ));
+    }
+    let fields = fields.map(|f| f.0.as_slice());
+    Ok(feeds::RecordWriter::with_fields(
+        out,
+        feed_format(format),
+        fields,
+    )?)
 }
 
 /// The format for an output file: the flag if given, else from the file's

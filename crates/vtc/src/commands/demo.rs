@@ -2,9 +2,10 @@
 //! enriches a bundled sample list through the real client, cache and
 //! journal code, prints the verdict table and writes the HTML report.
 
+use super::enrich::{open_report, summary_lines, write_report};
 use crate::cli::{DemoArgs, GlobalArgs, OutputFormat};
 use crate::exit::Exit;
-use crate::output::feed_format;
+use crate::output::record_writer;
 use anyhow::Context;
 use enrich::{BatchOptions, EnrichOptions, Enricher};
 use std::path::PathBuf;
@@ -14,6 +15,16 @@ use vt_emulator::{Emulator, EmulatorConfig};
 const SAMPLES: &str = include_str!("../../demo/samples.txt");
 
 pub async fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    let path = args
+        .report
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("vtc-demo-report.html"));
+    // Before the demo runs: a report that cannot be written is the user's
+    // to fix, and should not cost them the whole run to find out.
+    let report_file = open_report(&path)?;
+    let format = global.format.unwrap_or(OutputFormat::Table);
+    let mut writer = record_writer(std::io::stdout().lock(), format, args.fields.as_ref())?;
+
     let emulator = Emulator::new(EmulatorConfig::default())?
         .spawn(([127, 0, 0, 1], 0).into())
         .await
@@ -32,9 +43,7 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let enricher = Enricher::new(client, store, EnrichOptions::default());
 
     let lines = futures_util::stream::iter(SAMPLES.lines().map(|l| Ok(l.to_owned())));
-    let format = global.format.unwrap_or(OutputFormat::Table);
-    let mut writer = feeds::RecordWriter::new(std::io::stdout().lock(), feed_format(format))?;
-    let mut records = Vec::new();
+    let mut report = feeds::html::ReportBuilder::new();
     let options = BatchOptions {
         concurrency: 16,
         job: None,
@@ -44,7 +53,7 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
             lines,
             &options,
             |record| {
-                records.push(record.clone());
+                report.add(record);
                 writer
                     .write(record)
                     .map_err(|e| enrich::EnrichError::Output(Box::new(e)))
@@ -55,50 +64,29 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let _stdout = writer.finish()?;
 
     let stats = emulator.emulator().stats();
-    let mut lines = vec![
-        ("Input lines".to_owned(), summary.lines.to_string()),
-        ("Indicators".to_owned(), summary.records.to_string()),
-        (
-            "Duplicates skipped".to_owned(),
-            summary.duplicates.to_string(),
-        ),
-        ("Invalid lines".to_owned(), summary.invalid.to_string()),
-    ];
-    for (verdict, n) in &summary.by_verdict {
-        lines.push((format!("Verdict {verdict}"), n.to_string()));
-    }
-    lines.push(("API calls".to_owned(), summary.api_calls.to_string()));
-    lines.push((
-        "Responses 429".to_owned(),
-        summary.responses_429.to_string(),
-    ));
+    let mut lines = summary_lines(&summary);
     lines.push((
         "Emulator requests".to_owned(),
         stats["requests_total"].to_string(),
     ));
+    write_report(report_file, &path, report, "vtc demo: verdicts", &lines)?;
 
-    let generated = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let html = feeds::html::report_page("vtc demo: verdicts", &generated, &lines, &records);
-    let path = args
-        .report
-        .unwrap_or_else(|| PathBuf::from("vtc-demo-report.html"));
-    std::fs::write(&path, html)
-        .with_context(|| format!("cannot write the report to {}", path.display()))?;
-
-    let verdicts: Vec<String> = summary
+    // Each record counted once: a verdict, invalid or failed.
+    let mut statuses: Vec<String> = summary
         .by_verdict
         .iter()
         .map(|(v, n)| format!("{v} {n}"))
         .collect();
+    statuses.push(format!("invalid {}", summary.invalid));
+    if summary.failed > 0 {
+        statuses.push(format!("failed {}", summary.failed));
+    }
     eprintln!(
-        "\n{} indicators from {} lines ({} duplicates, {} invalid): {}; {} API calls, {} answered 429",
+        "\n{} records from {} lines ({} duplicates): {}; {} API calls, {} answered 429",
         summary.records,
         summary.lines,
         summary.duplicates,
-        summary.invalid,
-        verdicts.join(", "),
+        statuses.join(", "),
         summary.api_calls,
         summary.responses_429
     );

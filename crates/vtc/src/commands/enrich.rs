@@ -3,7 +3,7 @@
 use crate::cli::{EnrichArgs, OutputFormat};
 use crate::config::Settings;
 use crate::exit::{usage, Exit};
-use crate::output::{feed_format, file_format, ExitTracker};
+use crate::output::{file_format, record_writer, ExitTracker};
 use anyhow::Context;
 use enrich::{BatchObserver, BatchOptions, Enricher, Progress, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -98,7 +98,11 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
         }
         None => (Box::new(BufWriter::new(std::io::stdout())), settings.format),
     };
-    let mut writer = feeds::RecordWriter::new(sink, feed_format(format))?;
+    let mut writer = record_writer(sink, format, args.fields.as_ref())?;
+    let report_file = args.report.as_deref().map(open_report).transpose()?;
+    let mut report = report_file
+        .as_ref()
+        .map(|_| feeds::html::ReportBuilder::new());
 
     let lines = spawn_reader(input.clone(), column)?;
     let progress = ProgressDisplay::new(total_lines, enricher.client().clone());
@@ -114,6 +118,9 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
         |record| {
             exit.see(record);
             written += 1;
+            if let Some(report) = &mut report {
+                report.add(record);
+            }
             writer
                 .write(record)
                 .map_err(|e| enrich::EnrichError::Output(Box::new(e)))
@@ -139,6 +146,14 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
     };
     let summary = result?;
     print_summary(&summary);
+    if let (Some(file), Some(report), Some(path)) = (report_file, report, &args.report) {
+        let title = match &input {
+            Some(p) => format!("vtc enrich: {}", p.display()),
+            None => "vtc enrich: standard input".to_owned(),
+        };
+        write_report(file, path, report, &title, &summary_lines(&summary))?;
+        eprintln!("HTML report: {}", canonical(path));
+    }
     Ok(exit.exit())
 }
 
@@ -288,6 +303,27 @@ impl BatchObserver for ProgressDisplay {
     }
 }
 
+/// The summary of a batch as the report page's (label, value) pairs.
+pub fn summary_lines(s: &Summary) -> Vec<(String, String)> {
+    let mut lines = vec![
+        ("Input lines".to_owned(), s.lines.to_string()),
+        ("Records".to_owned(), s.records.to_string()),
+        ("Duplicates skipped".to_owned(), s.duplicates.to_string()),
+        ("Invalid lines".to_owned(), s.invalid.to_string()),
+        ("Failed lookups".to_owned(), s.failed.to_string()),
+        ("Cache hits".to_owned(), s.cache_hits.to_string()),
+    ];
+    if s.replayed > 0 {
+        lines.push((
+            "Resumed from the journal".to_owned(),
+            s.replayed.to_string(),
+        ));
+    }
+    lines.push(("API calls".to_owned(), s.api_calls.to_string()));
+    lines.push(("Responses 429".to_owned(), s.responses_429.to_string()));
+    lines
+}
+
 fn print_summary(s: &Summary) {
     let verdicts: Vec<String> = s
         .by_verdict
@@ -307,4 +343,76 @@ fn print_summary(s: &Summary) {
         s.api_calls,
         s.responses_429
     );
+}
+
+/// The HTML report's file, opened before the run so that a path that
+/// cannot be written fails at once (exit 2) instead of after every lookup.
+/// A file this run created is removed again if the report is never written.
+pub struct ReportFile {
+    file: File,
+    path: PathBuf,
+    created: bool,
+    written: bool,
+}
+
+impl Drop for ReportFile {
+    fn drop(&mut self) {
+        if self.created && !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Opens (without truncating: an earlier report stays until this one is
+/// ready) the report file at `path`.
+pub fn open_report(path: &Path) -> anyhow::Result<ReportFile> {
+    if path.is_dir() {
+        return Err(usage(format!(
+            "cannot write the report to {}: it is a directory; name a file",
+            path.display()
+        )));
+    }
+    let created = !path.exists();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| {
+            usage(format!(
+                "cannot write the report to {}: {e}",
+                path.display()
+            ))
+        })?;
+    Ok(ReportFile {
+        file,
+        path: path.to_path_buf(),
+        created,
+        written: false,
+    })
+}
+
+/// Renders the report page into its file.
+pub fn write_report(
+    mut report_file: ReportFile,
+    path: &Path,
+    report: feeds::html::ReportBuilder,
+    title: &str,
+    summary: &[(String, String)],
+) -> anyhow::Result<()> {
+    let generated = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let page = report.render(title, &generated, summary);
+    let write = |file: &mut File| -> std::io::Result<()> {
+        file.set_len(0)?;
+        file.write_all(page.as_bytes())?;
+        file.flush()
+    };
+    write(&mut report_file.file)
+        .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    report_file.written = true;
+    Ok(())
 }

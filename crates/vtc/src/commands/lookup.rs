@@ -3,7 +3,7 @@
 use crate::cli::LookupArgs;
 use crate::config::Settings;
 use crate::exit::Exit;
-use crate::output::{feed_format, ExitTracker};
+use crate::output::{record_writer, ExitTracker};
 use futures_util::StreamExt;
 
 /// Lookups in flight at once; the quota governor still sets the pace.
@@ -19,8 +19,11 @@ pub async fn run(args: LookupArgs, settings: &Settings) -> anyhow::Result<Exit> 
             async move { enricher.try_enrich_line(&input).await }
         })
         .buffered(CONCURRENCY);
-    let mut writer =
-        feeds::RecordWriter::new(std::io::stdout().lock(), feed_format(settings.format))?;
+    let mut writer = record_writer(
+        std::io::stdout().lock(),
+        settings.format,
+        args.fields.as_ref(),
+    )?;
     let mut exit = ExitTracker::new(args.fail_on);
     while let Some(record) = records.next().await {
         let record = record?;

@@ -1,0 +1,28 @@
+//! Probes for headless Chromium, which the HTML report's browser test
+//! drives, so that test is reported as *ignored* (with the reason) where
+//! Chromium is missing instead of passing silently. Under `CI=true` nothing
+//! is ignored: the test runs and fails, since CI must install what its
+//! tests need (`.ci/run` installs Debian's `chromium`).
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(missing_chromium)");
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-env-changed=CI");
+    println!("cargo::rerun-if-env-changed=CHROMIUM");
+    // Probe again once it is installed.
+    println!("cargo::rerun-if-changed=/usr/bin");
+    if chromium().is_none() && std::env::var("CI").as_deref() != Ok("true") {
+        println!("cargo::rustc-cfg=missing_chromium");
+    }
+}
+
+/// `$CHROMIUM`, else `chromium` (Debian) or `chromium-browser` on the PATH.
+fn chromium() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return Some(p.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|n| dir.join(n)))
+        .find(|p| p.is_file())
+}
