@@ -1,7 +1,6 @@
 //! The command line: global options and subcommands (clap derive).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// vtc: one fast, trustworthy connector between VirusTotal API v3 and the
@@ -9,52 +8,93 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "vtc", version, about, propagate_version = true)]
 pub struct Cli {
+    /// The options of the commands that call the API, given before the
+    /// command (`vtc --api-key K lookup ...`); each command also takes them
+    /// after its name and shows in its help only the ones it uses.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// More detail on stderr (-v: context of errors and info logs, -vv: debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Options every command takes. Each also comes from an environment
-/// variable or the config file: flag > env > file > default. Help never
-/// prints a variable's value: it may hold a secret (a key, a proxy's
-/// credentials).
-#[derive(Debug, Args)]
+/// The options of every command that calls the API. Each also comes from
+/// an environment variable (read by the `app` crate, not by clap, so help
+/// and usage lines never show a variable's value or treat it as typed) or
+/// from the config file: flag > env > file > default.
+#[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// VirusTotal API key (also VT_API_KEY or `api_key` in the config file).
-    #[arg(long, env = "VT_API_KEY", hide_env_values = true, global = true)]
+    /// VirusTotal API key [env: VT_API_KEY] (or `api_key` in the config file).
+    #[arg(long)]
     pub api_key: Option<String>,
-    /// API base URL; a bare host such as http://127.0.0.1:8080 means http://127.0.0.1:8080/api/v3.
-    #[arg(long, env = "VTC_API_URL", hide_env_values = true, global = true)]
+    /// API base URL [env: VTC_API_URL]; a bare host such as http://127.0.0.1:8080 means http://127.0.0.1:8080/api/v3.
+    #[arg(long)]
     pub api_url: Option<String>,
-    /// Config file (TOML). Default: $XDG_CONFIG_HOME/vtc/config.toml if present.
-    #[arg(long, env = "VTC_CONFIG", hide_env_values = true, global = true)]
+    /// Config file (TOML) [env: VTC_CONFIG]. Default: $XDG_CONFIG_HOME/vtc/config.toml if present.
+    #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Database: a SQLite file path (default under $XDG_DATA_HOME/vtc/) or a postgres:// URL.
-    #[arg(long, env = "VTC_DB", hide_env_values = true, global = true)]
+    /// SQLite database file [env: VTC_DB]. Default: vtc/vtc.sqlite under $XDG_DATA_HOME.
+    #[arg(long)]
     pub db: Option<String>,
     /// Output format. Default: table on a terminal, jsonl when piped.
-    #[arg(long, value_parser = output_format(), global = true)]
+    #[arg(long, value_parser = output_format())]
     pub format: Option<OutputFormat>,
-    /// HTTP(S) proxy for API calls.
-    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true, global = true)]
+    /// HTTP(S) proxy for API calls [env: HTTPS_PROXY].
+    #[arg(long)]
     pub proxy: Option<String>,
     /// Do not verify the API server's TLS certificate (prints a warning).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub insecure: bool,
-    /// The API key's budget per minute (0 = unlimited). Default 4, the public API's.
-    #[arg(long, env = "VTC_QUOTA_MINUTE", hide_env_values = true, global = true, value_parser = budget, allow_negative_numbers = true)]
+    /// The key's budget per minute (0 = unlimited) [env: VTC_QUOTA_MINUTE]. Default 4, the public API's.
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_minute: Option<u32>,
-    /// The API key's budget per UTC day (0 = unlimited). Default 500.
-    #[arg(long, env = "VTC_QUOTA_DAY", hide_env_values = true, global = true, value_parser = budget, allow_negative_numbers = true)]
+    /// The key's budget per UTC day (0 = unlimited) [env: VTC_QUOTA_DAY]. Default 500.
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_day: Option<u32>,
-    /// The API key's budget per month (0 = unlimited). Default unlimited.
-    #[arg(long, env = "VTC_QUOTA_MONTH", hide_env_values = true, global = true, value_parser = budget, allow_negative_numbers = true)]
+    /// The key's budget per month (0 = unlimited) [env: VTC_QUOTA_MONTH]. Default unlimited.
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_month: Option<u32>,
-    /// More detail on stderr (-v: context of errors and info logs, -vv: debug).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
+}
+
+impl GlobalArgs {
+    /// These options (given after the command) over `before` (given before it).
+    pub fn over(&self, before: &GlobalArgs) -> GlobalArgs {
+        GlobalArgs {
+            api_key: self.api_key.clone().or_else(|| before.api_key.clone()),
+            api_url: self.api_url.clone().or_else(|| before.api_url.clone()),
+            config: self.config.clone().or_else(|| before.config.clone()),
+            db: self.db.clone().or_else(|| before.db.clone()),
+            format: self.format.or(before.format),
+            proxy: self.proxy.clone().or_else(|| before.proxy.clone()),
+            insecure: self.insecure || before.insecure,
+            quota_minute: self.quota_minute.or(before.quota_minute),
+            quota_day: self.quota_day.or(before.quota_day),
+            quota_month: self.quota_month.or(before.quota_month),
+        }
+    }
+
+    /// The flags given, by name, other than `--format` (for a command that
+    /// calls no API, to refuse them rather than ignore them).
+    pub fn api_flags_given(&self) -> Vec<&'static str> {
+        let given = [
+            ("--api-key", self.api_key.is_some()),
+            ("--api-url", self.api_url.is_some()),
+            ("--config", self.config.is_some()),
+            ("--db", self.db.is_some()),
+            ("--proxy", self.proxy.is_some()),
+            ("--insecure", self.insecure),
+            ("--quota-minute", self.quota_minute.is_some()),
+            ("--quota-day", self.quota_day.is_some()),
+            ("--quota-month", self.quota_month.is_some()),
+        ];
+        given
+            .into_iter()
+            .filter_map(|(name, set)| set.then_some(name))
+            .collect()
+    }
 }
 
 pub use app::OutputFormat;
@@ -110,7 +150,7 @@ pub enum Command {
     /// Private scanning (premium): files and URLs only your key can see.
     Private(PrivateArgs),
     /// The API key's quotas: used and allowed per minute, hour, day and month.
-    Quota,
+    Quota(QuotaArgs),
     /// Run one action, JSON object on stdin, JSON on stdout (for SOAR playbooks).
     Action(ActionArgs),
 }
@@ -135,6 +175,16 @@ pub struct ScanArgs {
     pub target: ScanTarget,
 }
 
+impl ScanArgs {
+    /// The options given after `scan file` or `scan url`.
+    pub fn global(&self) -> &GlobalArgs {
+        match &self.target {
+            ScanTarget::File(a) => &a.global,
+            ScanTarget::Url(a) => &a.global,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ScanTarget {
     /// Hash the file, print VirusTotal's report if it has one, else upload it.
@@ -152,6 +202,8 @@ pub struct ScanFileArgs {
     pub force: bool,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -160,12 +212,16 @@ pub struct ScanUrlArgs {
     pub url: String,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct AnalysisArgs {
     /// The analysis id a scan or rescan printed.
     pub id: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +230,8 @@ pub struct RescanArgs {
     pub id: String,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +247,8 @@ pub struct DownloadArgs {
     /// Print a short-lived download link (no key needed to use it) instead of downloading.
     #[arg(long, conflicts_with_all = ["raw", "output"])]
     pub url: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +266,8 @@ pub struct RelationshipsArgs {
     /// Objects per API call (1 to 40; each page is one call). Default: --limit, at most 40.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=40))]
     pub page_size: Option<u32>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +283,8 @@ pub struct SearchArgs {
     /// Results per API call (1 to 40; each page is one call). Default: --limit, at most 40.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=40))]
     pub page_size: Option<u32>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +297,8 @@ pub struct CommentsArgs {
     /// At most this many comments.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -248,6 +314,8 @@ pub struct VoteArgs {
     /// Your verdict.
     #[arg(value_enum)]
     pub verdict: VoteChoice,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -257,6 +325,8 @@ pub struct VotesArgs {
     /// At most this many votes.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -266,12 +336,31 @@ pub struct WidgetArgs {
     /// Print the widget page's HTML (untrusted content) instead of its URL.
     #[arg(long)]
     pub html: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PrivateArgs {
     #[command(subcommand)]
     pub command: PrivateCommand,
+}
+
+impl PrivateArgs {
+    /// The options given after the private subcommand.
+    pub fn global(&self) -> &GlobalArgs {
+        match &self.command {
+            PrivateCommand::ScanFile(a) => &a.global,
+            PrivateCommand::ScanUrl(a) => &a.global,
+            PrivateCommand::File(a) => &a.global,
+            PrivateCommand::List(a) => &a.global,
+            PrivateCommand::Delete(a) => &a.global,
+            PrivateCommand::Rescan(a) => &a.global,
+            PrivateCommand::Analysis(a) => &a.global,
+            PrivateCommand::Relationships(a) => &a.global,
+            PrivateCommand::Url(a) => &a.global,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,12 +400,16 @@ pub struct PrivateRelationshipsArgs {
     /// Objects per API call (1 to 40; each page is one call). Default: --limit, at most 40.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=40))]
     pub page_size: Option<u32>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PrivateUrlArgs {
     /// The URL, as submitted with `vtc private scan-url`.
     pub url: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -331,12 +424,16 @@ pub struct PrivateScanFileArgs {
     pub retention_days: Option<u32>,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PrivateHashArgs {
     /// The file's sha256.
     pub sha256: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +441,8 @@ pub struct PrivateListArgs {
     /// At most this many files.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -353,6 +452,8 @@ pub struct PrivateDeleteArgs {
     /// Delete only the stored sample; keep the reports.
     #[arg(long)]
     pub only_from_storage: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -361,6 +462,8 @@ pub struct PrivateRescanArgs {
     pub sha256: String,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -371,6 +474,8 @@ pub struct ActionArgs {
     /// List the actions with their inputs (JSON with --format json).
     #[arg(long, conflicts_with = "name")]
     pub list: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -391,6 +496,8 @@ pub struct LookupArgs {
     /// Exit with code 3 when any verdict is at least this severe.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -428,6 +535,14 @@ pub struct EnrichArgs {
     /// Exit with code 3 when any verdict is at least this severe.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct QuotaArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -435,21 +550,25 @@ pub struct HashArgs {
     /// Files to hash.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// Output format. Default: table on a terminal, jsonl when piped.
+    #[arg(long, value_parser = output_format())]
+    pub format: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
-    /// Address to listen on (port 0 picks a free one).
+    /// Address to listen on, HOST:PORT; a host name such as localhost is
+    /// resolved (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// Requests per minute each API key may make (default unlimited).
-    #[arg(long)]
+    pub listen: String,
+    /// Requests per minute each API key may make (0 or absent = unlimited). Only this flag sets it: no environment variable is read.
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_minute: Option<u32>,
-    /// Requests per UTC day each API key may make (default unlimited).
-    #[arg(long)]
+    /// Requests per UTC day each API key may make (0 or absent = unlimited).
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_day: Option<u32>,
-    /// Requests per month each API key may make (default unlimited).
-    #[arg(long)]
+    /// Requests per month each API key may make (0 or absent = unlimited).
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_month: Option<u32>,
     /// Latency added to every API answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
@@ -479,4 +598,7 @@ pub struct DemoArgs {
     /// Where to write the HTML report (default: vtc-demo-report.html in the current folder).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Format of the verdict table on stdout. Default: table.
+    #[arg(long, value_parser = output_format())]
+    pub format: Option<OutputFormat>,
 }

@@ -2,7 +2,7 @@
 //! enriches a bundled sample list through the real client, cache and
 //! journal code, prints the verdict table and writes the HTML report.
 
-use crate::cli::{DemoArgs, GlobalArgs, OutputFormat};
+use crate::cli::{DemoArgs, OutputFormat};
 use crate::exit::Exit;
 use crate::output::feed_format;
 use anyhow::Context;
@@ -14,7 +14,7 @@ use vt_emulator::{Emulator, EmulatorConfig};
 /// A few hundred mixed indicators, some defanged, some repeated, two invalid.
 const SAMPLES: &str = include_str!("../../demo/samples.txt");
 
-pub async fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
+pub async fn run(args: DemoArgs, format: Option<OutputFormat>) -> anyhow::Result<Exit> {
     let emulator = Emulator::new(EmulatorConfig::default())?
         .spawn(([127, 0, 0, 1], 0).into())
         .await
@@ -33,7 +33,7 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let enricher = Enricher::new(client, Arc::new(store), EnrichOptions::default());
 
     let lines = futures_util::stream::iter(SAMPLES.lines().map(|l| Ok(l.to_owned())));
-    let format = global.format.unwrap_or(OutputFormat::Table);
+    let format = format.unwrap_or(OutputFormat::Table);
     let mut writer = feeds::RecordWriter::new(std::io::stdout().lock(), feed_format(format))?;
     let mut records = Vec::new();
     let options = BatchOptions {
