@@ -54,7 +54,7 @@ impl std::str::FromStr for OutputFormat {
 
 /// What the front end was told by flags, with the environment laid under
 /// them by [`Overrides::with_env`]. `None` defers to the config file.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Overrides {
     pub api_key: Option<String>,
     pub api_url: Option<String>,
@@ -64,6 +64,28 @@ pub struct Overrides {
     pub proxy: Option<String>,
     pub insecure: bool,
     pub quota: QuotaConfig,
+}
+
+/// Shows neither the key nor a proxy's credentials.
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "api_url",
+                &self.api_url.as_deref().map(vt_api::without_credentials),
+            )
+            .field("config", &self.config)
+            .field("db", &self.db)
+            .field("format", &self.format)
+            .field(
+                "proxy",
+                &self.proxy.as_deref().map(vt_api::without_credentials),
+            )
+            .field("insecure", &self.insecure)
+            .field("quota", &self.quota)
+            .finish()
+    }
 }
 
 /// The environment variables [`Overrides::with_env`] reads, each under
@@ -398,6 +420,17 @@ mod tests {
             .with_env_from(|n| (n == "VTC_QUOTA_MONTH").then(|| "-1".to_owned()))
             .expect_err("negative");
         assert!(bad.to_string().contains("VTC_QUOTA_MONTH"), "{bad}");
+        let shown = format!(
+            "{:?}",
+            Overrides {
+                proxy: Some("http://bob:hunter2@proxy.test:3128".into()),
+                ..o
+            }
+        );
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("flag-key"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub struct Cli {
 /// an environment variable (read by the `app` crate, not by clap, so help
 /// and usage lines never show a variable's value or treat it as typed) or
 /// from the config file: flag > env > file > default.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Clone, Default, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// VirusTotal API key [env: VT_API_KEY] (or `api_key` in the config file).
@@ -57,6 +57,30 @@ pub struct GlobalArgs {
     /// The key's budget per month (0 = unlimited) [env: VTC_QUOTA_MONTH]. Default unlimited.
     #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_month: Option<u32>,
+}
+
+/// Shows neither the key nor a proxy's credentials.
+impl std::fmt::Debug for GlobalArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalArgs")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "api_url",
+                &self.api_url.as_deref().map(vt_api::without_credentials),
+            )
+            .field("config", &self.config)
+            .field("db", &self.db)
+            .field("format", &self.format)
+            .field(
+                "proxy",
+                &self.proxy.as_deref().map(vt_api::without_credentials),
+            )
+            .field("insecure", &self.insecure)
+            .field("quota_minute", &self.quota_minute)
+            .field("quota_day", &self.quota_day)
+            .field("quota_month", &self.quota_month)
+            .finish()
+    }
 }
 
 impl GlobalArgs {
