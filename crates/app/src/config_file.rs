@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// The config file. Unknown keys are an error, so a typo does not silently
 /// fall back to a default.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
     pub api_key: Option<String>,
@@ -20,6 +20,28 @@ pub struct FileConfig {
     pub keys: Vec<KeyConfig>,
     pub verdict: verdict::VerdictConfig,
     pub cache: enrich::CacheTtls,
+}
+
+/// Shows neither the key nor a proxy's credentials.
+impl std::fmt::Debug for FileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "api_url",
+                &self.api_url.as_deref().map(vt_api::without_credentials),
+            )
+            .field("db", &self.db)
+            .field(
+                "proxy",
+                &self.proxy.as_deref().map(vt_api::without_credentials),
+            )
+            .field("insecure", &self.insecure)
+            .field("format", &self.format)
+            .field("quota", &self.quota)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A budget per minute, day and month; `None` falls back to the next

@@ -21,7 +21,7 @@ pub use config_file::{FileConfig, KeyConfig, QuotaConfig};
 pub use database::{prune_at_start, prune_database, PruneReport};
 pub use settings::{
     EnricherOptions, KeyBudget, OutputFormat, Overrides, Settings, DEFAULT_QUOTA_DAY,
-    DEFAULT_QUOTA_MINUTE,
+    DEFAULT_QUOTA_MINUTE, ENV_VARS,
 };
 
 use std::path::PathBuf;
@@ -42,6 +42,10 @@ pub enum AppError {
     InvalidConfig { path: PathBuf, message: String },
     #[error("invalid [verdict] config: {0}")]
     InvalidVerdict(#[from] verdict::ConfigError),
+    /// An environment variable that does not parse (its value is not
+    /// repeated: it may be a secret).
+    #[error("invalid {name} in the environment: {message}")]
+    InvalidEnv { name: &'static str, message: String },
     #[error("invalid API key: {0}")]
     InvalidKey(String),
     #[error(

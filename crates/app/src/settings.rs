@@ -52,9 +52,9 @@ impl std::str::FromStr for OutputFormat {
     }
 }
 
-/// What the front end was told by flags and environment (its parser has
-/// already put a flag over its variable). `None` defers to the config file.
-#[derive(Debug, Default, Clone)]
+/// What the front end was told by flags, with the environment laid under
+/// them by [`Overrides::with_env`]. `None` defers to the config file.
+#[derive(Default, Clone)]
 pub struct Overrides {
     pub api_key: Option<String>,
     pub api_url: Option<String>,
@@ -64,6 +64,87 @@ pub struct Overrides {
     pub proxy: Option<String>,
     pub insecure: bool,
     pub quota: QuotaConfig,
+}
+
+/// Shows neither the key nor a proxy's credentials.
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "api_url",
+                &self.api_url.as_deref().map(vt_api::without_credentials),
+            )
+            .field("config", &self.config)
+            .field("db", &self.db)
+            .field("format", &self.format)
+            .field(
+                "proxy",
+                &self.proxy.as_deref().map(vt_api::without_credentials),
+            )
+            .field("insecure", &self.insecure)
+            .field("quota", &self.quota)
+            .finish()
+    }
+}
+
+/// The environment variables [`Overrides::with_env`] reads, each under
+/// its flag: `VT_API_KEY`, `VTC_API_URL`, `VTC_CONFIG`, `VTC_DB`,
+/// `HTTPS_PROXY`, `VTC_QUOTA_MINUTE`, `VTC_QUOTA_DAY`, `VTC_QUOTA_MONTH`.
+pub const ENV_VARS: [&str; 8] = [
+    "VT_API_KEY",
+    "VTC_API_URL",
+    "VTC_CONFIG",
+    "VTC_DB",
+    "HTTPS_PROXY",
+    "VTC_QUOTA_MINUTE",
+    "VTC_QUOTA_DAY",
+    "VTC_QUOTA_MONTH",
+];
+
+impl Overrides {
+    /// Fills what the flags left unset from this process' environment
+    /// (flag > env). An empty variable counts as unset.
+    pub fn with_env(self) -> Result<Overrides, AppError> {
+        self.with_env_from(|name| std::env::var(name).ok())
+    }
+
+    /// [`Overrides::with_env`] over any source of variables (for tests).
+    pub fn with_env_from(
+        mut self,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Overrides, AppError> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let budget = |name: &'static str| -> Result<Option<u32>, AppError> {
+            get(name)
+                .map(|v| {
+                    v.trim().parse::<u32>().map_err(|_| AppError::InvalidEnv {
+                        name,
+                        message:
+                            "not a budget: give a whole number of calls, 0 or more (0 = unlimited)"
+                                .into(),
+                    })
+                })
+                .transpose()
+        };
+        self.api_key = self.api_key.or_else(|| get("VT_API_KEY"));
+        self.api_url = self.api_url.or_else(|| get("VTC_API_URL"));
+        self.config = self.config.or_else(|| get("VTC_CONFIG").map(PathBuf::from));
+        self.db = self.db.or_else(|| get("VTC_DB"));
+        self.proxy = self.proxy.or_else(|| get("HTTPS_PROXY"));
+        // A variable under a flag is not read, so a broken one cannot fail a
+        // run that does not use it.
+        if self.quota.minute.is_none() {
+            self.quota.minute = budget("VTC_QUOTA_MINUTE")?;
+        }
+        if self.quota.day.is_none() {
+            self.quota.day = budget("VTC_QUOTA_DAY")?;
+        }
+        if self.quota.month.is_none() {
+            self.quota.month = budget("VTC_QUOTA_MONTH")?;
+        }
+        Ok(self)
+    }
 }
 
 /// A key and its budget per minute, day and month (0 = unlimited).
@@ -365,6 +446,38 @@ mod tests {
         let s = Settings::from_parts(&Overrides::default(), FileConfig::default()).expect("ok");
         let err = s.build_client(None).expect_err("no key");
         assert!(err.to_string().contains("VT_API_KEY"), "{err}");
+    }
+
+    #[test]
+    fn a_flag_beats_the_environment_which_fills_the_rest() {
+        let env = |name: &str| match name {
+            "VT_API_KEY" => Some("env-key".to_owned()),
+            "VTC_QUOTA_MINUTE" => Some("30".to_owned()),
+            "VTC_QUOTA_DAY" => Some(" ".to_owned()),
+            _ => None,
+        };
+        let flags = Overrides {
+            api_key: Some("flag-key".into()),
+            ..Overrides::default()
+        };
+        let o = flags.with_env_from(env).expect("valid");
+        assert_eq!(o.api_key.as_deref(), Some("flag-key"));
+        assert_eq!((o.quota.minute, o.quota.day), (Some(30), None));
+        let bad = Overrides::default()
+            .with_env_from(|n| (n == "VTC_QUOTA_MONTH").then(|| "-1".to_owned()))
+            .expect_err("negative");
+        assert!(bad.to_string().contains("VTC_QUOTA_MONTH"), "{bad}");
+        let shown = format!(
+            "{:?}",
+            Overrides {
+                proxy: Some("http://bob:hunter2@proxy.test:3128".into()),
+                ..o
+            }
+        );
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("flag-key"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct RecordWriter<W: Write> {
     format: Format,
     inner: Inner<W>,
     written: u64,
+    /// The input's own column names, kept in front of vtc's (an input CSV
+    /// enriched by one of its columns); empty otherwise.
+    input_header: Vec<String>,
 }
 
 enum Inner<W: Write> {
@@ -68,11 +71,28 @@ impl<W: Write> RecordWriter<W> {
         format: Format,
         fields: Option<&[Field]>,
     ) -> Result<Self, FeedError> {
+        RecordWriter::with_input_header(out, format, fields, Vec::new())
+    }
+
+    /// A writer whose records each carry a row of the input: in CSV the
+    /// input's columns come first, then vtc's; in JSON a `columns` object
+    /// maps the input's column names to the row's values; a table shows
+    /// vtc's columns only.
+    pub fn with_input_header(
+        out: W,
+        format: Format,
+        fields: Option<&[Field]>,
+        input_header: Vec<String>,
+    ) -> Result<Self, FeedError> {
         let inner = match format {
             Format::Csv => {
                 let fields = fields.unwrap_or(&Field::CSV_DEFAULT).to_vec();
                 let mut w = csv::Writer::from_writer(out);
-                w.write_record(fields.iter().map(|f| f.name()))?;
+                let header = input_header
+                    .iter()
+                    .map(String::as_str)
+                    .chain(fields.iter().map(|f| f.name()));
+                w.write_record(header)?;
                 Inner::Csv(Box::new(w), fields)
             }
             Format::Table => {
@@ -85,22 +105,50 @@ impl<W: Write> RecordWriter<W> {
             format,
             inner,
             written: 0,
+            input_header,
         })
     }
 
     /// Writes one record.
     pub fn write(&mut self, record: &Record) -> Result<(), FeedError> {
+        self.write_with_input(record, &[])
+    }
+
+    /// Writes one record with its input row (see
+    /// [`RecordWriter::with_input_header`]); a short row is padded with
+    /// empty values, a long one cut to the header.
+    pub fn write_with_input(&mut self, record: &Record, row: &[String]) -> Result<(), FeedError> {
+        let cells = self.input_header.len();
+        let row = (0..cells).map(|i| row.get(i).cloned().unwrap_or_default());
         match &mut self.inner {
             Inner::Plain(out) => {
-                if self.format == Format::Json {
+                let pretty = self.format == Format::Json;
+                if pretty {
                     out.write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
-                    serde_json::to_writer_pretty(&mut *out, record)?;
+                }
+                if cells == 0 {
+                    write_json(&mut *out, record, pretty)?;
                 } else {
-                    serde_json::to_writer(&mut *out, record)?;
+                    let mut value = serde_json::to_value(record)?;
+                    let columns: serde_json::Map<String, serde_json::Value> = self
+                        .input_header
+                        .iter()
+                        .cloned()
+                        .zip(row.map(serde_json::Value::String))
+                        .collect();
+                    if let Some(object) = value.as_object_mut() {
+                        object.insert("columns".into(), columns.into());
+                    }
+                    write_json(&mut *out, &value, pretty)?;
+                }
+                if !pretty {
                     out.write_all(b"\n")?;
                 }
             }
-            Inner::Csv(w, fields) => w.write_record(fields.iter().map(|f| f.value(record)))?,
+            Inner::Csv(w, fields) => {
+                let line = row.chain(fields.iter().map(|f| f.value(record)));
+                w.write_record(line.collect::<Vec<String>>())?;
+            }
             Inner::Table(t) => t.write(record)?,
         }
         self.written += 1;
@@ -132,5 +180,17 @@ impl<W: Write> RecordWriter<W> {
             Inner::Table(t) => t.flush()?,
         }
         Ok(())
+    }
+}
+
+fn write_json<W: Write, T: serde::Serialize>(
+    out: W,
+    value: &T,
+    pretty: bool,
+) -> Result<(), serde_json::Error> {
+    if pretty {
+        serde_json::to_writer_pretty(out, value)
+    } else {
+        serde_json::to_writer(out, value)
     }
 }

@@ -44,6 +44,30 @@ pub(crate) struct Inner {
     pub spend_log: Option<Arc<dyn crate::SpendLog>>,
     pub quota_observer: Option<Arc<dyn crate::QuotaObserver>>,
     pub clock: Arc<dyn crate::Clock>,
+    /// The proxy requests go through, if any.
+    pub proxy: Option<Proxied>,
+}
+
+/// A configured proxy, as messages may name it.
+pub(crate) struct Proxied {
+    /// Its URL without credentials.
+    pub shown: String,
+    /// Hosts reached without it (loopback and `NO_PROXY`), lower case.
+    pub bypass: Vec<String>,
+}
+
+impl Proxied {
+    /// Whether a request to `host` goes through the proxy.
+    pub fn carries(&self, host: &str) -> bool {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        !self
+            .bypass
+            .iter()
+            .any(|b| b == "*" || host == *b || host.ends_with(&format!(".{b}")))
+    }
 }
 
 impl fmt::Debug for Client {

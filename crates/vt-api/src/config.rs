@@ -44,7 +44,7 @@ impl std::fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("keys", &self.keys)
             .field("base_url", &self.base_url)
-            .field("proxy", &self.proxy.is_some())
+            .field("proxy", &self.proxy.as_deref().map(without_credentials))
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .finish_non_exhaustive()
     }
@@ -196,12 +196,26 @@ impl ClientBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout);
+        let no_proxy = std::env::var("NO_PROXY")
+            .or_else(|_| std::env::var("no_proxy"))
+            .unwrap_or_default();
+        let bypass = format!("localhost,127.0.0.1,::1,{no_proxy}");
+        let mut proxied = None;
         http = match &self.proxy {
             Some(proxy) => {
-                let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| {
-                    Error::InvalidConfig(format!("proxy {proxy:?} is not usable: {e}"))
+                let shown = without_credentials(proxy);
+                let parsed = reqwest::Proxy::all(proxy.as_str()).map_err(|_| {
+                    Error::InvalidConfig(format!("the proxy {shown} is not a usable proxy URL"))
                 })?;
-                http.proxy(proxy.no_proxy(bypass_proxy()))
+                proxied = Some(crate::client::Proxied {
+                    shown,
+                    bypass: bypass
+                        .split(',')
+                        .map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase())
+                        .filter(|h| !h.is_empty())
+                        .collect(),
+                });
+                http.proxy(parsed.no_proxy(reqwest::NoProxy::from_string(&bypass)))
             }
             None => http.no_proxy(),
         };
@@ -242,17 +256,23 @@ impl ClientBuilder {
             spend_log: self.spend_log,
             quota_observer: self.quota_observer,
             clock: self.clock,
+            proxy: proxied,
         }))
     }
 }
 
-/// Hosts reached directly even with a proxy: loopback (an emulator, a local
-/// gateway) and whatever `NO_PROXY` names.
-fn bypass_proxy() -> Option<reqwest::NoProxy> {
-    let from_env = std::env::var("NO_PROXY")
-        .or_else(|_| std::env::var("no_proxy"))
-        .unwrap_or_default();
-    reqwest::NoProxy::from_string(&format!("localhost,127.0.0.1,::1,{from_env}"))
+/// A URL as it may be shown: user name and password removed
+/// (`http://bob:hunter2@proxy:3128` -> `http://proxy:3128`). Text that is
+/// not a URL is not repeated at all, since it may still hold a secret.
+pub fn without_credentials(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.as_str().trim_end_matches('/').to_owned()
+        }
+        Err(_) => "(a proxy setting that is not a URL)".to_owned(),
+    }
 }
 
 /// Parses the base URL; a bare host gets `/api/v3`; no trailing slash.
@@ -340,6 +360,24 @@ mod tests {
             assert_eq!(builder.origin().expect(url), origin, "{url}");
             assert_eq!(builder.build().expect(url).origin(), origin, "{url}");
         }
+    }
+
+    #[test]
+    fn a_proxy_is_shown_without_its_credentials() {
+        assert_eq!(
+            without_credentials("http://bob:hunter2@proxy.test:3128"),
+            "http://proxy.test:3128"
+        );
+        assert_eq!(
+            without_credentials("http://bob:hunter2 proxy"),
+            "(a proxy setting that is not a URL)"
+        );
+        let builder = ClientBuilder::new().proxy("http://bob:hunter2@proxy.test:3128");
+        let shown = format!("{builder:?}");
+        assert!(
+            shown.contains("proxy.test") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 
     #[test]

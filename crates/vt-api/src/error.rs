@@ -60,6 +60,22 @@ pub enum Error {
         message: String,
     },
 
+    /// A 4xx answer without VirusTotal's JSON error envelope: the server
+    /// is something else (a web server, a proxy's page), most likely a
+    /// wrong `--api-url`. Not retryable.
+    #[error(
+        "the server at {server} is not a VirusTotal API: it answered {status} with {content_type}, not VirusTotal's JSON error (check the API URL)"
+    )]
+    NotTheApi {
+        /// Scheme, host and port of the server, never credentials.
+        server: String,
+        status: u16,
+        /// The answer's content type, bounded and printable.
+        content_type: String,
+        /// The first bytes of the body, bounded and scrubbed of keys.
+        excerpt: String,
+    },
+
     /// The request did not get an answer: connection refused or reset,
     /// DNS, TLS, timeout.
     #[error("{message}")]
@@ -136,6 +152,7 @@ impl Error {
             Error::Network { .. } => true,
             Error::Decode { truncated, .. } => *truncated,
             Error::QuotaExhausted { .. }
+            | Error::NotTheApi { .. }
             | Error::Io { .. }
             | Error::Write { .. }
             | Error::FileTooLarge { .. }
@@ -146,7 +163,7 @@ impl Error {
     /// The HTTP status of an API error.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Api { status, .. } => Some(*status),
+            Error::Api { status, .. } | Error::NotTheApi { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -191,6 +208,7 @@ impl Error {
     pub fn code_name(&self) -> &str {
         match self {
             Error::Api { code, .. } => code.as_str(),
+            Error::NotTheApi { .. } => "NotTheApi",
             Error::Network { .. } => "NetworkError",
             Error::Decode { .. } => "DecodeError",
             Error::QuotaExhausted { .. } => "QuotaExhausted",

@@ -28,7 +28,7 @@ mod retry;
 mod upload;
 
 pub use client::{AnalysisReport, Client, ClientMetrics};
-pub use config::{ClientBuilder, DEFAULT_BASE_URL};
+pub use config::{without_credentials, ClientBuilder, DEFAULT_BASE_URL};
 pub use error::{ApiCode, Error};
 pub use ids::{AnalysisDescriptor, AnalysisId, CommentId, Descriptor};
 pub use key::ApiKey;

@@ -254,12 +254,25 @@ impl Governor {
     /// Books the soonest slot over all keys, or says every key's day or
     /// month is spent.
     pub fn reserve(&self) -> Result<Permit, Error> {
+        self.reserve_among(None)
+    }
+
+    /// [`Governor::reserve`] on key `index` only: a request that must go
+    /// with one key (`/users/{that key}/...`) waits for that key's slot.
+    pub fn reserve_key(&self, index: usize) -> Result<Permit, Error> {
+        self.reserve_among(Some(index))
+    }
+
+    fn reserve_among(&self, only: Option<usize>) -> Result<Permit, Error> {
         let now = self.clock.now();
         let window = self.window;
         let mut keys = self.lock();
         let mut best: Option<(usize, OffsetDateTime)> = None;
         let mut soonest_reset: Option<(QuotaWindow, OffsetDateTime)> = None;
         for (index, key) in keys.iter_mut().enumerate() {
+            if only.is_some_and(|only| only != index) {
+                continue;
+            }
             key.roll(now, window);
             if let Some((spent, resets_at)) = key.spent() {
                 if soonest_reset.is_none_or(|(_, at)| resets_at < at) {
@@ -655,6 +668,31 @@ mod tests {
         assert_eq!(permits.iter().filter(|p| p.key == 1).count(), 4);
         clock.advance(Duration::from_secs(10));
         assert_eq!(waits(&g, 1), [51]);
+    }
+
+    #[test]
+    fn a_request_pinned_to_a_key_waits_for_that_key_not_the_pool() {
+        let clock = ManualClock::at(datetime!(2026-03-10 12:00 UTC));
+        let g = governor(
+            &clock,
+            &[QuotaBudget {
+                per_minute: 1,
+                per_day: 0,
+                per_month: 0,
+            }; 2],
+        );
+        assert_eq!(g.reserve_key(0).expect("permit").key, 0);
+        let pinned = g.reserve_key(0).expect("permit");
+        assert_eq!(
+            pinned.key, 0,
+            "the other key is free, but not the one asked for"
+        );
+        assert!(pinned.wait > Duration::ZERO);
+        assert_eq!(
+            g.reserve().expect("permit").key,
+            1,
+            "the pool still uses both"
+        );
     }
 
     #[test]

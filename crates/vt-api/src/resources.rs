@@ -492,7 +492,8 @@ impl Client {
     /// (`api_requests_daily`, ...), as sent.
     pub async fn overall_quotas(&self, user: &UserId) -> Result<JsonMap, Error> {
         let url = self.endpoint(&["users", user.0.as_str(), "overall_quotas"]);
-        self.fetch_data(Call::get(url, Vec::new())).await
+        self.fetch_data(Call::get(url, Vec::new()).with_key(self.key_of(user)))
+            .await
     }
 
     /// `GET /users/{id}/api_usage` between two days (at most 30 apart):
@@ -510,7 +511,17 @@ impl Client {
             ("start_date".to_owned(), day(start)),
             ("end_date".to_owned(), day(end)),
         ];
-        self.fetch_data(Call::get(url, query)).await
+        self.fetch_data(Call::get(url, query).with_key(self.key_of(user)))
+            .await
+    }
+
+    /// The configured key a user id names, if it is one: a user's own
+    /// routes answer only that key (another key of the pool gets 404).
+    fn key_of(&self, user: &UserId) -> Option<usize> {
+        self.inner
+            .keys
+            .iter()
+            .position(|k| k.expose_secret() == user.0)
     }
 
     fn same_origin(&self, url: &url::Url) -> bool {

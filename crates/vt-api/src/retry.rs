@@ -89,6 +89,9 @@ pub(crate) struct Call {
     pub url: String,
     pub query: Vec<(String, String)>,
     pub payload: Payload,
+    /// The key (index in the client's keys) this request must go with,
+    /// rather than any key of the pool.
+    pub key: Option<usize>,
 }
 
 impl Call {
@@ -98,6 +101,7 @@ impl Call {
             url,
             query,
             payload: Payload::Empty,
+            key: None,
         }
     }
 
@@ -107,6 +111,7 @@ impl Call {
             url,
             query: Vec::new(),
             payload,
+            key: None,
         }
     }
 
@@ -116,7 +121,14 @@ impl Call {
             url,
             query,
             payload: Payload::Empty,
+            key: None,
         }
+    }
+
+    /// The same request, sent with key number `key` only.
+    pub fn with_key(mut self, key: Option<usize>) -> Call {
+        self.key = key;
+        self
     }
 
     /// `GET /api/v3/files/...`: method and path, for messages (never the
@@ -180,7 +192,10 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
     let label = scrub(&call.label(), &inner.keys);
     let mut attempt: u32 = 1;
     loop {
-        let permit = inner.governor.reserve()?;
+        let permit = match call.key {
+            Some(key) => inner.governor.reserve_key(key)?,
+            None => inner.governor.reserve()?,
+        };
         if !permit.wait.is_zero() {
             inner
                 .metrics
@@ -305,7 +320,7 @@ async fn attempt_once<T>(
             }
         }
     }
-    let response = sent.map_err(|e| network_error(e, call, label))?;
+    let response = sent.map_err(|e| network_error(e, call, label, inner))?;
     let status = response.status();
     // Redirects are not followed (a redirect elsewhere would carry the key
     // along); a streaming caller gets them to handle.
@@ -335,12 +350,31 @@ async fn read_body(response: Response, label: &str) -> Result<Bytes, Error> {
     })
 }
 
-/// Maps an error answer: the JSON envelope when there is one, else
-/// `ClientError`/`ServerError` with an excerpt of the body.
+/// Maps an error answer: the JSON envelope when there is one; else, for a
+/// 4xx other than 429, [`Error::NotTheApi`] (VirusTotal always sends the
+/// envelope, so the server is another one); else `ClientError`/
+/// `ServerError` with an excerpt of the body (a 5xx or 429 from a front
+/// server in trouble, worth a retry).
 async fn api_error(response: Response, inner: &Inner) -> Error {
     let status = response.status().as_u16();
+    let server = server_of(response.url());
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|t| printable(t, 100))
+        .unwrap_or_else(|| "no content type".into());
     let body = response.bytes().await.unwrap_or_default();
-    match serde_json::from_slice::<ErrorEnvelope>(&body) {
+    let envelope = serde_json::from_slice::<ErrorEnvelope>(&body);
+    if envelope.is_err() && (400..500).contains(&status) && status != 429 {
+        return Error::NotTheApi {
+            server,
+            status,
+            content_type,
+            excerpt: scrub(&excerpt(&body), &inner.keys),
+        };
+    }
+    match envelope {
         Ok(envelope) => Error::Api {
             status,
             code: ApiCode::parse(&printable(&envelope.error.code, 64)),
@@ -367,9 +401,10 @@ fn decode_error(label: &str, error: &serde_json::Error, body: &[u8], inner: &Inn
     }
 }
 
-fn network_error(error: reqwest::Error, call: &Call, label: &str) -> Failure {
-    let target = url::Url::parse(&call.url)
-        .ok()
+fn network_error(error: reqwest::Error, call: &Call, label: &str, inner: &Inner) -> Failure {
+    let url = url::Url::parse(&call.url).ok();
+    let target = url
+        .as_ref()
         .and_then(|u| {
             let host = u.host_str()?.to_owned();
             Some(match u.port() {
@@ -378,11 +413,22 @@ fn network_error(error: reqwest::Error, call: &Call, label: &str) -> Failure {
             })
         })
         .unwrap_or_else(|| "the API".into());
+    let proxy = inner.proxy.as_ref().filter(|p| {
+        url.as_ref()
+            .and_then(url::Url::host_str)
+            .is_some_and(|host| p.carries(host))
+    });
     let cause = root_cause(&error);
     let message = if error.is_timeout() {
         format!("{label} to {target} timed out")
+    } else if let (true, Some(proxy)) = (error.is_connect(), proxy) {
+        // Through a proxy, a connection that fails is the one to the proxy.
+        format!(
+            "cannot connect to the proxy {} (on the way to {target}): {cause} (check --proxy or HTTPS_PROXY)",
+            proxy.shown
+        )
     } else if error.is_connect() {
-        format!("cannot connect to {target}: {cause} (check the API URL and proxy)")
+        format!("cannot connect to {target}: {cause} (check the API URL)")
     } else {
         format!("{label} to {target} failed: {cause}")
     };
@@ -393,6 +439,16 @@ fn network_error(error: reqwest::Error, call: &Call, label: &str) -> Failure {
             source: error.without_url(),
         },
         retry_after: None,
+    }
+}
+
+/// `scheme://host:port` of a URL: what a message may show of a server
+/// (never a path, which may hold a key, nor credentials).
+pub(crate) fn server_of(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or("the server");
+    match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
     }
 }
 

@@ -658,3 +658,40 @@ async fn loopback_is_reached_directly_even_with_a_proxy_configured() {
         .expect("reached the emulator without the proxy");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_users_routes_go_with_that_users_key_even_when_another_key_is_free() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let budget = QuotaBudget {
+        per_minute: 1,
+        per_day: 0,
+        per_month: 0,
+    };
+    let c = Client::builder()
+        .api_key_with_budget(ApiKey::new(KEY_A).expect("key"), budget)
+        .api_key_with_budget(ApiKey::new(KEY_B).expect("key"), budget)
+        .base_url(emu.base_url())
+        .retry_policy(quick_retries(1))
+        // A short "minute", so the pinned request's wait is short.
+        .quota_window(Duration::from_millis(200))
+        .build()
+        .expect("client");
+    let user_a = vt_api::UserId::of_key(&ApiKey::new(KEY_A).expect("key"));
+    // The second and third calls find key A's minute spent and key B free:
+    // they must wait for A, whose user they name.
+    for _ in 0..3 {
+        c.overall_quotas(&user_a).await.expect("A's own quotas");
+    }
+    let today = time::OffsetDateTime::now_utc().date();
+    c.api_usage(&user_a, today, today)
+        .await
+        .expect("A's own usage");
+    let stats = emu.emulator().stats();
+    assert_eq!(stat(&stats, &["by_status", "404"]), 0, "{stats}");
+    let fingerprint_a = vt_emulator::key_fingerprint(KEY_A);
+    assert_eq!(
+        stat(&stats, &["quota", &fingerprint_a, "day"]),
+        4,
+        "{stats}"
+    );
+}

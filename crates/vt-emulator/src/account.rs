@@ -1,8 +1,10 @@
 //! The caller's account: `GET /users/{id}/overall_quotas`,
 //! `GET /users/{id}/api_usage` and `GET /metadata`.
 //!
-//! `{id}` must be the caller's API key or its first eight characters (the
-//! emulator's user id for a key); anything else is 404.
+//! `{id}` must be the caller's API key or its fingerprint (the emulator's
+//! user id for a key, see [`crate::key_fingerprint`]); anything else is
+//! 404, and the message names the id by its fingerprint too, since the id
+//! asked for may be another key.
 
 use crate::api_error::{ApiError, BaseUrl};
 use crate::downloads::require_premium;
@@ -21,12 +23,23 @@ use std::time::Instant;
 const UNLIMITED: u64 = 1_000_000_000;
 
 fn user_of(caller: &Caller, id: &str) -> Result<(), ApiError> {
-    let short: String = caller.key.chars().take(8).collect();
-    if id == caller.key || id == short {
+    if id == caller.key || id == caller.fingerprint() {
         Ok(())
     } else {
-        Err(ApiError::not_found(format!("User \"{id}\" not found")))
+        let named = if is_fingerprint(id) {
+            id.to_owned()
+        } else {
+            crate::key_fingerprint(id)
+        };
+        Err(ApiError::not_found(format!("User \"{named}\" not found")))
     }
+}
+
+/// `key-` and 12 lower-case hex digits, as [`crate::key_fingerprint`] makes.
+fn is_fingerprint(id: &str) -> bool {
+    id.strip_prefix("key-").is_some_and(|hex| {
+        hex.len() == 12 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
 }
 
 pub async fn overall_quotas(
@@ -38,10 +51,10 @@ pub async fn overall_quotas(
     let usage = emu
         .accounting()
         .usage_of(&caller.key, Instant::now(), now_epoch());
-    let config = emu.config();
+    let config = emu.quota_limits();
     let limit = |n: Option<u32>| n.map_or(UNLIMITED, u64::from);
-    let hourly = match (config.quota_minute, config.quota_day) {
-        (Some(m), Some(d)) => u64::from(m * 60).min(u64::from(d)),
+    let hourly = match (config.minute, config.day) {
+        (Some(m), Some(d)) => (u64::from(m) * 60).min(u64::from(d)),
         (Some(m), None) => u64::from(m) * 60,
         (None, Some(d)) => u64::from(d),
         (None, None) => UNLIMITED,
@@ -49,8 +62,8 @@ pub async fn overall_quotas(
     let window = |allowed: u64, used: u32| json!({"user": {"allowed": allowed, "used": used}});
     Ok(Json(json!({"data": {
         "api_requests_hourly": window(hourly, usage.hour),
-        "api_requests_daily": window(limit(config.quota_day), usage.day),
-        "api_requests_monthly": window(limit(config.quota_month), usage.month),
+        "api_requests_daily": window(limit(config.day), usage.day),
+        "api_requests_monthly": window(limit(config.month), usage.month),
     }})))
 }
 

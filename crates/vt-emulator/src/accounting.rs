@@ -195,8 +195,9 @@ impl Accounting {
         let mut quota = BTreeMap::new();
         for (key, usage) in &mut self.usage {
             usage.prune(now, epoch);
-            let short: String = key.chars().take(8).collect();
-            let entry = quota.entry(short).or_insert((0usize, 0u32, 0u32));
+            let entry = quota
+                .entry(crate::key_fingerprint(key))
+                .or_insert((0usize, 0u32, 0u32));
             entry.0 += usage.minute.len();
             entry.1 += usage.day.1;
             entry.2 += usage.month.1;

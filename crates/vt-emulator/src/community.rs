@@ -251,7 +251,7 @@ pub async fn add_vote(
     let mut store = emu.store_mut();
     let votes = store.votes.entry(target.key()).or_default();
     if let Some(previous) = votes.iter().find(|v| v.key == caller.key) {
-        let user: String = caller.key.chars().take(8).collect();
+        let user = caller.fingerprint();
         return Err(ApiError::new(
             ErrorCode::AlreadyExists,
             format!(

@@ -20,6 +20,13 @@ pub struct Caller {
     pub premium: bool,
 }
 
+impl Caller {
+    /// How messages name this caller: never the key, nor a part of it.
+    pub fn fingerprint(&self) -> String {
+        crate::key_fingerprint(&self.key)
+    }
+}
+
 /// Routes a browser or a signed link reaches without a key: counted, never
 /// charged to a quota and never failed on purpose.
 const OPEN_ROUTES: &[&str] = &["/widget/html/{token}", "/_download/{token}"];

@@ -33,7 +33,7 @@
 //! | `GET /widget/url?query=`, `GET /widget/html/{token}` (HTML, no key) | |
 //! | `/private/files[...]`, `/private/analyses/{id}`, `POST /private/urls`, `GET /private/urls/{id}` | premium, visible to their key only (404 for another key) |
 //! | `GET /private/files/{sha256}/{relationship}`, `/private/files/{sha256}/relationships/{relationship}` | a file's relationships, paginated (`limit`, `cursor`); the uploader's key only |
-//! | `GET /users/{id}/overall_quotas`, `/users/{id}/api_usage`, `GET /metadata` | the caller's own account |
+//! | `GET /users/{id}/overall_quotas`, `/users/{id}/api_usage`, `GET /metadata` | the caller's own account (`{id}`: the key or its [`key_fingerprint`]) |
 //!
 //! Fixtures (`EmulatorConfig::fixtures`): each `*.json` in the folder is one
 //! object as the API returns it (`{"data": {"type", "id", "attributes"}}`),
@@ -44,6 +44,10 @@
 //! The emulator knows only the API's wire types (`vt-model`) and indicator
 //! parsing (`ioc`): nothing of the client, storage, verdicts or policies.
 //! It never touches the disk after start-up.
+//!
+//! Keys are secrets here too: the stats, messages and logs name a key by
+//! its [`key_fingerprint`] (`key-` and 12 hex digits of its sha256), never
+//! by the key or a part of it.
 
 mod account;
 mod accounting;
@@ -53,6 +57,7 @@ mod community;
 mod control;
 mod downloads;
 mod engines;
+mod fingerprint;
 mod fixtures;
 mod gate;
 mod lookup;
@@ -65,6 +70,7 @@ mod submit;
 mod widget;
 pub mod world;
 
+pub use fingerprint::key_fingerprint;
 pub use store::MAX_UPLOAD_BYTES;
 pub use world::{world_class, WorldClass, EICAR, EICAR_MD5, EICAR_SHA1, EICAR_SHA256};
 
@@ -83,11 +89,12 @@ use store::Store;
 /// analyses complete at once, any non-empty key accepted as premium.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
-    /// Requests per key in any sliding 60 s window (`None` = unlimited).
+    /// Requests per key in any sliding 60 s window (`None` or `Some(0)` =
+    /// unlimited: `0` means unlimited here as in the client's budgets).
     pub quota_minute: Option<u32>,
-    /// Requests per key per UTC day.
+    /// Requests per key per UTC day (`None` or `Some(0)` = unlimited).
     pub quota_day: Option<u32>,
-    /// Requests per key per UTC month.
+    /// Requests per key per UTC month (`None` or `Some(0)` = unlimited).
     pub quota_month: Option<u32>,
     /// Added before every API answer.
     pub latency: Duration,
@@ -337,12 +344,14 @@ impl Emulator {
         &self.shared.fixtures
     }
 
+    /// The configured budgets, `0` read as unlimited (`None`).
     pub(crate) fn quota_limits(&self) -> QuotaLimits {
         let c = &self.shared.config;
+        let limit = |n: Option<u32>| n.filter(|n| *n > 0);
         QuotaLimits {
-            minute: c.quota_minute,
-            day: c.quota_day,
-            month: c.quota_month,
+            minute: limit(c.quota_minute),
+            day: limit(c.quota_day),
+            month: limit(c.quota_month),
         }
     }
 

@@ -7,7 +7,7 @@ mod common;
 use axum::body::Body;
 use common::*;
 use serde_json::{json, Value};
-use vt_emulator::{EmulatorConfig, WorldClass, EICAR_SHA256};
+use vt_emulator::{key_fingerprint, EmulatorConfig, WorldClass, EICAR_SHA256};
 
 const PUBLIC: &str = "public-key-1";
 const ALICE: &str = "alice-premium-key";
@@ -141,7 +141,7 @@ async fn a_second_vote_by_the_same_key_is_409_and_votes_count_in_total_votes() {
     assert_eq!(
         again.json(),
         json!({"error": {"code": "AlreadyExistsError",
-                         "message": "User \"alice-pr\" already voted \"malicious\" for this URL"}})
+                         "message": format!("User \"{}\" already voted \"malicious\" for this URL", key_fingerprint(ALICE))}})
     );
     assert_eq!(
         call(&router, "POST", &path, BOB, Some(vote("malicious")))
@@ -456,7 +456,7 @@ async fn overall_quotas_and_api_usage_report_the_callers_spending() {
     let usage = call(
         &router,
         "GET",
-        "/api/v3/users/alice-pr/api_usage",
+        &format!("/api/v3/users/{}/api_usage", key_fingerprint(ALICE)),
         ALICE,
         None,
     )
@@ -486,7 +486,10 @@ async fn overall_quotas_and_api_usage_report_the_callers_spending() {
     let range = call(
         &router,
         "GET",
-        "/api/v3/users/alice-pr/api_usage?start_date=20260101&end_date=20260301",
+        &format!(
+            "/api/v3/users/{}/api_usage?start_date=20260101&end_date=20260301",
+            key_fingerprint(ALICE)
+        ),
         ALICE,
         None,
     )

@@ -1,7 +1,6 @@
 //! The command line: global options and subcommands (clap derive).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// vtc: one fast, trustworthy connector between VirusTotal API v3 and the
@@ -9,52 +8,117 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "vtc", version, about, propagate_version = true)]
 pub struct Cli {
+    /// The options of the commands that call the API, given before the
+    /// command (`vtc --api-key K lookup ...`); each command also takes them
+    /// after its name and shows in its help only the ones it uses.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// More detail on stderr (-v: context of errors and info logs, -vv: debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Options every command takes. Each also comes from an environment
-/// variable or the config file: flag > env > file > default. Help never
-/// prints a variable's value: it may hold a secret (a key, a proxy's
-/// credentials).
-#[derive(Debug, Args)]
+/// The options of every command that calls the API. Each also comes from
+/// an environment variable (read by the `app` crate, not by clap, so help
+/// and usage lines never show a variable's value or treat it as typed) or
+/// from the config file: flag > env > file > default.
+#[derive(Clone, Default, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// VirusTotal API key (also VT_API_KEY or `api_key` in the config file).
-    #[arg(long, env = "VT_API_KEY", hide_env_values = true, global = true)]
+    /// VirusTotal API key [env: VT_API_KEY] (or `api_key` in the config file).
+    #[arg(long)]
     pub api_key: Option<String>,
-    /// API base URL; a bare host such as http://127.0.0.1:8080 means http://127.0.0.1:8080/api/v3.
-    #[arg(long, env = "VTC_API_URL", hide_env_values = true, global = true)]
+    /// API base URL [env: VTC_API_URL]; a bare host such as http://127.0.0.1:8080 means http://127.0.0.1:8080/api/v3.
+    #[arg(long)]
     pub api_url: Option<String>,
-    /// Config file (TOML). Default: $XDG_CONFIG_HOME/vtc/config.toml if present.
-    #[arg(long, env = "VTC_CONFIG", hide_env_values = true, global = true)]
+    /// Config file (TOML) [env: VTC_CONFIG]. Default: $XDG_CONFIG_HOME/vtc/config.toml if present.
+    #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Database: a SQLite file path (default under $XDG_DATA_HOME/vtc/) or a postgres:// URL.
-    #[arg(long, env = "VTC_DB", hide_env_values = true, global = true)]
+    /// SQLite database file [env: VTC_DB]. Default: vtc/vtc.sqlite under $XDG_DATA_HOME.
+    #[arg(long)]
     pub db: Option<String>,
     /// Output format. Default: table on a terminal, jsonl when piped.
-    #[arg(long, value_parser = output_format(), global = true)]
+    #[arg(long, value_parser = output_format())]
     pub format: Option<OutputFormat>,
-    /// HTTP(S) proxy for API calls.
-    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true, global = true)]
+    /// HTTP(S) proxy for API calls [env: HTTPS_PROXY].
+    #[arg(long)]
     pub proxy: Option<String>,
     /// Do not verify the API server's TLS certificate (prints a warning).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub insecure: bool,
-    /// The API key's budget per minute (0 = unlimited). Default 4, the public API's.
-    #[arg(long, env = "VTC_QUOTA_MINUTE", hide_env_values = true, global = true, value_parser = budget, allow_negative_numbers = true)]
+    /// The key's budget per minute (0 = unlimited) [env: VTC_QUOTA_MINUTE]. Default 4, the public API's.
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_minute: Option<u32>,
-    /// The API key's budget per UTC day (0 = unlimited). Default 500.
-    #[arg(long, env = "VTC_QUOTA_DAY", hide_env_values = true, global = true, value_parser = budget, allow_negative_numbers = true)]
+    /// The key's budget per UTC day (0 = unlimited) [env: VTC_QUOTA_DAY]. Default 500.
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_day: Option<u32>,
-    /// The API key's budget per month (0 = unlimited). Default unlimited.
-    #[arg(long, env = "VTC_QUOTA_MONTH", hide_env_values = true, global = true, value_parser = budget, allow_negative_numbers = true)]
+    /// The key's budget per month (0 = unlimited) [env: VTC_QUOTA_MONTH]. Default unlimited.
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_month: Option<u32>,
-    /// More detail on stderr (-v: context of errors and info logs, -vv: debug).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
+}
+
+/// Shows neither the key nor a proxy's credentials.
+impl std::fmt::Debug for GlobalArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalArgs")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "api_url",
+                &self.api_url.as_deref().map(vt_api::without_credentials),
+            )
+            .field("config", &self.config)
+            .field("db", &self.db)
+            .field("format", &self.format)
+            .field(
+                "proxy",
+                &self.proxy.as_deref().map(vt_api::without_credentials),
+            )
+            .field("insecure", &self.insecure)
+            .field("quota_minute", &self.quota_minute)
+            .field("quota_day", &self.quota_day)
+            .field("quota_month", &self.quota_month)
+            .finish()
+    }
+}
+
+impl GlobalArgs {
+    /// These options (given after the command) over `before` (given before it).
+    pub fn over(&self, before: &GlobalArgs) -> GlobalArgs {
+        GlobalArgs {
+            api_key: self.api_key.clone().or_else(|| before.api_key.clone()),
+            api_url: self.api_url.clone().or_else(|| before.api_url.clone()),
+            config: self.config.clone().or_else(|| before.config.clone()),
+            db: self.db.clone().or_else(|| before.db.clone()),
+            format: self.format.or(before.format),
+            proxy: self.proxy.clone().or_else(|| before.proxy.clone()),
+            insecure: self.insecure || before.insecure,
+            quota_minute: self.quota_minute.or(before.quota_minute),
+            quota_day: self.quota_day.or(before.quota_day),
+            quota_month: self.quota_month.or(before.quota_month),
+        }
+    }
+
+    /// The flags given, by name, other than `--format` (for a command that
+    /// calls no API, to refuse them rather than ignore them).
+    pub fn api_flags_given(&self) -> Vec<&'static str> {
+        let given = [
+            ("--api-key", self.api_key.is_some()),
+            ("--api-url", self.api_url.is_some()),
+            ("--config", self.config.is_some()),
+            ("--db", self.db.is_some()),
+            ("--proxy", self.proxy.is_some()),
+            ("--insecure", self.insecure),
+            ("--quota-minute", self.quota_minute.is_some()),
+            ("--quota-day", self.quota_day.is_some()),
+            ("--quota-month", self.quota_month.is_some()),
+        ];
+        given
+            .into_iter()
+            .filter_map(|(name, set)| set.then_some(name))
+            .collect()
+    }
 }
 
 pub use app::OutputFormat;
@@ -110,7 +174,7 @@ pub enum Command {
     /// Private scanning (premium): files and URLs only your key can see.
     Private(PrivateArgs),
     /// The API key's quotas: used and allowed per minute, hour, day and month.
-    Quota,
+    Quota(QuotaArgs),
     /// Run one action, JSON object on stdin, JSON on stdout (for SOAR playbooks).
     Action(ActionArgs),
     /// The database (--db): rows and size per table, or prune what has expired.
@@ -121,6 +185,8 @@ pub enum Command {
 pub struct DbArgs {
     #[command(subcommand)]
     pub action: DbAction,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -151,6 +217,16 @@ pub struct ScanArgs {
     pub target: ScanTarget,
 }
 
+impl ScanArgs {
+    /// The options given after `scan file` or `scan url`.
+    pub fn global(&self) -> &GlobalArgs {
+        match &self.target {
+            ScanTarget::File(a) => &a.global,
+            ScanTarget::Url(a) => &a.global,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ScanTarget {
     /// Hash the file, print VirusTotal's report if it has one, else upload it.
@@ -168,6 +244,8 @@ pub struct ScanFileArgs {
     pub force: bool,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -176,12 +254,16 @@ pub struct ScanUrlArgs {
     pub url: String,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct AnalysisArgs {
     /// The analysis id a scan or rescan printed.
     pub id: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +272,8 @@ pub struct RescanArgs {
     pub id: String,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +293,8 @@ pub struct DownloadArgs {
     /// Print a short-lived download link (no key needed to use it) instead of downloading.
     #[arg(long, conflicts_with_all = ["raw", "output", "force"])]
     pub url: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +312,8 @@ pub struct RelationshipsArgs {
     /// Objects per API call (1 to 40; each page is one call). Default: --limit, at most 40.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=40))]
     pub page_size: Option<u32>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +329,8 @@ pub struct SearchArgs {
     /// Results per API call (1 to 40; each page is one call). Default: --limit, at most 40.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=40))]
     pub page_size: Option<u32>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -253,6 +343,8 @@ pub struct CommentsArgs {
     /// At most this many comments.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -268,6 +360,8 @@ pub struct VoteArgs {
     /// Your verdict.
     #[arg(value_enum)]
     pub verdict: VoteChoice,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -277,6 +371,8 @@ pub struct VotesArgs {
     /// At most this many votes.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -286,12 +382,31 @@ pub struct WidgetArgs {
     /// Print the widget page's HTML (untrusted content) instead of its URL.
     #[arg(long)]
     pub html: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PrivateArgs {
     #[command(subcommand)]
     pub command: PrivateCommand,
+}
+
+impl PrivateArgs {
+    /// The options given after the private subcommand.
+    pub fn global(&self) -> &GlobalArgs {
+        match &self.command {
+            PrivateCommand::ScanFile(a) => &a.global,
+            PrivateCommand::ScanUrl(a) => &a.global,
+            PrivateCommand::File(a) => &a.global,
+            PrivateCommand::List(a) => &a.global,
+            PrivateCommand::Delete(a) => &a.global,
+            PrivateCommand::Rescan(a) => &a.global,
+            PrivateCommand::Analysis(a) => &a.global,
+            PrivateCommand::Relationships(a) => &a.global,
+            PrivateCommand::Url(a) => &a.global,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,12 +446,16 @@ pub struct PrivateRelationshipsArgs {
     /// Objects per API call (1 to 40; each page is one call). Default: --limit, at most 40.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=40))]
     pub page_size: Option<u32>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PrivateUrlArgs {
     /// The URL, as submitted with `vtc private scan-url`.
     pub url: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -351,12 +470,16 @@ pub struct PrivateScanFileArgs {
     pub retention_days: Option<u32>,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PrivateHashArgs {
     /// The file's sha256.
     pub sha256: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -364,6 +487,8 @@ pub struct PrivateListArgs {
     /// At most this many files.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -373,6 +498,8 @@ pub struct PrivateDeleteArgs {
     /// Delete only the stored sample; keep the reports.
     #[arg(long)]
     pub only_from_storage: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -381,6 +508,8 @@ pub struct PrivateRescanArgs {
     pub sha256: String,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -401,6 +530,8 @@ pub struct ActionArgs {
     /// Let download_file replace an existing file.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -426,6 +557,8 @@ pub struct LookupArgs {
     /// malicious, suspicious, total, last_analysis_date, cached, link, error.
     #[arg(long, value_name = "FIELDS", value_parser = parse_fields)]
     pub fields: Option<FieldList>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -471,6 +604,14 @@ pub struct EnrichArgs {
     /// malicious, suspicious, total, last_analysis_date, cached, link, error.
     #[arg(long, value_name = "FIELDS", value_parser = parse_fields)]
     pub fields: Option<FieldList>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct QuotaArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -478,21 +619,25 @@ pub struct HashArgs {
     /// Files to hash.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// Output format. Default: table on a terminal, jsonl when piped.
+    #[arg(long, value_parser = output_format())]
+    pub format: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
-    /// Address to listen on (port 0 picks a free one).
+    /// Address to listen on, HOST:PORT; a host name such as localhost is
+    /// resolved (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// Requests per minute each API key may make (default unlimited).
-    #[arg(long)]
+    pub listen: String,
+    /// Requests per minute each API key may make (0 or absent = unlimited). Only this flag sets it: no environment variable is read.
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_minute: Option<u32>,
-    /// Requests per UTC day each API key may make (default unlimited).
-    #[arg(long)]
+    /// Requests per UTC day each API key may make (0 or absent = unlimited).
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_day: Option<u32>,
-    /// Requests per month each API key may make (default unlimited).
-    #[arg(long)]
+    /// Requests per month each API key may make (0 or absent = unlimited).
+    #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_month: Option<u32>,
     /// Latency added to every API answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
@@ -527,6 +672,9 @@ pub struct DemoArgs {
     /// malicious, suspicious, total, last_analysis_date, cached, link, error.
     #[arg(long, value_name = "FIELDS", value_parser = parse_fields)]
     pub fields: Option<FieldList>,
+    /// Format of the verdict table on stdout. Default: table.
+    #[arg(long, value_parser = output_format())]
+    pub format: Option<OutputFormat>,
 }
 
 /// The columns `--fields` chose.

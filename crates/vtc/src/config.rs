@@ -1,6 +1,6 @@
-//! The command line's side of the configuration: the global flags (with
-//! their environment variables, merged by clap) become [`app::Overrides`],
-//! and the application crate does the rest. Only the default output format
+//! The command line's side of the configuration: the global flags become
+//! [`app::Overrides`], the application crate lays them over the
+//! environment and the config file, and does the rest. Only the default output format
 //! is decided here, because it depends on this process' terminal.
 
 use crate::cli::{GlobalArgs, OutputFormat};
@@ -26,7 +26,7 @@ impl std::ops::Deref for Settings {
 
 impl Settings {
     pub fn resolve(global: &GlobalArgs) -> anyhow::Result<Settings> {
-        let mut app = app::Settings::resolve(&overrides(global))?;
+        let mut app = app::Settings::resolve(&overrides(global).with_env()?)?;
         app.quota_observer = Some(std::sync::Arc::new(crate::quota_notice::QuotaNotice::new()));
         let format_flag = app.format;
         let format = format_flag.unwrap_or_else(|| {

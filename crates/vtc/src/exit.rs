@@ -43,8 +43,10 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 
-/// Prints the error and its causes as one line on stderr (a debug dump with `-vv`) and
-/// returns the exit code. A closed stdout (`vtc lookup … | head`) is not an
+/// Prints the error and its causes as one line on stderr (with `-vv`, each
+/// cause on a line of its own; never a stack backtrace, whatever
+/// `RUST_BACKTRACE` says: an ordinary error is not a crash) and returns
+/// the exit code. A closed stdout (`vtc lookup … | head`) is not an
 /// error worth a word.
 pub fn report(err: &anyhow::Error, verbose: u8) -> i32 {
     if is_broken_pipe(err) {
@@ -52,7 +54,9 @@ pub fn report(err: &anyhow::Error, verbose: u8) -> i32 {
     }
     eprintln!("vtc: error: {}", one_line(err));
     if verbose > 1 {
-        eprintln!("{err:?}");
+        for (depth, cause) in err.chain().enumerate().skip(1) {
+            eprintln!("  caused by ({depth}): {cause}");
+        }
     }
     code_for(err)
 }

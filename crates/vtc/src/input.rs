@@ -65,15 +65,23 @@ fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
     }
 }
 
-/// Sends the values of one CSV column, named by header or 1-based number.
-pub fn read_csv_column(
-    reader: Box<dyn Read + Send>,
-    column: &str,
-    mut send: impl FnMut(std::io::Result<String>) -> bool,
-) {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let index = match csv.headers() {
-        Ok(headers) => column
+/// A CSV input read by one of its columns, its header already read.
+pub struct CsvInput {
+    csv: csv::Reader<Box<dyn Read + Send>>,
+    index: usize,
+    /// The input's column names, as written.
+    pub header: Vec<String>,
+}
+
+impl CsvInput {
+    /// Reads the header and finds `column` (a name, or a 1-based number).
+    pub fn open(reader: Box<dyn Read + Send>, column: &str) -> std::io::Result<CsvInput> {
+        let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+        let headers = csv
+            .headers()
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .clone();
+        let index = column
             .parse::<usize>()
             .ok()
             .and_then(|n| n.checked_sub(1))
@@ -82,24 +90,39 @@ pub fn read_csv_column(
                 headers
                     .iter()
                     .position(|h| h.trim().eq_ignore_ascii_case(column))
-            }),
-        Err(e) => {
-            send(Err(std::io::Error::other(e.to_string())));
-            return;
-        }
-    };
-    let Some(index) = index else {
-        send(Err(std::io::Error::other(format!(
-            "no column {column:?} in the CSV header"
-        ))));
-        return;
-    };
-    for row in csv.records() {
-        let item = row
-            .map(|r| r.get(index).unwrap_or_default().to_owned())
-            .map_err(|e| std::io::Error::other(e.to_string()));
-        if !send(item) {
-            return;
+            })
+            .ok_or_else(|| {
+                std::io::Error::other(format!("no column {column:?} in the CSV header"))
+            })?;
+        Ok(CsvInput {
+            csv,
+            index,
+            header: headers.iter().map(str::to_owned).collect(),
+        })
+    }
+
+    /// The rows that read, as (the column's value, the whole row); a row
+    /// that does not parse ends them.
+    pub fn rows(self) -> impl Iterator<Item = (String, Vec<String>)> {
+        let index = self.index;
+        self.csv.into_records().map_while(Result::ok).map(move |r| {
+            let cell = r.get(index).unwrap_or_default().to_owned();
+            (cell, r.iter().map(str::to_owned).collect())
+        })
+    }
+
+    /// Sends each row as (the column's value, the whole row).
+    pub fn read(mut self, mut send: impl FnMut(std::io::Result<(String, Vec<String>)>) -> bool) {
+        for row in self.csv.records() {
+            let item = row
+                .map(|r| {
+                    let cell = r.get(self.index).unwrap_or_default().to_owned();
+                    (cell, r.iter().map(str::to_owned).collect())
+                })
+                .map_err(|e| std::io::Error::other(e.to_string()));
+            if !send(item) {
+                return;
+            }
         }
     }
 }

@@ -21,8 +21,8 @@ use exit::Exit;
 
 fn main() {
     let cli = cli::Cli::parse();
-    init_tracing(cli.global.verbose);
-    let verbose = cli.global.verbose;
+    init_tracing(cli.verbose);
+    let verbose = cli.verbose;
     let code = match run(cli) {
         Ok(exit) => exit.code(),
         Err(err) => exit::report(&err, verbose),

@@ -22,16 +22,28 @@ pub fn record_writer<W: std::io::Write>(
     format: OutputFormat,
     fields: Option<&FieldList>,
 ) -> anyhow::Result<feeds::RecordWriter<W>> {
+    record_writer_with_input(out, format, fields, Vec::new())
+}
+
+/// [`record_writer`] whose records carry a row of an input CSV with this
+/// header (see `feeds::RecordWriter::with_input_header`).
+pub fn record_writer_with_input<W: std::io::Write>(
+    out: W,
+    format: OutputFormat,
+    fields: Option<&FieldList>,
+    input_header: Vec<String>,
+) -> anyhow::Result<feeds::RecordWriter<W>> {
     if fields.is_some() && matches!(format, OutputFormat::Json | OutputFormat::Jsonl) {
         return Err(usage(
             "--fields chooses the columns of table or csv output; JSON carries every field",
         ));
     }
     let fields = fields.map(|f| f.0.as_slice());
-    Ok(feeds::RecordWriter::with_fields(
+    Ok(feeds::RecordWriter::with_input_header(
         out,
         feed_format(format),
         fields,
+        input_header,
     )?)
 }
 

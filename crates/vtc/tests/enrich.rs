@@ -373,3 +373,74 @@ async fn a_terminal_gets_a_progress_bar_with_the_quota() {
     assert!(screen.contains("left this minute"), "{screen:?}");
     assert!(screen.contains("enriched 30 indicators"), "{screen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enrich_by_a_csv_column_keeps_the_other_columns_and_appends_vtcs() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("assets.csv");
+    std::fs::write(
+        &input,
+        "owner,indicator,note\n\
+         \"Smith, John\",example.com,\"said \"\"hi\"\"\"\n\
+         Jane,8.8.8.8,plain\n\
+         Dup,example.com,again\n\
+         Last,1.1.1.1,\n",
+    )
+    .expect("write");
+    let read_csv = |path: &std::path::Path| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_path(path)
+            .expect("csv")
+            .records()
+            .map(|r| r.expect("row").iter().map(str::to_owned).collect())
+            .collect()
+    };
+    let from_file = dir.path().join("out.csv");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "--quota-minute", "0", "enrich"])
+        .arg(&input)
+        .args(["--column", "indicator", "-o"])
+        .arg(&from_file);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The same from stdin (another reader of the rows).
+    let from_stdin = dir.path().join("stdin.csv");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "--quota-minute", "0", "enrich"])
+        .args(["--column", "2", "-o"])
+        .arg(&from_stdin)
+        .stdin(std::fs::File::open(&input).expect("open"));
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    for path in [&from_file, &from_stdin] {
+        let rows = read_csv(path);
+        assert_eq!(
+            rows[0][..5],
+            ["owner", "indicator", "note", "indicator", "input"],
+            "{rows:?}"
+        );
+        // One row per indicator (the repeat has none), input columns intact.
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        assert_eq!(
+            rows[1][..4],
+            ["Smith, John", "example.com", "said \"hi\"", "example.com"]
+        );
+        assert_eq!(rows[2][..4], ["Jane", "8.8.8.8", "plain", "8.8.8.8"]);
+        assert_eq!(rows[3][..4], ["Last", "1.1.1.1", "", "1.1.1.1"]);
+        assert!(rows.iter().all(|r| r.len() == rows[0].len()), "{rows:?}");
+    }
+    // JSON lines carry the row as a `columns` object.
+    let jsonl = dir.path().join("out.jsonl");
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "--quota-minute", "0", "enrich"])
+        .arg(&input)
+        .args(["--column", "indicator", "-o"])
+        .arg(&jsonl);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = read_jsonl(&jsonl);
+    assert_eq!(records[0]["columns"]["owner"], "Smith, John");
+    assert_eq!(records[0]["indicator"], "example.com");
+}

@@ -347,6 +347,14 @@ async fn keys_in_the_config_file_pool_their_budgets() {
     assert_eq!(stdout(&out).lines().count(), 4);
     let stats = emu.emulator().stats();
     assert_eq!(responses_with_status(&emu, 429), 0, "{stats}");
-    assert_eq!(stats["quota"]["aaaaaaaa"]["minute"], 2, "{stats}");
-    assert_eq!(stats["quota"]["bbbbbbbb"]["minute"], 2, "{stats}");
+    assert_eq!(
+        stats["quota"][vt_emulator::key_fingerprint("aaaaaaaa-first-key")]["minute"],
+        2,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["quota"][vt_emulator::key_fingerprint("bbbbbbbb-second-key")]["minute"],
+        2,
+        "{stats}"
+    );
 }

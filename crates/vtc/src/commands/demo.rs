@@ -3,7 +3,7 @@
 //! journal code, prints the verdict table and writes the HTML report.
 
 use super::enrich::{open_report, summary_lines, write_report};
-use crate::cli::{DemoArgs, GlobalArgs, OutputFormat};
+use crate::cli::{DemoArgs, OutputFormat};
 use crate::exit::Exit;
 use crate::output::record_writer;
 use anyhow::Context;
@@ -14,7 +14,7 @@ use vt_emulator::{Emulator, EmulatorConfig};
 /// A few hundred mixed indicators, some defanged, some repeated, two invalid.
 const SAMPLES: &str = include_str!("../../demo/samples.txt");
 
-pub async fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
+pub async fn run(args: DemoArgs, format: Option<OutputFormat>) -> anyhow::Result<Exit> {
     let path = args
         .report
         .clone()
@@ -22,7 +22,7 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     // Before the demo runs: a report that cannot be written is the user's
     // to fix, and should not cost them the whole run to find out.
     let report_file = open_report(&path)?;
-    let format = global.format.unwrap_or(OutputFormat::Table);
+    let format = format.unwrap_or(OutputFormat::Table);
     let mut writer = record_writer(std::io::stdout().lock(), format, args.fields.as_ref())?;
 
     let emulator = Emulator::new(EmulatorConfig::default())?

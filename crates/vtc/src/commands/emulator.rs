@@ -2,7 +2,6 @@
 
 use crate::cli::EmulatorArgs;
 use crate::exit::{usage, Exit};
-use anyhow::Context;
 use std::io::Write;
 use std::time::Duration;
 use vt_emulator::{Emulator, EmulatorConfig};
@@ -27,9 +26,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         premium_keys: args.premium_keys,
     };
     let emulator = Emulator::new(config).map_err(|e| usage(e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = bind(&args.listen).await?;
     let addr = listener.local_addr()?;
     {
         // The first stdout line is a contract: scripts wait for it.
@@ -42,4 +39,28 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(Exit::Success)
+}
+
+/// Binds `listen` (HOST:PORT, a host name resolved): the first of its
+/// addresses that can be bound. A malformed address is a usage error.
+async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host(listen)
+        .await
+        .map_err(|e| {
+            usage(format!(
+                "--listen {listen:?} is not an address to listen on (HOST:PORT, e.g. 127.0.0.1:8080 or localhost:8080): {e}"
+            ))
+        })?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    Err(match last {
+        Some((addr, e)) => anyhow::anyhow!("cannot listen on {addr} ({listen}): {e}"),
+        None => usage(format!("--listen {listen:?} resolves to no address")),
+    })
 }

@@ -3,7 +3,8 @@
 use crate::cli::{EnrichArgs, OutputFormat};
 use crate::config::Settings;
 use crate::exit::{usage, Exit};
-use crate::output::{file_format, record_writer, ExitTracker};
+use crate::input::CsvInput;
+use crate::output::{file_format, record_writer_with_input, ExitTracker};
 use anyhow::Context;
 use enrich::{BatchObserver, BatchOptions, Enricher, Progress, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -98,13 +99,14 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
         }
         None => (Box::new(BufWriter::new(std::io::stdout())), settings.format),
     };
-    let mut writer = record_writer(sink, format, args.fields.as_ref())?;
+    // An input CSV keeps its own columns in front of vtc's.
+    let (lines, mut rows) = spawn_reader(input.clone(), column)?;
+    let header = rows.as_ref().map(|r| r.header.clone()).unwrap_or_default();
+    let mut writer = record_writer_with_input(sink, format, args.fields.as_ref(), header)?;
     let report_file = args.report.as_deref().map(open_report).transpose()?;
     let mut report = report_file
         .as_ref()
         .map(|_| feeds::html::ReportBuilder::new());
-
-    let lines = spawn_reader(input.clone(), column)?;
     let progress = ProgressDisplay::new(total_lines, enricher.client().clone());
     let mut exit = ExitTracker::new(args.fail_on);
     let options = BatchOptions {
@@ -121,8 +123,9 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
             if let Some(report) = &mut report {
                 report.add(record);
             }
+            let row = rows.as_mut().map(|r| r.row_of(&record.input));
             writer
-                .write(record)
+                .write_with_input(record, row.as_deref().unwrap_or_default())
                 .map_err(|e| enrich::EnrichError::Output(Box::new(e)))
         },
         &progress,
@@ -208,30 +211,147 @@ fn digest_input(path: &Path) -> anyhow::Result<(String, u64)> {
     Ok((hex::encode(hasher.finalize()), lines))
 }
 
-/// Reads the input on a blocking thread and hands lines (or one CSV column)
-/// over a bounded channel, so a huge input never sits in memory.
+/// Reads the input on a blocking thread and hands lines (or one CSV
+/// column) over a bounded channel, so a huge input never sits in memory.
+/// For a CSV column, also the [`InputRows`] that find each record's row.
+#[allow(clippy::type_complexity)]
 fn spawn_reader(
     input: Option<PathBuf>,
     column: Option<String>,
-) -> anyhow::Result<impl futures_util::Stream<Item = std::io::Result<String>> + Unpin> {
+) -> anyhow::Result<(
+    impl futures_util::Stream<Item = std::io::Result<String>> + Unpin,
+    Option<InputRows>,
+)> {
+    let open = |path: &Path| -> anyhow::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(File::open(path).with_context(|| {
+            format!("cannot open {}", path.display())
+        })?))
+    };
     let reader: Box<dyn Read + Send> = match &input {
-        Some(path) => {
-            Box::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
-        }
+        Some(path) => open(path)?,
         None => Box::new(std::io::stdin()),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<String>>(READ_AHEAD);
-    std::thread::spawn(move || {
-        let send = |item| tx.blocking_send(item).is_ok();
-        match column {
-            None => crate::input::read_lines(reader, send),
-            Some(column) => crate::input::read_csv_column(reader, &column, send),
+    let rows = match column {
+        None => {
+            std::thread::spawn(move || {
+                crate::input::read_lines(reader, |item| tx.blocking_send(item).is_ok())
+            });
+            None
         }
-    });
-    Ok(Box::pin(futures_util::stream::unfold(
-        rx,
-        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
-    )))
+        Some(column) => {
+            // The header is read here, before any lookup: the output's
+            // header needs it, and a missing column is a usage error.
+            let csv = tokio::task::block_in_place(|| CsvInput::open(reader, &column))
+                .map_err(|e| usage(format!("cannot read the input's CSV header: {e}")))?;
+            let header = csv.header.clone();
+            let (source, queue) = match &input {
+                // A file is read a second time for the rows, so that a
+                // resumed run finds the rows of the records it replays.
+                Some(path) => (
+                    RowSource::File {
+                        path: path.clone(),
+                        column: column.clone(),
+                        rows: None,
+                    },
+                    None,
+                ),
+                None => {
+                    let queue = std::sync::Arc::new(std::sync::Mutex::new(
+                        std::collections::VecDeque::new(),
+                    ));
+                    (RowSource::Queue(queue.clone()), Some(queue))
+                }
+            };
+            std::thread::spawn(move || {
+                csv.read(|item| {
+                    let item = item.map(|(cell, row)| {
+                        if let Some(queue) = &queue {
+                            lock(queue).push_back((cell.trim().to_owned(), row));
+                        }
+                        cell
+                    });
+                    tx.blocking_send(item).is_ok()
+                })
+            });
+            Some(InputRows { header, source })
+        }
+    };
+    let lines = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    Ok((lines, rows))
+}
+
+type RowQueue = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(String, Vec<String>)>>>;
+
+fn lock(
+    queue: &RowQueue,
+) -> std::sync::MutexGuard<'_, std::collections::VecDeque<(String, Vec<String>)>> {
+    queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Finds the input row of each record. Records come in input order (a
+/// resumed run's replayed ones first, also in input order), so one forward
+/// pass finds them; rows that got no record (blank, repeated) are passed.
+struct InputRows {
+    header: Vec<String>,
+    source: RowSource,
+}
+
+enum RowSource {
+    /// A second reader of the input file, reopened when a record's row is
+    /// behind it (a line a resumed run redoes).
+    File {
+        path: PathBuf,
+        column: String,
+        rows: Option<Box<dyn Iterator<Item = (String, Vec<String>)>>>,
+    },
+    /// Rows of stdin, put here by the reader as it sends their lines.
+    Queue(RowQueue),
+}
+
+impl InputRows {
+    /// The row whose column holds `input` (trimmed, as records have it);
+    /// empty when it cannot be found.
+    fn row_of(&mut self, input: &str) -> Vec<String> {
+        match &mut self.source {
+            RowSource::Queue(queue) => {
+                let mut queue = lock(queue);
+                match queue.iter().position(|(cell, _)| cell == input) {
+                    Some(at) => {
+                        queue.drain(..at);
+                        queue.pop_front().map(|(_, row)| row).unwrap_or_default()
+                    }
+                    None => Vec::new(),
+                }
+            }
+            RowSource::File { path, column, rows } => {
+                for pass in 0..2 {
+                    if rows.is_none() || pass == 1 {
+                        *rows = open_rows(path, column);
+                    }
+                    let Some(iter) = rows.as_mut() else {
+                        return Vec::new();
+                    };
+                    if let Some((_, row)) = iter.find(|(cell, _)| cell == input) {
+                        return row;
+                    }
+                }
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn open_rows(path: &Path, column: &str) -> Option<Box<dyn Iterator<Item = (String, Vec<String>)>>> {
+    let file: Box<dyn Read + Send> = Box::new(File::open(path).ok()?);
+    let csv = CsvInput::open(file, column).ok()?;
+    Some(Box::new(
+        csv.rows().map(|(cell, row)| (cell.trim().to_owned(), row)),
+    ))
 }
 
 /// A progress bar on stderr when it is a terminal; nothing otherwise.

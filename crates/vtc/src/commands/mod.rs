@@ -19,35 +19,110 @@ mod search;
 mod vote;
 mod widget;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config::Settings;
-use crate::exit::Exit;
+use crate::exit::{usage, Exit};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    let before = &cli.global;
+    // The options after the command over those before it.
+    let resolve = |after: &GlobalArgs| Settings::resolve(&after.over(before));
     match cli.command {
         // Commands that need no configuration run before it is loaded, so a
-        // broken config file cannot stop the emulator or `vtc hash`.
-        Command::Emulator(args) => emulator::run(args).await,
-        Command::Hash(args) => hash::run(args, cli.global.format).await,
-        Command::Demo(args) => demo::run(args, &cli.global).await,
-        Command::Lookup(args) => lookup::run(args, &Settings::resolve(&cli.global)?).await,
-        Command::Enrich(args) => enrich::run(args, &Settings::resolve(&cli.global)?).await,
-        // `action` reports even a bad config file as JSON, so it resolves its own.
-        Command::Action(args) => action::run(args, &cli.global).await,
-        Command::Scan(args) => scan::run(args, &Settings::resolve(&cli.global)?).await,
-        Command::Analysis(args) => analysis::run(args, &Settings::resolve(&cli.global)?).await,
-        Command::Rescan(args) => rescan::run(args, &Settings::resolve(&cli.global)?).await,
-        Command::Download(args) => download::run(args, &Settings::resolve(&cli.global)?).await,
-        Command::Relationships(args) => {
-            relationships::run(args, &Settings::resolve(&cli.global)?).await
+        // broken config file cannot stop the emulator or `vtc hash`; they
+        // refuse API options rather than ignore them.
+        Command::Emulator(args) => {
+            refuse_api_options("emulator", before, true)?;
+            emulator::run(args).await
         }
-        Command::Search(args) => search::run(args, &Settings::resolve(&cli.global)?).await,
-        Command::Comments(args) => comments::run(args, &Settings::resolve(&cli.global)?).await,
-        Command::Vote(args) => vote::run(args, &Settings::resolve(&cli.global)?).await,
-        Command::Votes(args) => vote::list(args, &Settings::resolve(&cli.global)?).await,
-        Command::Widget(args) => widget::run(args, &Settings::resolve(&cli.global)?).await,
-        Command::Private(args) => private::run(args, &Settings::resolve(&cli.global)?).await,
-        Command::Quota => quota::run(&Settings::resolve(&cli.global)?).await,
-        Command::Db(args) => db::run(args.action, &Settings::resolve(&cli.global)?).await,
+        Command::Hash(args) => {
+            refuse_api_options("hash", before, false)?;
+            let format = args.format.or(before.format);
+            hash::run(args, format).await
+        }
+        Command::Demo(args) => {
+            refuse_api_options("demo", before, false)?;
+            let format = args.format.or(before.format);
+            demo::run(args, format).await
+        }
+        Command::Lookup(args) => {
+            let settings = resolve(&args.global)?;
+            lookup::run(args, &settings).await
+        }
+        Command::Enrich(args) => {
+            let settings = resolve(&args.global)?;
+            enrich::run(args, &settings).await
+        }
+        // `action` reports even a bad config file as JSON, so it resolves its own.
+        Command::Action(args) => {
+            let options = args.global.over(before);
+            action::run(args, &options).await
+        }
+        Command::Scan(args) => {
+            let settings = resolve(args.global())?;
+            scan::run(args, &settings).await
+        }
+        Command::Analysis(args) => {
+            let settings = resolve(&args.global)?;
+            analysis::run(args, &settings).await
+        }
+        Command::Rescan(args) => {
+            let settings = resolve(&args.global)?;
+            rescan::run(args, &settings).await
+        }
+        Command::Download(args) => {
+            let settings = resolve(&args.global)?;
+            download::run(args, &settings).await
+        }
+        Command::Relationships(args) => {
+            let settings = resolve(&args.global)?;
+            relationships::run(args, &settings).await
+        }
+        Command::Search(args) => {
+            let settings = resolve(&args.global)?;
+            search::run(args, &settings).await
+        }
+        Command::Comments(args) => {
+            let settings = resolve(&args.global)?;
+            comments::run(args, &settings).await
+        }
+        Command::Vote(args) => {
+            let settings = resolve(&args.global)?;
+            vote::run(args, &settings).await
+        }
+        Command::Votes(args) => {
+            let settings = resolve(&args.global)?;
+            vote::list(args, &settings).await
+        }
+        Command::Widget(args) => {
+            let settings = resolve(&args.global)?;
+            widget::run(args, &settings).await
+        }
+        Command::Private(args) => {
+            let settings = resolve(args.global())?;
+            private::run(args, &settings).await
+        }
+        Command::Quota(args) => quota::run(&resolve(&args.global)?).await,
+        Command::Db(args) => {
+            let settings = resolve(&args.global)?;
+            db::run(args.action, &settings).await
+        }
+    }
+}
+
+/// A command that calls no API takes no API option: one given before it
+/// would otherwise be silently ignored. `--format` is refused only where
+/// the command prints no records (`emulator`).
+fn refuse_api_options(command: &str, before: &GlobalArgs, no_format: bool) -> anyhow::Result<()> {
+    let mut given = before.api_flags_given();
+    if no_format && before.format.is_some() {
+        given.push("--format");
+    }
+    match given.as_slice() {
+        [] => Ok(()),
+        names => Err(usage(format!(
+            "`vtc {command}` does not call the VirusTotal API: {} does not apply to it",
+            names.join(", ")
+        ))),
     }
 }
