@@ -83,16 +83,22 @@ pub struct Context {
     pub quota_key: Option<QuotaKey>,
     /// Where downloads go; `None` refuses downloads.
     pub samples: Option<Arc<dyn SampleSink>>,
+    /// Whether `scan_file` and `private_scan_file` may read the local file
+    /// their input names: yes for the command line (the user's own files),
+    /// no for a service, whose callers must not read its disk.
+    pub read_local_files: bool,
 }
 
 impl Context {
-    /// A context that reports no progress, knows no key budget and takes no downloads.
+    /// A context that reports no progress, knows no key budget, takes no
+    /// downloads and reads no local files.
     pub fn new(client: vt_api::Client) -> Context {
         Context {
             client,
             progress: Arc::new(NoProgress),
             quota_key: None,
             samples: None,
+            read_local_files: false,
         }
     }
 }

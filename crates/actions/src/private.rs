@@ -157,7 +157,7 @@ pub async fn private_scan_file(
             "retention_days: {days} is not 1 to 28"
         )));
     }
-    let size = check_upload(&req.path)?;
+    let size = check_upload(ctx, &req.path)?;
     ctx.progress.note(&format!(
         "uploading {} ({size} bytes) for private scanning",
         req.path.display()

@@ -106,8 +106,14 @@ pub struct AnalysisRequest {
     pub id: String,
 }
 
-/// Size and regular-file checks before anything is read or sent.
-pub(crate) fn check_upload(path: &Path) -> Result<u64, ActionError> {
+/// Size and regular-file checks before anything is read or sent; and
+/// whether this front end reads local files at all.
+pub(crate) fn check_upload(ctx: &Context, path: &Path) -> Result<u64, ActionError> {
+    if !ctx.read_local_files {
+        return Err(ActionError::invalid(
+            "path: this front end reads no local files; upload through the command line",
+        ));
+    }
     let metadata = std::fs::metadata(path)
         .map_err(|e| ActionError::invalid(format!("path: cannot read {}: {e}", path.display())))?;
     if !metadata.is_file() {
@@ -133,7 +139,7 @@ pub(crate) fn check_upload(path: &Path) -> Result<u64, ActionError> {
 pub async fn scan_file(ctx: &Context, req: ScanFileRequest) -> Result<ObjectOutput, ActionError> {
     let wait = WaitOptions::from_fields(req.wait, req.poll_interval_ms, req.timeout);
     let path = req.path;
-    let size = check_upload(&path)?;
+    let size = check_upload(ctx, &path)?;
     if !req.force {
         let owned = path.clone();
         let digests = tokio::task::spawn_blocking(move || file_digest::digest_file(&owned))
@@ -255,4 +261,31 @@ pub(crate) async fn finish(
         ));
     }
     analysis_output(&report)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_context_that_reads_no_local_files_refuses_to_scan_one() {
+        let key = vt_api::ApiKey::new("k".repeat(64)).unwrap();
+        let client = vt_api::Client::builder()
+            .api_key(key)
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let ctx = Context::new(client);
+        let request = ScanFileRequest {
+            path: PathBuf::from("/etc/passwd"),
+            force: true,
+            wait: false,
+            poll_interval_ms: None,
+            timeout: None,
+        };
+        let err = scan_file(&ctx, request).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.message().contains("reads no local files"), "{err}");
+    }
 }

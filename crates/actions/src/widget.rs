@@ -34,7 +34,8 @@ pub struct WidgetOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection_ratio: Option<WidgetRatio>,
     /// The same ratio in vtc's one shape (malicious out of the engines
-    /// that gave a verdict), as every other action shows it.
+    /// that gave a verdict), as every other action shows it; the widget
+    /// reports no suspicious count, so `suspicious` is 0 here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection: Option<DetectionView>,
     /// The widget page (untrusted HTML), when asked for.

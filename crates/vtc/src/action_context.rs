@@ -19,6 +19,8 @@ pub async fn build(settings: &Settings, samples: Option<FileSink>) -> anyhow::Re
             minute_budget: k.minute,
         }),
         samples: samples.map(|s| Arc::new(s) as Arc<dyn actions::SampleSink>),
+        // The user's own files, named on their own command line or stdin.
+        read_local_files: true,
     })
 }
 

@@ -168,3 +168,51 @@ async fn download_refuses_to_overwrite_an_existing_file_unless_forced() {
     assert_ne!(std::fs::read(&target).unwrap(), b"my notes, not a sample");
     emu.shutdown().await;
 }
+
+/// `scan file`, its table and `widget` all show the one detection rule's
+/// ratio (`verdict::Detection`) of the file's `last_analysis_stats`.
+#[tokio::test(flavor = "multi_thread")]
+async fn scan_file_and_widget_show_the_one_detection_rules_ratio_for_eicar() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("eicar.com"), EICAR).unwrap();
+    let json_of = |out: &std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", stderr(out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let mut cmd = vtc_in(&emu, &dir);
+    cmd.args(["--format", "json", "scan", "file", "eicar.com"]);
+    let report = json_of(&run(cmd).await);
+    let stats: vt_model::AnalysisStats =
+        serde_json::from_value(report["attributes"]["last_analysis_stats"].clone()).unwrap();
+    let want = verdict::Detection::from_stats(&stats).to_string();
+    assert!(
+        stats.type_unsupported.unwrap_or(0) > 0,
+        "the case that differs: {stats:?}"
+    );
+    assert_eq!(report["detection"]["ratio"], want.as_str());
+
+    let mut cmd = vtc_in(&emu, &dir);
+    cmd.args(["--format", "table", "scan", "file", "eicar.com"]);
+    let out = run(cmd).await;
+    assert!(
+        stdout(&out).contains(&format!("{want} malicious")),
+        "{}",
+        stdout(&out)
+    );
+
+    let mut cmd = vtc_in(&emu, &dir);
+    cmd.args(["--format", "json", "widget", EICAR_SHA256]);
+    let widget = json_of(&run(cmd).await);
+    assert_eq!(widget["detection"]["ratio"], want.as_str(), "{widget}");
+
+    let mut cmd = vtc_in(&emu, &dir);
+    cmd.args(["--format", "table", "widget", EICAR_SHA256]);
+    let out = run(cmd).await;
+    assert!(
+        stdout(&out).contains(&format!("detections {want}")),
+        "{}",
+        stdout(&out)
+    );
+    emu.shutdown().await;
+}
