@@ -28,13 +28,18 @@ fn usage_error(out: &std::process::Output) -> String {
 #[test]
 fn hashing_a_missing_file_is_a_usage_error_like_scanning_it() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [&["hash", "nosuch.bin"][..], &["scan", "file", "nosuch.bin"]] {
-        let out = vtc("http://127.0.0.1:9", &db_in(&dir))
-            .args(["--api-key", "k"])
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
+    let hash = || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vtc"));
+        cmd.args(["hash", "nosuch.bin"]);
+        cmd
+    };
+    let scan = || {
+        let mut cmd = vtc("http://127.0.0.1:9", &db_in(&dir));
+        cmd.args(["--api-key", "k", "scan", "file", "nosuch.bin"]);
+        cmd
+    };
+    for (args, mut cmd) in [("hash", hash()), ("scan file", scan())] {
+        let out = cmd.current_dir(dir.path()).output().unwrap();
         let err = usage_error(&out);
         assert!(err.contains("nosuch.bin"), "{args:?}: {err}");
     }
