@@ -257,7 +257,7 @@ async fn a_reader_that_stops_reading_is_not_an_error() {
     let addresses = ["10.0.0.1"];
     cmd.args(["--api-key", "k", "--quota-minute", "0"])
         .args(["lookup", "--format", "json", "--full"])
-        .args(&addresses)
+        .args(addresses)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let out = tokio::task::spawn_blocking(move || {
