@@ -151,11 +151,7 @@ async fn the_database_holds_no_part_of_the_key() {
     let out = lookup(&emu.base_url(), &db, "example.com").await;
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     let input = dir.path().join("input.txt");
-    std::fs::write(
-        &input,
-        format!("{EICAR_SHA256}\n8.8.8.8\nexample.net\n"),
-    )
-    .unwrap();
+    std::fs::write(&input, format!("{EICAR_SHA256}\n8.8.8.8\nexample.net\n")).unwrap();
     let mut cmd = vtc(&emu.base_url(), &db);
     cmd.args(["--api-key", KEY, "--quota-minute", "0", "--quota-day", "0"])
         .args(["enrich", input.to_str().unwrap(), "-o"])
@@ -240,7 +236,10 @@ async fn db_prune_after_the_ttls_run_out_shrinks_the_database() {
 
     let before = db_stats(&db).await;
     let cached = rows(&before, "reports") + rows(&before, "not_found");
-    assert_eq!(cached, 300, "every answer is cached (some as NotFound): {before}");
+    assert_eq!(
+        cached, 300,
+        "every answer is cached (some as NotFound): {before}"
+    );
     assert!(rows(&before, "report_keys") >= 300, "{before}");
     let file_before = std::fs::metadata(&db).unwrap().len() + wal_size(&db);
 
