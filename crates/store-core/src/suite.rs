@@ -3,7 +3,7 @@
 //! [`Backend`] (a factory of fresh storage). [`store_suite!`] makes one
 //! `#[tokio::test]` per check:
 //!
-//! ```ignore
+//! ```text
 //! store_core::store_suite!(MyBackend::new());
 //! ```
 //!
