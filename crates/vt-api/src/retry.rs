@@ -313,7 +313,9 @@ async fn learn_budgets(inner: &Inner) {
                 if failure.error.is_connect_error() {
                     inner.governor.release(&permit);
                 }
-                tracing::warn!(
+                // Info, not a warning: the request that follows meets the
+                // same trouble and reports it.
+                tracing::info!(
                     "cannot learn the key's quota from the API, keeping the configured budget: {}",
                     failure.error
                 );

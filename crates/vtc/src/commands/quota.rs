@@ -14,10 +14,15 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Exit> {
         .keys
         .first()
         .ok_or_else(|| usage("no VirusTotal API key"))?;
-    let answer = capabilities::quota(&client, &key.key, key.minute).await?;
-    let Answer::One(quota) = &answer else {
+    let mut answer = capabilities::quota(&client, &key.key, key.minute).await?;
+    let Answer::One(quota) = &mut answer else {
         return Ok(Exit::Success);
     };
+    // The minute budget in force: learnt from the API with `--quota auto`.
+    if let Some(status) = client.quota_status().first() {
+        quota["minute"]["allowed"] = status.minute.allowed.map_or(Value::Null, Value::from);
+    }
+    let quota = &*quota;
     if settings.format != OutputFormat::Table {
         object_view::print(&answer, settings.format)?;
         return Ok(Exit::Success);
