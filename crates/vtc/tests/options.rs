@@ -54,6 +54,14 @@ fn each_command_help_shows_only_the_options_it_uses() {
         }
     }
     assert!(!help_of(&["emulator"]).contains("--format"));
+    // Help offers only what this build does: SQLite, not PostgreSQL.
+    for command in [&[][..], &["lookup"], &["enrich"]] {
+        let text = help_of(command);
+        assert!(
+            !text.to_lowercase().contains("postgres"),
+            "{command:?}:\n{text}"
+        );
+    }
     for command in [
         &["lookup"][..],
         &["enrich"],
