@@ -63,15 +63,17 @@ pub async fn quota(ctx: &Context, _req: QuotaRequest) -> Result<QuotaOutput, Act
         .as_ref()
         .map(|t| t.values().filter_map(Value::as_u64).sum())
         .unwrap_or(0);
-    let minute_used = ctx
-        .client
-        .quota_status()
-        .first()
-        .map(|s| u64::from(s.minute.used));
+    let governor = ctx.client.quota_status();
+    let minute = governor.first().map(|s| s.minute);
+    // The budget in force: configured, or learnt from the API (`--quota auto`).
+    let minute_allowed = match minute {
+        Some(m) => m.allowed.map(u64::from),
+        None => (key.minute_budget != 0).then_some(u64::from(key.minute_budget)),
+    };
     Ok(QuotaOutput {
         minute: QuotaWindowUse {
-            used: minute_used,
-            allowed: (key.minute_budget != 0).then_some(u64::from(key.minute_budget)),
+            used: minute.map(|m| u64::from(m.used)),
+            allowed: minute_allowed,
             source: Some(
                 "vtc's own budget (--quota-minute) and its governor's count; the API reports no minute quota"
                     .to_owned(),

@@ -20,7 +20,7 @@ mod settings;
 pub use config_file::{FileConfig, KeyConfig, QuotaConfig};
 pub use database::{prune_at_start, prune_database, PruneReport};
 pub use settings::{
-    EnricherOptions, KeyBudget, OutputFormat, Overrides, Settings, DEFAULT_QUOTA_DAY,
+    EnricherOptions, KeyBudget, OutputFormat, Overrides, QuotaMode, Settings, DEFAULT_QUOTA_DAY,
     DEFAULT_QUOTA_MINUTE, ENV_VARS,
 };
 

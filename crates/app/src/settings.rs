@@ -52,6 +52,31 @@ impl std::str::FromStr for OutputFormat {
     }
 }
 
+/// Where a key's budget comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaMode {
+    /// The windows not configured are learnt from the API once
+    /// (`/users/{key}/overall_quotas`); the default when no budget is
+    /// configured anywhere.
+    Auto,
+    /// The configured budgets, and the public API's defaults for the rest.
+    Fixed,
+}
+
+impl std::str::FromStr for QuotaMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<QuotaMode, String> {
+        match s.trim() {
+            "auto" => Ok(QuotaMode::Auto),
+            "fixed" => Ok(QuotaMode::Fixed),
+            other => Err(format!(
+                "unknown quota mode {other:?}: use auto (learn the key's allowances from the API) or fixed"
+            )),
+        }
+    }
+}
+
 /// What the front end was told by flags, with the environment laid under
 /// them by [`Overrides::with_env`]. `None` defers to the config file.
 #[derive(Default, Clone)]
@@ -64,6 +89,8 @@ pub struct Overrides {
     pub proxy: Option<String>,
     pub insecure: bool,
     pub quota: QuotaConfig,
+    /// `--quota auto|fixed`; `None`: auto when no budget is configured anywhere.
+    pub quota_mode: Option<QuotaMode>,
 }
 
 /// Shows neither the key nor a proxy's credentials.
@@ -84,14 +111,16 @@ impl std::fmt::Debug for Overrides {
             )
             .field("insecure", &self.insecure)
             .field("quota", &self.quota)
+            .field("quota_mode", &self.quota_mode)
             .finish()
     }
 }
 
 /// The environment variables [`Overrides::with_env`] reads, each under
 /// its flag: `VT_API_KEY`, `VTC_API_URL`, `VTC_CONFIG`, `VTC_DB`,
-/// `HTTPS_PROXY`, `VTC_QUOTA_MINUTE`, `VTC_QUOTA_DAY`, `VTC_QUOTA_MONTH`.
-pub const ENV_VARS: [&str; 8] = [
+/// `HTTPS_PROXY`, `VTC_QUOTA_MINUTE`, `VTC_QUOTA_DAY`, `VTC_QUOTA_MONTH`,
+/// `VTC_QUOTA` (the mode).
+pub const ENV_VARS: [&str; 9] = [
     "VT_API_KEY",
     "VTC_API_URL",
     "VTC_CONFIG",
@@ -100,6 +129,7 @@ pub const ENV_VARS: [&str; 8] = [
     "VTC_QUOTA_MINUTE",
     "VTC_QUOTA_DAY",
     "VTC_QUOTA_MONTH",
+    "VTC_QUOTA",
 ];
 
 impl Overrides {
@@ -143,6 +173,17 @@ impl Overrides {
         if self.quota.month.is_none() {
             self.quota.month = budget("VTC_QUOTA_MONTH")?;
         }
+        if self.quota_mode.is_none() {
+            self.quota_mode = get("VTC_QUOTA")
+                .map(|v| {
+                    v.parse::<QuotaMode>()
+                        .map_err(|message| AppError::InvalidEnv {
+                            name: "VTC_QUOTA",
+                            message,
+                        })
+                })
+                .transpose()?;
+        }
         Ok(self)
     }
 }
@@ -153,6 +194,9 @@ pub struct KeyBudget {
     pub minute: u32,
     pub day: u32,
     pub month: u32,
+    /// The windows the client learns from the API (their values above
+    /// hold until then, or if that fails).
+    pub learn: vt_api::LearnBudget,
 }
 
 /// Everything the parts are built from, resolved from flags, env and file.
@@ -186,14 +230,28 @@ impl Settings {
             day: overrides.quota.day.or(file.quota.day),
             month: overrides.quota.month.or(file.quota.month),
         };
-        let budget = |key: vt_api::ApiKey, q: QuotaConfig| KeyBudget {
-            key,
-            minute: q
-                .minute
-                .or(default_budget.minute)
-                .unwrap_or(DEFAULT_QUOTA_MINUTE),
-            day: q.day.or(default_budget.day).unwrap_or(DEFAULT_QUOTA_DAY),
-            month: q.month.or(default_budget.month).unwrap_or(0),
+        let configured =
+            |q: &QuotaConfig| q.minute.is_some() || q.day.is_some() || q.month.is_some();
+        let learning = match overrides.quota_mode {
+            Some(QuotaMode::Auto) => true,
+            Some(QuotaMode::Fixed) => false,
+            None => !configured(&default_budget) && !file.keys.iter().any(|k| configured(&k.quota)),
+        };
+        let budget = |key: vt_api::ApiKey, q: QuotaConfig| {
+            let minute = q.minute.or(default_budget.minute);
+            let day = q.day.or(default_budget.day);
+            let month = q.month.or(default_budget.month);
+            KeyBudget {
+                key,
+                minute: minute.unwrap_or(DEFAULT_QUOTA_MINUTE),
+                day: day.unwrap_or(DEFAULT_QUOTA_DAY),
+                month: month.unwrap_or(0),
+                learn: vt_api::LearnBudget {
+                    minute: learning && minute.is_none(),
+                    day: learning && day.is_none(),
+                    month: learning && month.is_none(),
+                },
+            }
         };
         let mut keys = Vec::new();
         // A key on the command line or in the environment replaces the file's.
@@ -318,14 +376,16 @@ impl Settings {
         }
         let mut builder = vt_api::Client::builder();
         for k in &self.keys {
-            builder = builder.api_key_with_budget(
-                k.key.clone(),
-                vt_api::QuotaBudget {
-                    per_minute: k.minute,
-                    per_day: k.day,
-                    per_month: k.month,
-                },
-            );
+            let budget = vt_api::QuotaBudget {
+                per_minute: k.minute,
+                per_day: k.day,
+                per_month: k.month,
+            };
+            builder = if k.learn.any() {
+                builder.api_key_learning_budget(k.key.clone(), budget, k.learn)
+            } else {
+                builder.api_key_with_budget(k.key.clone(), budget)
+            };
         }
         if let Some(url) = &self.api_url {
             builder = builder.base_url(url);
@@ -439,6 +499,32 @@ mod tests {
         };
         assert!(err.to_string().contains("give each its own name"), "{err}");
         assert!(!err.to_string().contains(KEY), "{err}");
+    }
+
+    #[test]
+    fn budgets_are_learnt_by_default_only_when_none_is_configured() {
+        let key = || Overrides {
+            api_key: Some(KEY.into()),
+            ..Overrides::default()
+        };
+        let s = Settings::from_parts(&key(), FileConfig::default()).expect("resolves");
+        assert_eq!(s.keys[0].learn, vt_api::LearnBudget::ALL);
+        let s = Settings::from_parts(&key(), file("[quota]\nday = 100\n")).expect("resolves");
+        assert!(!s.keys[0].learn.any(), "a configured budget means fixed");
+        let auto = Overrides {
+            quota_mode: Some(QuotaMode::Auto),
+            ..key()
+        };
+        let s = Settings::from_parts(&auto, file("[quota]\nday = 100\n")).expect("resolves");
+        let learn = s.keys[0].learn;
+        assert!(learn.minute && !learn.day && learn.month, "{learn:?}");
+        let fixed = Overrides {
+            quota_mode: Some(QuotaMode::Fixed),
+            ..key()
+        };
+        let s = Settings::from_parts(&fixed, FileConfig::default()).expect("resolves");
+        assert!(!s.keys[0].learn.any());
+        assert_eq!(s.keys[0].minute, DEFAULT_QUOTA_MINUTE);
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn crate::Clock>,
     /// The proxy requests go through, if any.
     pub proxy: Option<Proxied>,
+    /// Per key, the budget windows to learn from the API.
+    pub learn: Vec<crate::LearnBudget>,
+    /// Set once the budgets were learnt (or learning failed).
+    pub learnt: tokio::sync::OnceCell<()>,
 }
 
 /// A configured proxy, as messages may name it.

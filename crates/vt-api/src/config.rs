@@ -25,6 +25,8 @@ pub const DEFAULT_BASE_URL: &str = "https://www.virustotal.com/api/v3";
 /// ```
 pub struct ClientBuilder {
     keys: Vec<(ApiKey, Option<QuotaBudget>)>,
+    /// Per key (same order), the windows learnt from the API.
+    learn: Vec<crate::LearnBudget>,
     default_budget: QuotaBudget,
     base_url: String,
     proxy: Option<String>,
@@ -54,6 +56,7 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
             keys: Vec::new(),
+            learn: Vec::new(),
             default_budget: QuotaBudget::PUBLIC,
             base_url: DEFAULT_BASE_URL.into(),
             proxy: None,
@@ -79,12 +82,29 @@ impl ClientBuilder {
     /// Several keys form a pool whose budgets add up.
     pub fn api_key(mut self, key: ApiKey) -> Self {
         self.keys.push((key, None));
+        self.learn.push(crate::LearnBudget::default());
         self
     }
 
     /// Adds a key with its own budget.
     pub fn api_key_with_budget(mut self, key: ApiKey, budget: QuotaBudget) -> Self {
         self.keys.push((key, Some(budget)));
+        self.learn.push(crate::LearnBudget::default());
+        self
+    }
+
+    /// Adds a key whose `learn` windows come from the API: before its first
+    /// request the client reads `GET /users/{key}/overall_quotas` once (one
+    /// call under the key's budget) and takes the allowances as the key's
+    /// budget. Until then, and if that call fails, `budget` holds.
+    pub fn api_key_learning_budget(
+        mut self,
+        key: ApiKey,
+        budget: QuotaBudget,
+        learn: crate::LearnBudget,
+    ) -> Self {
+        self.keys.push((key, Some(budget)));
+        self.learn.push(learn);
         self
     }
 
@@ -257,6 +277,8 @@ impl ClientBuilder {
             quota_observer: self.quota_observer,
             clock: self.clock,
             proxy: proxied,
+            learn: self.learn,
+            learnt: tokio::sync::OnceCell::new(),
         }))
     }
 }

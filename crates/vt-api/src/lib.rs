@@ -33,8 +33,9 @@ pub use error::{ApiCode, Error};
 pub use ids::{AnalysisDescriptor, AnalysisId, CommentId, Descriptor};
 pub use key::ApiKey;
 pub use quota::{
-    Clock, HoldReason, KeyLedger, KeyQuotaStatus, QuotaBudget, QuotaEvent, QuotaLedger,
-    QuotaObserver, QuotaWindow, SpendLog, SystemClock, WindowUsage, MAX_UNEXPECTED_429_STRIKES,
+    Clock, HoldReason, KeyLedger, KeyQuotaStatus, LearnBudget, QuotaBudget, QuotaEvent,
+    QuotaLedger, QuotaObserver, QuotaWindow, SpendLog, SystemClock, WindowUsage,
+    MAX_UNEXPECTED_429_STRIKES,
 };
 pub use resources::{
     DetectionRatio, PrivateScanOptions, UserId, VoteVerdict, WidgetTheme, WidgetToken, WidgetUrl,

@@ -62,6 +62,66 @@ impl Default for QuotaBudget {
     }
 }
 
+/// Which windows of a key's budget the client learns from the API
+/// (`GET /users/{key}/overall_quotas`, once, before the first request)
+/// instead of taking them as configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LearnBudget {
+    pub minute: bool,
+    pub day: bool,
+    pub month: bool,
+}
+
+impl LearnBudget {
+    /// Every window.
+    pub const ALL: LearnBudget = LearnBudget {
+        minute: true,
+        day: true,
+        month: true,
+    };
+
+    pub fn any(self) -> bool {
+        self.minute || self.day || self.month
+    }
+
+    /// `budget` with the learnt windows taken from the API's allowances
+    /// (`api_requests_hourly`, `_daily`, `_monthly`; the API has no minute
+    /// allowance, so a minute gets a sixtieth of the hour, at least 1). An
+    /// allowance the API does not state keeps the configured value; one of a
+    /// billion or more is unlimited (0).
+    pub fn apply(self, budget: QuotaBudget, quotas: &vt_model::JsonMap) -> QuotaBudget {
+        let allowed = |name: &str| {
+            quotas
+                .get(name)
+                .and_then(|q| q["user"]["allowed"].as_u64())
+                .map(|n| {
+                    if n >= 1_000_000_000 {
+                        0
+                    } else {
+                        u32::try_from(n).unwrap_or(0)
+                    }
+                })
+        };
+        let mut out = budget;
+        if self.minute {
+            if let Some(hourly) = allowed("api_requests_hourly") {
+                out.per_minute = if hourly == 0 { 0 } else { (hourly / 60).max(1) };
+            }
+        }
+        if self.day {
+            if let Some(daily) = allowed("api_requests_daily") {
+                out.per_day = daily;
+            }
+        }
+        if self.month {
+            if let Some(monthly) = allowed("api_requests_monthly") {
+                out.per_month = monthly;
+            }
+        }
+        out
+    }
+}
+
 /// A quota window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -343,6 +403,18 @@ impl Governor {
         }
         state.blocked_until = Some(state.blocked_until.map_or(until, |b| b.max(until)));
         state.strikes
+    }
+
+    /// Replaces key `index`'s budget (learnt from the API).
+    pub fn set_budget(&self, index: usize, budget: QuotaBudget) {
+        if let Some(state) = self.lock().get_mut(index) {
+            state.budget = budget;
+        }
+    }
+
+    /// Key `index`'s budget now.
+    pub fn budget(&self, index: usize) -> Option<QuotaBudget> {
+        self.lock().get(index).map(|s| s.budget)
     }
 
     /// A request on `key` got an answer that was not a 429.

@@ -190,6 +190,9 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
     let mut rng = fastrand::Rng::new();
     // A user id in a path may be the API key itself (`/users/{key}`).
     let label = scrub(&call.label(), &inner.keys);
+    if inner.learn.iter().any(|l| l.any()) {
+        inner.learnt.get_or_init(|| learn_budgets(inner)).await;
+    }
     let mut attempt: u32 = 1;
     loop {
         let permit = match call.key {
@@ -259,6 +262,65 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
         );
         tokio::time::sleep(delay).await;
         attempt += 1;
+    }
+}
+
+/// Reads `GET /users/{key}/overall_quotas` once for each key that learns
+/// its budget, with that key, under its current budget, without retries;
+/// a failure keeps the configured budget (with a warning).
+async fn learn_budgets(inner: &Inner) {
+    for (index, learn) in inner.learn.iter().enumerate() {
+        let (Some(key), true) = (inner.keys.get(index), learn.any()) else {
+            continue;
+        };
+        let mut url = inner.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty()
+                .extend(["users", key.expose_secret(), "overall_quotas"]);
+        }
+        let call = Call::get(url.into(), Vec::new()).with_key(Some(index));
+        let label = format!("GET /users/{}/overall_quotas", key);
+        let permit = match inner.governor.reserve_key(index) {
+            Ok(permit) => permit,
+            Err(e) => {
+                tracing::warn!("cannot learn the key's quota from the API: {e}");
+                continue;
+            }
+        };
+        if !permit.wait.is_zero() {
+            tokio::time::sleep(permit.wait).await;
+        }
+        let want = Want::Parsed(|body: &[u8]| {
+            serde_json::from_slice::<vt_model::DataEnvelope<vt_model::JsonMap>>(body)
+                .map(|e| e.data)
+        });
+        match attempt_once(inner, &call, &label, index, &want).await {
+            Ok(Got::Parsed(quotas)) => {
+                inner.governor.succeeded(index);
+                if let Some(configured) = inner.governor.budget(index) {
+                    let learnt = learn.apply(configured, &quotas);
+                    tracing::info!(
+                        per_minute = learnt.per_minute,
+                        per_day = learnt.per_day,
+                        per_month = learnt.per_month,
+                        "budget learnt from the API's quota allowances (0 = unlimited)"
+                    );
+                    inner.governor.set_budget(index, learnt);
+                }
+            }
+            Ok(Got::Stream(_)) => {}
+            Err(failure) => {
+                if failure.error.is_connect_error() {
+                    inner.governor.release(&permit);
+                }
+                // Info, not a warning: the request that follows meets the
+                // same trouble and reports it.
+                tracing::info!(
+                    "cannot learn the key's quota from the API, keeping the configured budget: {}",
+                    failure.error
+                );
+            }
+        }
     }
 }
 

@@ -695,3 +695,48 @@ async fn a_users_routes_go_with_that_users_key_even_when_another_key_is_free() {
         "{stats}"
     );
 }
+
+#[tokio::test]
+async fn a_learning_key_takes_its_budget_from_the_apis_allowances_once() {
+    let emu = emulator(EmulatorConfig {
+        quota_minute: Some(3),
+        quota_day: Some(50),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let c = Client::builder()
+        .api_key_learning_budget(
+            ApiKey::new(KEY_A).expect("key"),
+            QuotaBudget::UNLIMITED,
+            vt_api::LearnBudget::ALL,
+        )
+        .base_url(emu.base_url())
+        .retry_policy(quick_retries(1))
+        .build()
+        .expect("client");
+    assert!(
+        c.quota_status()[0].minute.allowed.is_none(),
+        "unlimited until learnt"
+    );
+    let domains = known_domains(2);
+    for d in &domains {
+        c.lookup(d).await.expect("lookup");
+    }
+    let status = &c.quota_status()[0];
+    assert_eq!(status.minute.allowed, Some(3));
+    assert_eq!(status.day.allowed, Some(50));
+    assert_eq!(
+        status.month.allowed, None,
+        "the emulator has no monthly cap"
+    );
+    // One quota call, then the lookups: 3 in the minute, so the next
+    // request would have to wait rather than provoke a 429.
+    assert_eq!(status.minute.used, 3);
+    let stats = emu.emulator().stats();
+    assert_eq!(
+        stat(&stats, &["by_route", "GET /users/{id}/overall_quotas"]),
+        1,
+        "{stats}"
+    );
+    assert_eq!(stat(&stats, &["by_status", "429"]), 0, "{stats}");
+}

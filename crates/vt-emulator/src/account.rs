@@ -53,9 +53,11 @@ pub async fn overall_quotas(
         .usage_of(&caller.key, Instant::now(), now_epoch());
     let config = emu.quota_limits();
     let limit = |n: Option<u32>| n.map_or(UNLIMITED, u64::from);
+    // The hour's allowance is sixty minutes' (as for the public API's 4 a
+    // minute and 240 an hour), so a client can learn the minute budget
+    // from it; without a minute budget, the day bounds the hour.
     let hourly = match (config.minute, config.day) {
-        (Some(m), Some(d)) => (u64::from(m) * 60).min(u64::from(d)),
-        (Some(m), None) => u64::from(m) * 60,
+        (Some(m), _) => u64::from(m) * 60,
         (None, Some(d)) => u64::from(d),
         (None, None) => UNLIMITED,
     };

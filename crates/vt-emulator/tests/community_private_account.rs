@@ -447,9 +447,10 @@ async fn overall_quotas_and_api_usage_report_the_callers_spending() {
         quotas["data"]["api_requests_daily"]["user"],
         json!({"allowed": 500, "used": 4})
     );
+    // Sixty minutes' worth: a client learns its minute budget from it.
     assert_eq!(
         quotas["data"]["api_requests_hourly"]["user"],
-        json!({"allowed": 500, "used": 4})
+        json!({"allowed": 3000, "used": 4})
     );
     assert_eq!(quotas["data"]["api_requests_monthly"]["user"]["used"], 4);
 

@@ -48,6 +48,9 @@ pub struct GlobalArgs {
     /// Do not verify the API server's TLS certificate (prints a warning).
     #[arg(long)]
     pub insecure: bool,
+    /// Where the key's budget comes from [env: VTC_QUOTA]: `auto` reads the key's allowances from the API once (GET /users/{key}/overall_quotas) for the windows not configured; `fixed` uses the configured budgets and the public API's defaults. Default: auto when no budget is configured anywhere, else fixed.
+    #[arg(long, value_name = "auto|fixed", value_parser = quota_mode)]
+    pub quota: Option<app::QuotaMode>,
     /// The key's budget per minute (0 = unlimited) [env: VTC_QUOTA_MINUTE]. Default 4, the public API's.
     #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_minute: Option<u32>,
@@ -76,6 +79,7 @@ impl std::fmt::Debug for GlobalArgs {
                 &self.proxy.as_deref().map(vt_api::without_credentials),
             )
             .field("insecure", &self.insecure)
+            .field("quota", &self.quota)
             .field("quota_minute", &self.quota_minute)
             .field("quota_day", &self.quota_day)
             .field("quota_month", &self.quota_month)
@@ -94,6 +98,7 @@ impl GlobalArgs {
             format: self.format.or(before.format),
             proxy: self.proxy.clone().or_else(|| before.proxy.clone()),
             insecure: self.insecure || before.insecure,
+            quota: self.quota.or(before.quota),
             quota_minute: self.quota_minute.or(before.quota_minute),
             quota_day: self.quota_day.or(before.quota_day),
             quota_month: self.quota_month.or(before.quota_month),
@@ -110,6 +115,7 @@ impl GlobalArgs {
             ("--db", self.db.is_some()),
             ("--proxy", self.proxy.is_some()),
             ("--insecure", self.insecure),
+            ("--quota", self.quota.is_some()),
             ("--quota-minute", self.quota_minute.is_some()),
             ("--quota-day", self.quota_day.is_some()),
             ("--quota-month", self.quota_month.is_some()),
@@ -122,6 +128,10 @@ impl GlobalArgs {
 }
 
 pub use app::OutputFormat;
+
+fn quota_mode(s: &str) -> Result<app::QuotaMode, String> {
+    s.parse()
+}
 
 /// A budget: a whole number of calls, 0 for unlimited. Negative numbers
 /// reach this parser (instead of clap's "unexpected argument '-1'") so the

@@ -59,5 +59,6 @@ pub fn overrides(global: &GlobalArgs) -> app::Overrides {
             day: global.quota_day,
             month: global.quota_month,
         },
+        quota_mode: global.quota,
     }
 }

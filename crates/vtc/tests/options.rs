@@ -54,6 +54,14 @@ fn each_command_help_shows_only_the_options_it_uses() {
         }
     }
     assert!(!help_of(&["emulator"]).contains("--format"));
+    // Help offers only what this build does: SQLite, not PostgreSQL.
+    for command in [&[][..], &["lookup"], &["enrich"]] {
+        let text = help_of(command);
+        assert!(
+            !text.to_lowercase().contains("postgres"),
+            "{command:?}:\n{text}"
+        );
+    }
     for command in [
         &["lookup"][..],
         &["enrich"],
@@ -289,4 +297,48 @@ async fn quota_with_two_configured_keys_runs_twice_in_a_minute() {
         assert_eq!(quota["day"]["allowed"], 500, "run {run_number}: {quota}");
         assert!(!err.contains("stack backtrace"), "run {run_number}: {err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_configured_budget_the_keys_allowances_are_learnt_from_the_api() {
+    let emu = emulator(EmulatorConfig {
+        quota_minute: Some(7),
+        quota_day: Some(70),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    cmd.args(["--api-key", "k", "--format", "json", "quota"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let quota: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(quota["minute"]["allowed"], 7, "{quota}");
+    assert_eq!(quota["day"]["allowed"], 70, "{quota}");
+
+    let lookup = |extra: &[&str]| {
+        let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+        cmd.args(["-v", "--format", "jsonl", "lookup"])
+            .args(extra)
+            .args(["--refresh", "example.com", "example.org", "8.8.8.8"]);
+        cmd
+    };
+    let before = requests(&emu);
+    let out = run(lookup(&["--api-key", "k"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("per_minute=7"), "{}", stderr(&out));
+    assert_eq!(
+        requests(&emu) - before,
+        4,
+        "one quota call, then the lookups"
+    );
+
+    // A configured budget is used as it is: nothing to learn. (Another
+    // key: this one's minute is spent, on both sides.)
+    let before = requests(&emu);
+    let out = run(lookup(&["--api-key", "k2", "--quota-minute", "5"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("budget learnt"), "{}", stderr(&out));
+    assert_eq!(requests(&emu) - before, 3);
+    assert_eq!(responses_with_status(&emu, 429), 0);
 }
