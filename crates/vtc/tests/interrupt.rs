@@ -86,3 +86,72 @@ async fn ctrl_c_finishes_the_line_says_how_to_resume_and_exits_130() {
         "the resumed run has every line once, in order"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_csv_enrichment_keeps_every_rows_columns() {
+    let emu = emulator(EmulatorConfig {
+        latency: Duration::from_millis(5),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // More rows than vtc reads ahead, so the replay reaches past them.
+    let hashes: Vec<String> = (0..1500)
+        .map(|i| format!("{:064x}", 0xbeef_u64 + i))
+        .collect();
+    let mut text = String::from("owner,sha256\n");
+    for (i, h) in hashes.iter().enumerate() {
+        text.push_str(&format!("\"owner {i}, team\",{h}\n"));
+    }
+    let input = dir.path().join("in.csv");
+    std::fs::write(&input, text).unwrap();
+    let output = dir.path().join("out.csv");
+    let enrich = |cmd: &mut std::process::Command| {
+        cmd.args(["--api-key", "k", "--quota-minute", "0", "--quota-day", "0"])
+            .arg("enrich")
+            .arg(&input)
+            .args(["--column", "sha256", "-o"])
+            .arg(&output)
+            .args(["--concurrency", "4"]);
+    };
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    enrich(&mut cmd);
+    let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let started = Instant::now();
+    while std::fs::read_to_string(&output)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 1200
+    {
+        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+
+    let mut cmd = vtc(&emu.base_url(), &db_in(&dir));
+    enrich(&mut cmd);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("resumed 0"), "{}", stderr(&out));
+    let rows: Vec<Vec<String>> = csv::Reader::from_path(&output)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows.len(), hashes.len());
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], format!("owner {i}, team"), "row {i}: {row:?}");
+        assert_eq!(row[1], hashes[i], "row {i}");
+        assert_eq!(row[2], hashes[i], "vtc's indicator follows, row {i}");
+    }
+}

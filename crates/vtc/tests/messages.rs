@@ -85,3 +85,18 @@ async fn a_dead_proxy_is_named_as_the_proxy_without_its_credentials() {
     }
     assert!(!stdout(&out).contains("hunter2"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ordinary_error_under_vv_lists_its_causes_and_no_backtrace() {
+    let server = not_virustotal(8);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = vtc(&server, &db_in(&dir));
+    cmd.env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .args(["-vv", "--api-key", "k", "--quota-minute", "0", "quota"]);
+    let out = run(cmd).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("vtc: error: "), "{err}");
+    assert!(!err.to_lowercase().contains("backtrace"), "{err}");
+}
