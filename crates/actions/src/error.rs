@@ -27,6 +27,9 @@ pub enum ErrorKind {
     WaitTimeout,
     /// What was downloaded is not what was asked for.
     Integrity,
+    /// The configured API URL does not lead to a VirusTotal API (another
+    /// server answered): the operator's to fix, not the caller's.
+    Misconfigured,
     /// Anything else (a local disk failing, an answer we cannot read).
     Internal,
 }
@@ -35,7 +38,10 @@ impl ErrorKind {
     /// The process exit code: 2 for what the user must fix, 1 otherwise.
     pub fn exit_code(self) -> i32 {
         match self {
-            ErrorKind::InvalidInput | ErrorKind::Forbidden | ErrorKind::TooLarge => 2,
+            ErrorKind::InvalidInput
+            | ErrorKind::Forbidden
+            | ErrorKind::TooLarge
+            | ErrorKind::Misconfigured => 2,
             ErrorKind::NotFound
             | ErrorKind::Conflict
             | ErrorKind::QuotaExceeded
@@ -56,7 +62,7 @@ impl ErrorKind {
             ErrorKind::TooLarge => 413,
             ErrorKind::QuotaExceeded => 429,
             ErrorKind::Unavailable | ErrorKind::WaitTimeout => 503,
-            ErrorKind::Integrity => 502,
+            ErrorKind::Integrity | ErrorKind::Misconfigured => 502,
             ErrorKind::Internal => 500,
         }
     }
@@ -73,6 +79,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => "VirusTotal unavailable",
             ErrorKind::WaitTimeout => "Analysis not finished",
             ErrorKind::Integrity => "Download corrupted",
+            ErrorKind::Misconfigured => "The configured API URL is not a VirusTotal API",
             ErrorKind::Internal => "Error",
         }
     }
@@ -89,6 +96,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => "Unavailable",
             ErrorKind::WaitTimeout => "WaitTimeout",
             ErrorKind::Integrity => "IntegrityError",
+            ErrorKind::Misconfigured => "NotTheApi",
             ErrorKind::Internal => "Error",
         }
     }
@@ -131,6 +139,7 @@ impl ActionError {
     /// the API's own message does not (e.g. "virustotal does not know X").
     pub fn api(err: vt_api::Error, what: Option<String>) -> ActionError {
         let kind = match &err {
+            vt_api::Error::NotTheApi { .. } => ErrorKind::Misconfigured,
             e if e.is_auth_error() || e.status() == Some(403) => ErrorKind::Forbidden,
             e if e.is_not_found() => ErrorKind::NotFound,
             e if e.status() == Some(409) => ErrorKind::Conflict,
@@ -213,6 +222,7 @@ mod tests {
             (ErrorKind::Unavailable, 1, 503, "VirusTotal unavailable"),
             (ErrorKind::WaitTimeout, 1, 503, "Analysis not finished"),
             (ErrorKind::Integrity, 1, 502, "Download corrupted"),
+            (ErrorKind::Misconfigured, 2, 502, "The configured API URL"),
             (ErrorKind::Internal, 1, 500, "Error"),
         ];
         for (kind, exit, status, cortex) in cases {

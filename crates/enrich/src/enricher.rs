@@ -330,6 +330,8 @@ pub(crate) fn error_code(err: &vt_api::Error) -> String {
 pub(crate) fn stops_batch(err: &vt_api::Error) -> bool {
     err.is_auth_error()
         || err.is_connect_error()
+        // The API URL leads to another server: every item would fail alike.
+        || matches!(err, vt_api::Error::NotTheApi { .. })
         // Still 429 after the client's bounded back-off: the server's real
         // budget is smaller than the configured one.
         || err.is_rate_limited()

@@ -109,7 +109,11 @@ fn code_for(err: &anyhow::Error) -> i32 {
         ) {
             return 2;
         }
-        if as_api_error(cause).is_some_and(vt_api::Error::is_auth_error) {
+        // A refused key, or an API URL that leads to another server: both
+        // are configuration to fix.
+        if as_api_error(cause)
+            .is_some_and(|e| e.is_auth_error() || matches!(e, vt_api::Error::NotTheApi { .. }))
+        {
             return 2;
         }
     }

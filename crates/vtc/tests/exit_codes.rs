@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{emulator, run, stderr, vtc, EICAR_SHA256};
+use common::{emulator, not_virustotal, run, stderr, vtc, EICAR_SHA256};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -151,6 +151,16 @@ async fn every_documented_exit_code_is_what_its_cases_exit_with() {
                 // Not an indicator the cache holds: the key must be asked.
                 c.args(["--api-key", "not-a-known-key", "--quota-minute", "0"])
                     .args(["lookup", "--format", "json", "example.net"]);
+                c
+            },
+        },
+        Case {
+            what: "an API URL that leads to another server",
+            code: 2,
+            cmd: {
+                let mut c = vtc(&not_virustotal(4), &db);
+                c.args(key)
+                    .args(["lookup", "--format", "json", "example.org"]);
                 c
             },
         },

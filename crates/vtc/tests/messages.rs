@@ -7,29 +7,7 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
 use std::net::TcpListener;
-
-/// A web server that is not VirusTotal: every request gets an HTML 404.
-/// Serves at most `count` connections, then its thread ends.
-fn not_virustotal(count: usize) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(count) {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let body = "<html><body><h1>404 Not Found</h1></body></html>";
-            let _ = write!(
-                stream,
-                "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    format!("http://{addr}")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_servers_404_says_it_is_not_a_virustotal_api() {
@@ -39,7 +17,11 @@ async fn another_servers_404_says_it_is_not_a_virustotal_api() {
     cmd.args(["--api-key", "k", "--quota-minute", "0", "quota"]);
     let out = run(cmd).await;
     let err = stderr(&out);
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a wrong --api-url is configuration"
+    );
     assert!(
         err.contains(&format!("the server at {server} is not a VirusTotal API")),
         "{err}"
@@ -96,7 +78,8 @@ async fn an_ordinary_error_under_vv_lists_its_causes_and_no_backtrace() {
         .args(["-vv", "--api-key", "k", "--quota-minute", "0", "quota"]);
     let out = run(cmd).await;
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    // Another server at --api-url is a configuration error.
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("vtc: error: "), "{err}");
     assert!(!err.to_lowercase().contains("backtrace"), "{err}");
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use vt_emulator::{Emulator, EmulatorConfig, RunningEmulator};
@@ -95,4 +97,25 @@ pub fn vtc_on_terminal(api_url: &str, db: &Path, args: &[&str]) -> Option<Comman
         .env("XDG_CONFIG_HOME", home)
         .stdin(std::process::Stdio::null());
     Some(cmd)
+}
+
+/// A web server that is not VirusTotal: every request gets an HTML 404.
+/// Serves at most `count` connections, then its thread ends.
+pub fn not_virustotal(count: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(count) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let body = "<html><body><h1>404 Not Found</h1></body></html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}")
 }
