@@ -244,7 +244,7 @@ impl Enricher {
             }
         }
         Ok(match found {
-            store::Cached::Found { json, .. } => match Report::from_object_json(&json) {
+            store::Cached::Found { json, .. } => match Report::from_cached(&json) {
                 Ok(report) => Some(Outcome::Found(Arc::new(report))),
                 Err(e) => {
                     tracing::warn!("ignoring unreadable cached report: {e}");
@@ -275,7 +275,7 @@ impl Enricher {
                 let ttl = ttl.for_kind(kind);
                 tokio::task::spawn_blocking(move || {
                     let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
-                    let json = report.raw().get();
+                    let json = report.json();
                     store.put_report(&key, &aliases, kind.as_str(), json, ttl, now)
                 })
                 .await
