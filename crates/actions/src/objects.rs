@@ -108,7 +108,8 @@ impl ObjectOutput {
 
     /// A typed report: its JSON as sent, its ratio from the typed stats.
     pub(crate) fn from_report(report: &Report) -> Result<ObjectOutput, crate::ActionError> {
-        let mut out: ObjectOutput = serde_json::from_str(report.raw().get()).map_err(internal)?;
+        let mut out: ObjectOutput =
+            serde_json::from_str(report.object_json().get()).map_err(internal)?;
         out.detection = report
             .last_analysis_stats()
             .map(|stats| Detection::from_stats(stats).into());

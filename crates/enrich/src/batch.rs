@@ -6,7 +6,7 @@
 //! the two replays it from the journal on the next start. The output is
 //! rebuilt from the journal first, so it ends with each item exactly once.
 
-use crate::enricher::{cache_key, stops_batch, Outcome};
+use crate::enricher::{cache_key, stops_batch, CacheWrite, Outcome};
 use crate::{EnrichError, Enricher};
 use futures_util::{Stream, StreamExt};
 use ioc::Indicator;
@@ -117,6 +117,23 @@ impl Enricher {
     /// or its day or month budget is spent: going on would only fail, and a
     /// rerun resumes.
     pub async fn run_batch<S, E>(
+        &self,
+        lines: S,
+        options: &BatchOptions,
+        emit: E,
+        observer: &dyn BatchObserver,
+    ) -> Result<Summary, EnrichError>
+    where
+        S: Stream<Item = std::io::Result<String>> + Unpin,
+        E: FnMut(&Record) -> Result<(), EnrichError>,
+    {
+        let result = self.run_batch_writing(lines, options, emit, observer).await;
+        // The cache writes behind the lookups land before the batch ends.
+        self.flush_cache_writes().await;
+        result
+    }
+
+    async fn run_batch_writing<S, E>(
         &self,
         lines: S,
         options: &BatchOptions,
@@ -297,7 +314,13 @@ impl Enricher {
                 indicator,
                 input,
             } => {
-                let (outcome, cached) = self.outcome(&indicator).await;
+                // A rescan shortens the written entry's life: it must come after the write.
+                let write = if self.options().rescan_stale {
+                    CacheWrite::Awaited
+                } else {
+                    CacheWrite::Behind
+                };
+                let (outcome, cached) = self.outcome_writing(&indicator, write).await;
                 let transient = match &outcome {
                     Outcome::Failed(e) if stops_batch(e) => return Some(Err(e.clone())),
                     Outcome::Failed(e) => e.is_retryable(),

@@ -52,7 +52,31 @@ struct Inner {
     options: EnrichOptions,
     /// Lookups under way, by normalised indicator: a second request for
     /// the same one waits on the first instead of spending a call.
-    in_flight: Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>,
+    in_flight: InFlight,
+    /// Cache writes still running behind a batch (see [`CacheWrite`]).
+    pending_writes: Arc<PendingWrites>,
+}
+
+type InFlight = Arc<Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>>;
+
+/// When the cache write of a fetched answer happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CacheWrite {
+    /// Before the answer is handed back.
+    Awaited,
+    /// Behind it: the lookup's slot goes to the next indicator at once, so
+    /// the writes, serial behind the store, are not in every lookup's path
+    /// (docs/BENCHMARKS.md, issue 9). The indicator stays in flight until
+    /// its write lands, so a second request for it never misses the cache;
+    /// [`Enricher::flush_cache_writes`] waits for them all.
+    Behind,
+}
+
+/// How many cache writes run behind; woken when none is left.
+#[derive(Default)]
+struct PendingWrites {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
 }
 
 impl Enricher {
@@ -63,7 +87,8 @@ impl Enricher {
                 client,
                 store,
                 options,
-                in_flight: Mutex::new(HashMap::new()),
+                in_flight: InFlight::default(),
+                pending_writes: Arc::default(),
             }),
         }
     }
@@ -203,8 +228,29 @@ impl Enricher {
         }
     }
 
+    /// Waits until every cache write running behind a lookup has landed.
+    pub async fn flush_cache_writes(&self) {
+        let pending = &self.inner.pending_writes;
+        loop {
+            let idle = pending.idle.notified();
+            if pending.count.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
     /// The answer for an indicator and whether it came from the cache.
     pub(crate) async fn outcome(&self, indicator: &Indicator) -> (Outcome, bool) {
+        self.outcome_writing(indicator, CacheWrite::Awaited).await
+    }
+
+    /// [`Enricher::outcome`], the cache write of a fetched answer done as `write` says.
+    pub(crate) async fn outcome_writing(
+        &self,
+        indicator: &Indicator,
+        write: CacheWrite,
+    ) -> (Outcome, bool) {
         let key = cache_key(indicator);
         if !self.inner.options.refresh {
             match self.cached(&key).await {
@@ -223,10 +269,11 @@ impl Enricher {
             in_flight.entry(key.clone()).or_default().clone()
         };
         let outcome = cell
-            .get_or_init(|| async { self.fetch(indicator, &key).await })
+            .get_or_init(|| async { self.fetch(indicator, &key, &cell, write).await })
             .await
             .clone();
-        {
+        // A write behind the answer takes the indicator out of flight itself.
+        if write == CacheWrite::Awaited || matches!(outcome, Outcome::Failed(_)) {
             let mut in_flight = self
                 .inner
                 .in_flight
@@ -253,7 +300,7 @@ impl Enricher {
             }
         }
         Ok(match found {
-            store::Cached::Found { json, .. } => match Report::from_object_json(&json) {
+            store::Cached::Found { json, .. } => match Report::from_cached(&json) {
                 Ok(report) => Some(Outcome::Found(Arc::new(report))),
                 Err(e) => {
                     tracing::warn!("ignoring unreadable cached report: {e}");
@@ -265,35 +312,74 @@ impl Enricher {
     }
 
     /// Asks VirusTotal and remembers the answer (failures are not cached).
-    async fn fetch(&self, indicator: &Indicator, key: &str) -> Outcome {
+    async fn fetch(
+        &self,
+        indicator: &Indicator,
+        key: &str,
+        cell: &Arc<OnceCell<Outcome>>,
+        write: CacheWrite,
+    ) -> Outcome {
         let outcome = match self.inner.client.lookup(indicator).await {
             Ok(report) => Outcome::Found(Arc::new(report)),
             Err(e) if e.is_not_found() => Outcome::NotFound,
             Err(e) => return Outcome::Failed(Arc::new(e)),
         };
-        let (store, origin) = (&self.inner.store, self.inner.origin.as_str());
         let ttl = &self.inner.options.ttl;
         let now = OffsetDateTime::now_utc();
-        let write = match &outcome {
-            Outcome::Found(report) => {
-                // The JSON as VirusTotal sent it: nothing is serialised again.
-                let aliases = aliases(indicator, report);
-                let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
-                let kind = indicator.kind();
-                let report = store::NewReport {
-                    key,
-                    aliases: &aliases,
-                    kind: kind.as_str(),
-                    json: report.raw().get(),
+        let kind = indicator.kind();
+        let (ttl_found, ttl_not_found) = (ttl.for_kind(kind), ttl.not_found());
+        let is_file = matches!(indicator, Indicator::File(_));
+        let key = key.to_owned();
+        let written = {
+            let (outcome, key) = (outcome.clone(), key.clone());
+            let (store, origin) = (self.inner.store.clone(), self.inner.origin.clone());
+            async move {
+                let result = match &outcome {
+                    Outcome::Found(report) => {
+                        // The JSON as VirusTotal sent it: nothing is serialised again.
+                        let aliases = aliases(is_file, report, &key);
+                        let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
+                        let report = store::NewReport {
+                            key: &key,
+                            aliases: &aliases,
+                            kind: kind.as_str(),
+                            json: report.json(),
+                        };
+                        store.put_report(&origin, report, ttl_found, now).await
+                    }
+                    _ => store.put_not_found(&origin, &key, ttl_not_found, now).await,
                 };
-                store
-                    .put_report(origin, report, ttl.for_kind(kind), now)
-                    .await
+                if let Err(e) = result {
+                    tracing::warn!("cache write failed: {e}");
+                }
             }
-            _ => store.put_not_found(origin, key, ttl.not_found(), now).await,
         };
-        if let Err(e) = write {
-            tracing::warn!("cache write failed: {e}");
+        match write {
+            CacheWrite::Awaited => written.await,
+            CacheWrite::Behind => {
+                let pending = self.inner.pending_writes.clone();
+                let in_flight = self.inner.in_flight.clone();
+                let cell = cell.clone();
+                pending
+                    .count
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                tokio::spawn(async move {
+                    written.await;
+                    {
+                        let mut in_flight = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                        if in_flight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                            in_flight.remove(&key);
+                        }
+                    }
+                    if pending
+                        .count
+                        .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+                        == 1
+                    {
+                        pending.idle.notify_waiters();
+                    }
+                });
+            }
         }
         outcome
     }
@@ -308,14 +394,13 @@ pub(crate) fn cache_key(indicator: &Indicator) -> String {
 }
 
 /// Other keys the same object answers to: a file's three hashes, a URL's id.
-fn aliases(indicator: &Indicator, report: &Report) -> Vec<String> {
+fn aliases(is_file: bool, report: &Report, own: &str) -> Vec<String> {
     let mut out = Vec::new();
-    if let (Indicator::File(_), Some(file)) = (indicator, report.file()) {
+    if let (true, Some(file)) = (is_file, report.file()) {
         for hash in [&file.md5, &file.sha1, &file.sha256].into_iter().flatten() {
             out.push(hash.to_ascii_lowercase());
         }
     }
-    let own = cache_key(indicator);
     out.retain(|a| *a != own);
     out
 }

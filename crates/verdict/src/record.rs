@@ -86,7 +86,7 @@ pub struct FullObject(pub Box<RawValue>);
 impl FullObject {
     /// The object of a report.
     pub fn of(report: &Report) -> FullObject {
-        FullObject(report.raw().to_owned())
+        FullObject(report.object_json())
     }
 }
 
@@ -446,7 +446,7 @@ mod tests {
             "first_submission_date":1148301722,"reputation":3500,"tags":["text"],
             "popular_threat_classification":{"suggested_threat_label":"virus.eicar/test"},
             "last_analysis_stats":{"malicious":62,"undetected":6,"type-unsupported":2}}}"#;
-        let report = Report::from_object_json(raw).expect("report");
+        let report = Report::from_cached(raw).expect("report");
         let ind = Indicator::parse("44D88612FEA8A8F36DE82E1278ABB02F").expect("md5");
         let mut record = Record::from_report(&ind, "44D8…", &report, &bad_assessment(), false);
         record.full = Some(FullObject::of(&report));

@@ -54,7 +54,7 @@ fn report(stats: Value, extra: Value) -> Report {
 }
 
 fn object(attrs: Value) -> Report {
-    Report::from_object_json(&json!({"type": "file", "id": "abc", "attributes": attrs}).to_string())
+    Report::from_cached(&json!({"type": "file", "id": "abc", "attributes": attrs}).to_string())
         .expect("test report is a valid object")
 }
 
@@ -74,7 +74,7 @@ fn results(entries: &[(&str, &str, Option<&str>)]) -> Value {
 fn fixture(name: &str) -> Report {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    Report::from_envelope(raw.as_bytes()).unwrap_or_else(|e| panic!("{path}: {e}"))
+    Report::from_body(raw.as_bytes()).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 #[test]
@@ -526,8 +526,7 @@ fn unknown_when_virustotal_has_nothing_to_judge() {
         (0, 0, false)
     );
 
-    let no_attributes =
-        Report::from_object_json(r#"{"type": "file", "id": "abc"}"#).expect("object");
+    let no_attributes = Report::from_cached(r#"{"type": "file", "id": "abc"}"#).expect("object");
     let no_stats = object(json!({"reputation": -100, "last_analysis_date": NOW.unix_timestamp()}));
     let no_verdicts = report(json!({"type-unsupported": 70, "timeout": 2}), json!({}));
     // (case, report, first reason)

@@ -425,7 +425,7 @@ fn parse_whole<T: DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
 }
 
 fn parse_report(body: &[u8]) -> serde_json::Result<Report> {
-    Report::from_envelope(body).map_err(|e| match e {
+    Report::from_body(body).map_err(|e| match e {
         vt_model::ReportError::Json(e) => e,
         other => serde::de::Error::custom(other),
     })

@@ -96,7 +96,7 @@ async fn typed_lookups_return_the_wire_objects() {
         generic.file().and_then(|f| f.md5.as_deref()),
         Some(vt_emulator::EICAR_MD5)
     );
-    assert!(generic.raw().get().contains("\"last_analysis_results\""));
+    assert!(generic.json().contains("\"last_analysis_results\""));
 
     let raw = c
         .get_json(&format!("/files/{EICAR_SHA256}"), &[])

@@ -77,14 +77,8 @@ impl Emulator {
     /// Adds the votes cast on this emulator to an object's `total_votes`.
     pub(crate) fn with_votes(&self, collection: &str, mut object: Value) -> Value {
         let id = object["id"].as_str().unwrap_or_default().to_owned();
-        let (harmless, malicious) = {
-            let store = self.store();
-            let Some(votes) = store.votes.get(&format!("{collection}/{id}")) else {
-                return object;
-            };
-            let count =
-                |verdict: &str| votes.iter().filter(|v| v.verdict == verdict).count() as u64;
-            (count("harmless"), count("malicious"))
+        let Some((harmless, malicious)) = self.votes_cast(collection, &id) else {
+            return object;
         };
         if let Some(attrs) = object.get_mut("attributes").and_then(Value::as_object_mut) {
             let current = |k: &str| {
@@ -98,6 +92,16 @@ impl Emulator {
             attrs.insert("total_votes".into(), total);
         }
         object
+    }
+}
+
+impl Emulator {
+    /// (harmless, malicious) votes cast on this emulator for an object, if any.
+    pub(crate) fn votes_cast(&self, collection: &str, id: &str) -> Option<(u64, u64)> {
+        let store = self.store();
+        let votes = store.votes.get(&format!("{collection}/{id}"))?;
+        let count = |verdict: &str| votes.iter().filter(|v| v.verdict == verdict).count() as u64;
+        Some((count("harmless"), count("malicious")))
     }
 }
 

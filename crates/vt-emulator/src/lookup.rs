@@ -2,12 +2,15 @@
 
 use crate::api_error::{ApiError, BaseUrl};
 use crate::gate::Caller;
+use crate::objects::Built;
 use crate::store::Analysis;
 use crate::Emulator;
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use vt_model::{DataEnvelope, Votes};
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -37,6 +40,34 @@ impl Emulator {
         }
         data(object)
     }
+
+    /// [`Emulator::object_answer`] for a built object: a world object with
+    /// no relationships asked for is serialised straight from its types.
+    fn built_answer<A: Serialize>(
+        &self,
+        collection: &str,
+        object: Built<A>,
+        query: &ObjectQuery,
+        base: &BaseUrl,
+        votes: impl FnOnce(&mut A) -> &mut Option<Votes>,
+    ) -> Response {
+        match object {
+            Built::Typed(mut object) if query.relationships.is_none() => {
+                if let (Some((harmless, malicious)), Some(attributes)) = (
+                    self.votes_cast(collection, &object.id),
+                    object.attributes.as_mut(),
+                ) {
+                    let total = votes(attributes).get_or_insert_with(Votes::default);
+                    total.harmless += harmless as u32;
+                    total.malicious += malicious as u32;
+                }
+                Json(DataEnvelope::new(object)).into_response()
+            }
+            other => self
+                .object_answer(collection, other.into_value(), query, base)
+                .into_response(),
+        }
+    }
 }
 
 pub async fn file(
@@ -44,9 +75,9 @@ pub async fn file(
     base: BaseUrl,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
-) -> ApiResult {
-    let record = emu.file_record(&id, &base)?;
-    Ok(emu.object_answer("files", record.object, &query, &base))
+) -> Result<Response, ApiError> {
+    let (_, _, object) = emu.file_built(&id, &base)?;
+    Ok(emu.built_answer("files", object, &query, &base, |a| &mut a.total_votes))
 }
 
 pub async fn url(
@@ -54,9 +85,9 @@ pub async fn url(
     base: BaseUrl,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
-) -> ApiResult {
-    let record = emu.url_record(&id, &base)?;
-    Ok(emu.object_answer("urls", record.object, &query, &base))
+) -> Result<Response, ApiError> {
+    let (_, _, object) = emu.url_built(&id, &base)?;
+    Ok(emu.built_answer("urls", object, &query, &base, |a| &mut a.total_votes))
 }
 
 pub async fn domain(
@@ -64,9 +95,9 @@ pub async fn domain(
     base: BaseUrl,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
-) -> ApiResult {
-    let object = emu.domain_object(&id, &base)?;
-    Ok(emu.object_answer("domains", object, &query, &base))
+) -> Result<Response, ApiError> {
+    let object = emu.domain_built(&id, &base)?;
+    Ok(emu.built_answer("domains", object, &query, &base, |a| &mut a.total_votes))
 }
 
 pub async fn ip_address(
@@ -74,9 +105,13 @@ pub async fn ip_address(
     base: BaseUrl,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
-) -> ApiResult {
-    let object = emu.ip_object(&id, &base)?;
-    Ok(emu.object_answer("ip_addresses", object, &query, &base))
+) -> Result<Response, ApiError> {
+    let object = emu.ip_built(&id, &base)?;
+    Ok(
+        emu.built_answer("ip_addresses", object, &query, &base, |a| {
+            &mut a.total_votes
+        }),
+    )
 }
 
 fn analysis_not_found(id: &str) -> ApiError {

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use vt_model::{DomainAttributes, FileAttributes, IpAddressAttributes, UrlAttributes};
 
 /// A file the emulator can answer for.
 #[derive(Debug, Clone)]
@@ -101,23 +102,60 @@ fn fixture_object(
     obj
 }
 
-fn bump_analysis_date(attributes: &mut Value, analysed: Option<i64>) {
-    if let (Some(date), Some(attrs)) = (analysed, attributes.as_object_mut()) {
-        let current = attrs
-            .get("last_analysis_date")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        attrs.insert("last_analysis_date".into(), json!(current.max(date)));
+fn to_value<T: serde::Serialize>(attributes: &T) -> Value {
+    serde_json::to_value(attributes).unwrap_or_else(|_| json!({}))
+}
+
+/// An object as the emulator builds it: a fixture's JSON, or typed
+/// attributes from the world, serialised once, straight into the answer
+/// (building a `Value` tree first cost more than the rest of a request).
+#[derive(Debug, Clone)]
+pub(crate) enum Built<A> {
+    Fixture(Value),
+    Typed(vt_model::Object<A>),
+}
+
+impl<A: serde::Serialize> Built<A> {
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Built::Fixture(v) => v,
+            Built::Typed(o) => to_value(&o),
+        }
     }
 }
 
-fn to_value<T: serde::Serialize>(attributes: &T) -> Value {
-    serde_json::to_value(attributes).unwrap_or_else(|_| json!({}))
+/// Typed attributes wrapped into an object with `links.self`.
+fn typed<A>(kind: &str, collection: &str, id: &str, attributes: A, base: &BaseUrl) -> Built<A> {
+    Built::Typed(
+        vt_model::Object::new(kind, id, attributes)
+            .with_self_link(base.api(&format!("/{collection}/{id}"))),
+    )
+}
+
+/// A later analysis moves `last_analysis_date` forward.
+fn bump_date(date: &mut Option<i64>, analysed: Option<i64>) {
+    if let Some(analysed) = analysed {
+        *date = Some(date.unwrap_or(0).max(analysed));
+    }
 }
 
 impl Emulator {
     /// The file named by any of its hashes.
     pub(crate) fn file_record(&self, id: &str, base: &BaseUrl) -> Result<FileRecord, ApiError> {
+        let (identity, size, object) = self.file_built(id, base)?;
+        Ok(FileRecord {
+            identity,
+            size,
+            object: object.into_value(),
+        })
+    }
+
+    /// The file named by any of its hashes: its identity, size and object.
+    pub(crate) fn file_built(
+        &self,
+        id: &str,
+        base: &BaseUrl,
+    ) -> Result<(Arc<FileIdentity>, u64, Built<FileAttributes>), ApiError> {
         let hash = FileHash::parse(id).ok_or_else(|| file_not_found(id))?;
         let h = hash.as_str();
         let now = Instant::now();
@@ -143,11 +181,8 @@ impl Emulator {
             let analysed = self
                 .store()
                 .last_completion(&format!("file:{}", identity.sha256), now);
-            return Ok(FileRecord {
-                identity,
-                size,
-                object: fixture_object(fixture, "files", base, analysed),
-            });
+            let object = Built::Fixture(fixture_object(fixture, "files", base, analysed));
+            return Ok((identity, size, object));
         }
         let (identity, upload, analysed) = {
             let store = self.store();
@@ -203,14 +238,9 @@ impl Emulator {
             attributes.size = Some(*size);
         }
         let size = attributes.size.unwrap_or(0);
-        let mut attributes = to_value(&attributes);
-        bump_analysis_date(&mut attributes, analysed);
-        let object = object("file", "files", &identity.sha256, attributes, base);
-        Ok(FileRecord {
-            identity,
-            size,
-            object,
-        })
+        bump_date(&mut attributes.last_analysis_date, analysed);
+        let object = typed("file", "files", &identity.sha256, attributes, base);
+        Ok((identity, size, object))
     }
 
     /// Remembers the canonical text of a URL, so its sha256 id resolves to it.
@@ -225,6 +255,21 @@ impl Emulator {
 
     /// The URL named by its sha256 or its unpadded base64url id.
     pub(crate) fn url_record(&self, id: &str, base: &BaseUrl) -> Result<UrlRecord, ApiError> {
+        let (sha256, url, object) = self.url_built(id, base)?;
+        Ok(UrlRecord {
+            sha256,
+            url,
+            object: object.into_value(),
+        })
+    }
+
+    /// The URL named by its sha256 or unpadded base64url id: its sha256,
+    /// its text and its object.
+    pub(crate) fn url_built(
+        &self,
+        id: &str,
+        base: &BaseUrl,
+    ) -> Result<(String, String, Built<UrlAttributes>), ApiError> {
         let (sha256, spelled) = if let Some(sha) = ioc::Sha256::parse(id) {
             (sha.as_str().to_owned(), None)
         } else {
@@ -253,11 +298,8 @@ impl Emulator {
                 .or(spelled)
                 .or(known_text)
                 .unwrap_or_default();
-            return Ok(UrlRecord {
-                object: fixture_object(fixture, "urls", base, analysed),
-                sha256,
-                url,
-            });
+            let object = Built::Fixture(fixture_object(fixture, "urls", base, analysed));
+            return Ok((sha256, url, object));
         }
         let class = world::world_class(IndicatorKind::Url, &sha256);
         if class == WorldClass::Unknown && analysed.is_none() {
@@ -266,38 +308,58 @@ impl Emulator {
         let url = spelled
             .or(known_text)
             .unwrap_or_else(|| world::synthetic_url(&sha256));
-        let mut attributes = to_value(&world::url_attributes(&sha256, &url, class));
-        bump_analysis_date(&mut attributes, analysed);
-        Ok(UrlRecord {
-            object: object("url", "urls", &sha256, attributes, base),
-            sha256,
-            url,
-        })
+        let mut attributes = world::url_attributes(&sha256, &url, class);
+        bump_date(&mut attributes.last_analysis_date, analysed);
+        let object = typed("url", "urls", &sha256, attributes, base);
+        Ok((sha256, url, object))
     }
 
     pub(crate) fn domain_object(&self, id: &str, base: &BaseUrl) -> Result<Value, ApiError> {
+        self.domain_built(id, base).map(Built::into_value)
+    }
+
+    pub(crate) fn domain_built(
+        &self,
+        id: &str,
+        base: &BaseUrl,
+    ) -> Result<Built<DomainAttributes>, ApiError> {
         let domain = ioc::Domain::parse(id).ok_or_else(|| {
             ApiError::invalid_argument(format!("Domain \"{id}\" is not a valid domain pattern"))
         })?;
         let name = domain.as_str();
         if let Some(fixture) = self.fixtures().object("domain", name) {
-            return Ok(fixture_object(fixture, "domains", base, None));
+            return Ok(Built::Fixture(fixture_object(
+                fixture, "domains", base, None,
+            )));
         }
         let class = world::world_class(IndicatorKind::Domain, name);
         if class == WorldClass::Unknown {
             return Err(ApiError::not_found(format!("Domain \"{name}\" not found")));
         }
-        let attributes = to_value(&world::domain_attributes(name, class));
-        Ok(object("domain", "domains", name, attributes, base))
+        let attributes = world::domain_attributes(name, class);
+        Ok(typed("domain", "domains", name, attributes, base))
     }
 
     pub(crate) fn ip_object(&self, id: &str, base: &BaseUrl) -> Result<Value, ApiError> {
+        self.ip_built(id, base).map(Built::into_value)
+    }
+
+    pub(crate) fn ip_built(
+        &self,
+        id: &str,
+        base: &BaseUrl,
+    ) -> Result<Built<IpAddressAttributes>, ApiError> {
         let ip: IpAddr = id.parse().map_err(|_| {
             ApiError::invalid_argument(format!("\"{id}\" is not a valid IP address"))
         })?;
         let name = ip.to_string();
         if let Some(fixture) = self.fixtures().object("ip_address", &name) {
-            return Ok(fixture_object(fixture, "ip_addresses", base, None));
+            return Ok(Built::Fixture(fixture_object(
+                fixture,
+                "ip_addresses",
+                base,
+                None,
+            )));
         }
         let class = world::world_class(IndicatorKind::Ip, &name);
         if class == WorldClass::Unknown {
@@ -305,14 +367,8 @@ impl Emulator {
                 "IP address \"{name}\" not found"
             )));
         }
-        let attributes = to_value(&world::ip_attributes(ip, class));
-        Ok(object(
-            "ip_address",
-            "ip_addresses",
-            &name,
-            attributes,
-            base,
-        ))
+        let attributes = world::ip_attributes(ip, class);
+        Ok(typed("ip_address", "ip_addresses", &name, attributes, base))
     }
 
     /// The object an analysis looked at (for a private analysis, the

@@ -227,46 +227,7 @@ macro_rules! analysed_attributes {
             }
         }
 
-        impl crate::report::NamedOnly for $name {
-            fn named_only(raw: &str) -> serde_json::Result<Self> {
-                /// The same fields without the flattened `other` map:
-                /// serde reads it straight from the text, skipping the
-                /// attributes it does not name instead of buffering them.
-                #[derive(Deserialize)]
-                struct Named {
-                    $(
-                        #[serde(default)]
-                        $field: Option<$ty>,
-                    )*
-                    #[serde(default)]
-                    last_analysis_date: Option<i64>,
-                    #[serde(default)]
-                    last_analysis_stats: Option<AnalysisStats>,
-                    #[serde(default)]
-                    last_analysis_results: BTreeMap<String, EngineResult>,
-                    #[serde(default)]
-                    last_modification_date: Option<i64>,
-                    #[serde(default)]
-                    reputation: Option<i64>,
-                    #[serde(default)]
-                    total_votes: Option<Votes>,
-                    #[serde(default)]
-                    tags: Vec<String>,
-                }
-                let n: Named = serde_json::from_str(raw)?;
-                Ok($name {
-                    $($field: n.$field,)*
-                    last_analysis_date: n.last_analysis_date,
-                    last_analysis_stats: n.last_analysis_stats,
-                    last_analysis_results: n.last_analysis_results,
-                    last_modification_date: n.last_modification_date,
-                    reputation: n.reputation,
-                    total_votes: n.total_votes,
-                    tags: n.tags,
-                    other: JsonMap::new(),
-                })
-            }
-
+        impl crate::report::Lenient for $name {
             fn lenient(mut map: JsonMap) -> Self {
                 use crate::report::lenient_field as field;
                 $name {

@@ -4,7 +4,7 @@
 
 use crate::{
     AnalysisAttributes, AnalysisStats, DomainAttributes, EngineResult, FileAttributes,
-    IpAddressAttributes, JsonMap, UrlAttributes, Votes,
+    IpAddressAttributes, JsonMap, PopularThreatClassification, UrlAttributes, Votes,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -107,10 +107,11 @@ pub enum ReportError {
 
 /// One file, URL, domain or IP address object.
 ///
-/// The typed [`attributes`](Report::attributes) hold the fields vt-model
-/// names (their `other` maps stay empty: nothing is copied twice); the
-/// object's JSON, exactly as VirusTotal sent it, is kept once beside them
-/// ([`Report::raw`]) for the cache and for whoever wants every attribute.
+/// Read in one pass from the answer's bytes: the typed
+/// [`attributes`](Report::attributes) hold the fields vt-model names (their
+/// `other` maps stay empty: nothing is copied twice), and the answer's text,
+/// exactly as VirusTotal sent it, is kept once beside them
+/// ([`Report::json`]) for the cache and for whoever wants every attribute.
 #[derive(Debug, Clone)]
 pub struct Report {
     /// The wire type: `file`, `url`, `domain` or `ip_address`.
@@ -118,62 +119,239 @@ pub struct Report {
     pub id: String,
     /// `None` when the object came without attributes.
     pub attributes: Option<ReportAttributes>,
-    raw: Box<RawValue>,
+    /// `{"data": {...}}` as it came; valid JSON, since it parsed.
+    json: String,
 }
 
-/// `{"data": <object>}`, the object left unparsed.
+/// `{"data": <object>}`, the object typed in one pass.
 #[derive(Deserialize)]
-struct Envelope {
-    data: Box<RawValue>,
+struct Body {
+    data: Data,
 }
 
-/// The parts of an object a report reads before its attributes.
 #[derive(Deserialize)]
-struct Head<'a> {
+struct Data {
     #[serde(rename = "type")]
     kind: String,
     id: String,
-    #[serde(default, borrow)]
-    attributes: Option<&'a RawValue>,
+    #[serde(default)]
+    attributes: Option<AnyAttributes>,
+}
+
+/// Every attribute the four report types name, read before the type is
+/// known (`type` may come after `attributes`); no two types give one name
+/// different meanings. serde skips the attributes it does not name while
+/// it reads, without buffering them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AnyAttributes {
+    // file
+    md5: Option<String>,
+    sha1: Option<String>,
+    sha256: Option<String>,
+    size: Option<u64>,
+    type_description: Option<String>,
+    type_tag: Option<String>,
+    meaningful_name: Option<String>,
+    names: Option<Vec<String>>,
+    magic: Option<String>,
+    popular_threat_classification: Option<PopularThreatClassification>,
+    // file and url
+    times_submitted: Option<u64>,
+    first_submission_date: Option<i64>,
+    last_submission_date: Option<i64>,
+    // url
+    url: Option<String>,
+    last_final_url: Option<String>,
+    title: Option<String>,
+    last_http_response_code: Option<u16>,
+    // url and domain
+    categories: Option<BTreeMap<String, String>>,
+    // domain
+    creation_date: Option<i64>,
+    registrar: Option<String>,
+    tld: Option<String>,
+    // domain and ip address
+    whois: Option<String>,
+    // ip address
+    asn: Option<u64>,
+    as_owner: Option<String>,
+    country: Option<String>,
+    continent: Option<String>,
+    network: Option<String>,
+    regional_internet_registry: Option<String>,
+    // every type
+    last_analysis_date: Option<i64>,
+    last_analysis_stats: Option<AnalysisStats>,
+    last_analysis_results: BTreeMap<String, EngineResult>,
+    last_modification_date: Option<i64>,
+    reputation: Option<i64>,
+    total_votes: Option<Votes>,
+    tags: Vec<String>,
+}
+
+impl AnyAttributes {
+    fn of_type(self, kind: &str) -> Result<ReportAttributes, ReportError> {
+        let AnyAttributes {
+            md5,
+            sha1,
+            sha256,
+            size,
+            type_description,
+            type_tag,
+            meaningful_name,
+            names,
+            magic,
+            popular_threat_classification,
+            times_submitted,
+            first_submission_date,
+            last_submission_date,
+            url,
+            last_final_url,
+            title,
+            last_http_response_code,
+            categories,
+            creation_date,
+            registrar,
+            tld,
+            whois,
+            asn,
+            as_owner,
+            country,
+            continent,
+            network,
+            regional_internet_registry,
+            last_analysis_date,
+            last_analysis_stats,
+            last_analysis_results,
+            last_modification_date,
+            reputation,
+            total_votes,
+            tags,
+        } = self;
+        macro_rules! common {
+            ($name:ident { $($field:ident),* }) => {
+                $name {
+                    $($field,)*
+                    last_analysis_date,
+                    last_analysis_stats,
+                    last_analysis_results,
+                    last_modification_date,
+                    reputation,
+                    total_votes,
+                    tags,
+                    other: JsonMap::new(),
+                }
+            };
+        }
+        Ok(match kind {
+            "file" => ReportAttributes::File(common!(FileAttributes {
+                md5,
+                sha1,
+                sha256,
+                size,
+                type_description,
+                type_tag,
+                meaningful_name,
+                names,
+                magic,
+                times_submitted,
+                first_submission_date,
+                last_submission_date,
+                popular_threat_classification
+            })),
+            "url" => ReportAttributes::Url(common!(UrlAttributes {
+                url,
+                last_final_url,
+                title,
+                categories,
+                last_http_response_code,
+                times_submitted,
+                first_submission_date,
+                last_submission_date
+            })),
+            "domain" => ReportAttributes::Domain(common!(DomainAttributes {
+                categories,
+                creation_date,
+                registrar,
+                tld,
+                whois
+            })),
+            "ip_address" => ReportAttributes::IpAddress(common!(IpAddressAttributes {
+                asn,
+                as_owner,
+                country,
+                continent,
+                network,
+                regional_internet_registry,
+                whois
+            })),
+            other => return Err(ReportError::UnexpectedType(other.to_owned())),
+        })
+    }
+}
+
+/// `{"data": <object>}` with the object's text left as it is.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    data: &'a RawValue,
 }
 
 impl Report {
     /// A report from an API answer's body, `{"data": {...}}`.
-    pub fn from_envelope(body: &[u8]) -> Result<Report, ReportError> {
-        let envelope: Envelope = serde_json::from_slice(body)?;
-        Report::from_raw(envelope.data)
+    pub fn from_body(body: &[u8]) -> Result<Report, ReportError> {
+        let json = std::str::from_utf8(body)
+            .map_err(<serde_json::Error as serde::de::Error>::custom)?
+            .to_owned();
+        Report::from_json(json)
     }
 
-    /// A report from the JSON of the object alone (what [`Report::raw`]
-    /// gives back, and what a cache keeps).
-    pub fn from_object_json(object: &str) -> Result<Report, ReportError> {
-        Report::from_raw(RawValue::from_string(object.to_owned())?)
+    /// A report from what [`Report::json`] gave, as a cache keeps it; the
+    /// bare object (`{"type", "id", "attributes"}`, how caches before the
+    /// typed report kept it) is read too.
+    pub fn from_cached(json: &str) -> Result<Report, ReportError> {
+        match Report::from_json(json.to_owned()) {
+            Err(ReportError::Json(_)) if !json.trim_start().starts_with(r#"{"data""#) => {
+                Report::from_json(format!(r#"{{"data":{json}}}"#))
+            }
+            other => other,
+        }
     }
 
-    fn from_raw(raw: Box<RawValue>) -> Result<Report, ReportError> {
-        let head: Head<'_> = serde_json::from_str(raw.get())?;
-        let attributes = match head.attributes {
-            None => None,
-            Some(attrs) if attrs.get() == "null" => None,
-            Some(attrs) => Some(match head.kind.as_str() {
-                "file" => ReportAttributes::File(read(attrs)?),
-                "url" => ReportAttributes::Url(read(attrs)?),
-                "domain" => ReportAttributes::Domain(read(attrs)?),
-                "ip_address" => ReportAttributes::IpAddress(read(attrs)?),
-                other => return Err(ReportError::UnexpectedType(other.to_owned())),
-            }),
+    fn from_json(json: String) -> Result<Report, ReportError> {
+        let (kind, id, attributes) = match serde_json::from_str::<Body>(&json) {
+            Ok(Body { data }) => {
+                let attributes = match data.attributes {
+                    Some(a) => Some(a.of_type(&data.kind)?),
+                    None => None,
+                };
+                (data.kind, data.id, attributes)
+            }
+            // A field of the wrong type: read field by field instead.
+            Err(e) if e.is_data() => lenient_object(&json)?,
+            Err(e) => return Err(e.into()),
         };
         Ok(Report {
-            kind: head.kind,
-            id: head.id,
+            kind,
+            id,
             attributes,
-            raw,
+            json,
         })
     }
 
-    /// The object's JSON exactly as VirusTotal sent it.
-    pub fn raw(&self) -> &RawValue {
-        &self.raw
+    /// The answer as VirusTotal sent it, `{"data": {...}}`.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The object alone (the answer's `data`), as VirusTotal sent it.
+    pub fn object_json(&self) -> Box<RawValue> {
+        match serde_json::from_str::<Envelope<'_>>(&self.json) {
+            Ok(envelope) => envelope.data.to_owned(),
+            // Unreachable: the text parsed as an envelope when it was read.
+            Err(_) => RawValue::NULL.to_owned(),
+        }
     }
 
     /// The attributes of a file report.
@@ -185,17 +363,46 @@ impl Report {
     }
 }
 
-/// Serialises as the JSON VirusTotal sent, unchanged.
+/// The object of a body whose typed read failed, read field by field.
+fn lenient_object(json: &str) -> Result<(String, String, Option<ReportAttributes>), ReportError> {
+    let body: Value = serde_json::from_str(json)?;
+    let data = body
+        .get("data")
+        .ok_or_else(|| <serde_json::Error as serde::de::Error>::custom("the answer has no data"))?;
+    let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
+    let (Some(kind), Some(id)) = (text("type"), text("id")) else {
+        return Err(<serde_json::Error as serde::de::Error>::custom(
+            "the object has no type or id",
+        )
+        .into());
+    };
+    let attributes = match data.get("attributes") {
+        Some(Value::Object(map)) => Some(match kind.as_str() {
+            "file" => ReportAttributes::File(Lenient::lenient(map.clone())),
+            "url" => ReportAttributes::Url(Lenient::lenient(map.clone())),
+            "domain" => ReportAttributes::Domain(Lenient::lenient(map.clone())),
+            "ip_address" => ReportAttributes::IpAddress(Lenient::lenient(map.clone())),
+            other => return Err(ReportError::UnexpectedType(other.to_owned())),
+        }),
+        _ => None,
+    };
+    Ok((kind, id, attributes))
+}
+
+/// Serialises as the object VirusTotal sent (the answer's `data`), unchanged.
 impl serde::Serialize for Report {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.raw.serialize(serializer)
+        match serde_json::from_str::<Envelope<'_>>(&self.json) {
+            Ok(envelope) => envelope.data.serialize(serializer),
+            Err(e) => Err(serde::ser::Error::custom(e)),
+        }
     }
 }
 
 /// Equal when VirusTotal sent the same JSON.
 impl PartialEq for Report {
     fn eq(&self, other: &Report) -> bool {
-        self.raw.get() == other.raw.get()
+        self.json == other.json
     }
 }
 
@@ -230,23 +437,10 @@ impl Analysed for Report {
     }
 }
 
-/// Attribute structs read two ways: straight from the text when every
-/// named field has its documented type (the fast path, every real
-/// answer), and field by field otherwise, so a malformed field costs that
-/// field, not the report.
-pub(crate) trait NamedOnly: Sized {
-    fn named_only(raw: &str) -> serde_json::Result<Self>;
+/// Attribute structs read field by field, for an answer whose typed read
+/// failed: a malformed field costs that field, not the report.
+pub(crate) trait Lenient: Sized {
     fn lenient(map: JsonMap) -> Self;
-}
-
-fn read<T: NamedOnly>(attrs: &RawValue) -> Result<T, ReportError> {
-    match T::named_only(attrs.get()) {
-        Ok(typed) => Ok(typed),
-        Err(_) => {
-            let map: JsonMap = serde_json::from_str(attrs.get())?;
-            Ok(T::lenient(map))
-        }
-    }
 }
 
 /// `name` from `map` if it has the right type; dropped otherwise.
@@ -297,7 +491,7 @@ mod tests {
 
     #[test]
     fn a_report_is_typed_and_keeps_its_json_as_sent() {
-        let report = Report::from_envelope(FILE.as_bytes()).expect("report");
+        let report = Report::from_body(FILE.as_bytes()).expect("report");
         assert_eq!((report.kind.as_str(), report.id.as_str()), ("file", "275a"));
         let file = report.file().expect("file attributes");
         assert_eq!(file.size, Some(68));
@@ -315,10 +509,20 @@ mod tests {
         );
         assert_eq!(report.reputation(), Some(-5));
         assert_eq!(report.tags(), ["text".to_owned()]);
-        assert!(report.raw().get().contains("sandbox_verdicts"));
-        let again = Report::from_object_json(report.raw().get()).expect("cached form");
+        assert_eq!(report.json(), FILE);
+        assert!(report
+            .object_json()
+            .get()
+            .starts_with(r#"{"type":"file","id":"275a""#));
+        let again = Report::from_cached(report.json()).expect("cached form");
         assert_eq!(again, report);
         assert_eq!(again.file(), report.file());
+        let old_cache = Report::from_cached(report.object_json().get()).expect("object form");
+        assert_eq!(old_cache.file(), report.file());
+        assert_eq!(
+            serde_json::to_string(&report).expect("serialises"),
+            report.object_json().get()
+        );
     }
 
     #[test]
@@ -326,7 +530,7 @@ mod tests {
         let raw = r#"{"type":"domain","id":"a.test","attributes":{"reputation":"bad",
             "last_analysis_stats":{"malicious":"many","harmless":10},"tags":["x"],
             "last_analysis_results":{"A":{"category":"harmless","engine_name":"A"},"B":7}}}"#;
-        let report = Report::from_object_json(raw).expect("lenient");
+        let report = Report::from_cached(raw).expect("lenient");
         assert_eq!(report.reputation(), None);
         let stats = report.last_analysis_stats().expect("stats");
         assert_eq!((stats.malicious, stats.harmless), (0, 10));
@@ -336,10 +540,10 @@ mod tests {
 
     #[test]
     fn objects_without_attributes_or_of_other_types() {
-        let bare = Report::from_object_json(r#"{"type":"url","id":"u"}"#).expect("bare");
+        let bare = Report::from_cached(r#"{"type":"url","id":"u"}"#).expect("bare");
         assert!(!bare.has_attributes());
         assert!(bare.last_analysis_stats().is_none());
-        let comment = Report::from_object_json(r#"{"type":"comment","id":"c","attributes":{}}"#);
+        let comment = Report::from_cached(r#"{"type":"comment","id":"c","attributes":{}}"#);
         assert!(matches!(comment, Err(ReportError::UnexpectedType(t)) if t == "comment"));
     }
 }
