@@ -61,17 +61,26 @@ mod fingerprint;
 mod fixtures;
 mod gate;
 mod lookup;
+mod object_routes;
 mod objects;
 mod private;
+mod relationship_table;
 mod relationships;
 mod search;
 mod store;
 mod submit;
 mod widget;
 pub mod world;
+mod world_extras;
 
 pub use fingerprint::key_fingerprint;
 pub use store::MAX_UPLOAD_BYTES;
+
+/// The documented relationships the emulator serves, as the Markdown table
+/// docs/emulator.md carries (object, name, target, premium only, context).
+pub fn relationships_markdown() -> String {
+    relationship_table::markdown_table()
+}
 pub use world::{world_class, WorldClass, EICAR, EICAR_MD5, EICAR_SHA1, EICAR_SHA256};
 
 use accounting::{Accounting, FaultPlan, QuotaLimits};
@@ -257,7 +266,39 @@ impl Emulator {
                 get(account::overall_quotas),
             )
             .route("/api/v3/users/{id}/api_usage", get(account::api_usage))
-            .route("/api/v3/metadata", get(account::metadata));
+            .route("/api/v3/metadata", get(account::metadata))
+            .route("/api/v3/users/{id}", get(object_routes::user))
+            .route(
+                "/api/v3/yara_rulesets/{id}",
+                get(object_routes::yara_ruleset),
+            )
+            .route("/api/v3/comments/{id}", get(object_routes::comment))
+            .route("/api/v3/votes/{id}", get(object_routes::vote))
+            .route("/api/v3/resolutions/{id}", get(object_routes::resolution))
+            .route(
+                "/api/v3/files/{id}/behaviour_summary",
+                get(object_routes::behaviour_summary),
+            )
+            .route(
+                "/api/v3/file_behaviours/{id}",
+                get(object_routes::file_behaviour),
+            )
+            .route(
+                "/api/v3/sigma_analyses/{id}",
+                get(object_routes::sigma_analysis),
+            )
+            .route(
+                "/api/v3/popular_threat_categories",
+                get(object_routes::popular_threat_categories),
+            )
+            .route(
+                "/api/v3/intelligence/zip_files",
+                post(object_routes::create_zip_file),
+            )
+            .route(
+                "/api/v3/intelligence/zip_files/{id}",
+                get(object_routes::zip_file),
+            );
         for collection in ["files", "urls", "domains", "ip_addresses"] {
             api = api
                 .route(

@@ -30,10 +30,11 @@ impl Emulator {
         object: Value,
         query: &ObjectQuery,
         base: &BaseUrl,
+        caller: &Caller,
     ) -> Json<Value> {
         let mut object = self.with_votes(collection, object);
         if let Some(names) = query.relationships.as_deref() {
-            self.embed_relationships(collection, &mut object, names, base);
+            self.embed_relationships(collection, &mut object, names, base, caller);
         }
         data(object)
     }
@@ -42,41 +43,45 @@ impl Emulator {
 pub async fn file(
     State(emu): State<Emulator>,
     base: BaseUrl,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
 ) -> ApiResult {
     let record = emu.file_record(&id, &base)?;
-    Ok(emu.object_answer("files", record.object, &query, &base))
+    Ok(emu.object_answer("files", record.object, &query, &base, &caller))
 }
 
 pub async fn url(
     State(emu): State<Emulator>,
     base: BaseUrl,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
 ) -> ApiResult {
     let record = emu.url_record(&id, &base)?;
-    Ok(emu.object_answer("urls", record.object, &query, &base))
+    Ok(emu.object_answer("urls", record.object, &query, &base, &caller))
 }
 
 pub async fn domain(
     State(emu): State<Emulator>,
     base: BaseUrl,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
 ) -> ApiResult {
     let object = emu.domain_object(&id, &base)?;
-    Ok(emu.object_answer("domains", object, &query, &base))
+    Ok(emu.object_answer("domains", object, &query, &base, &caller))
 }
 
 pub async fn ip_address(
     State(emu): State<Emulator>,
     base: BaseUrl,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
 ) -> ApiResult {
     let object = emu.ip_object(&id, &base)?;
-    Ok(emu.object_answer("ip_addresses", object, &query, &base))
+    Ok(emu.object_answer("ip_addresses", object, &query, &base, &caller))
 }
 
 fn analysis_not_found(id: &str) -> ApiError {
