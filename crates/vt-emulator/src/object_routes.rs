@@ -93,9 +93,12 @@ pub async fn resolution(
     Path(id): Path<String>,
 ) -> ApiResult {
     let not_found = || ApiError::not_found(format!("Resolution \"{id}\" not found"));
-    let (ip, host) = extras::split_resolution_id(&id).ok_or_else(not_found)?;
-    emu.ip_object(&ip, &base).map_err(|_| not_found())?;
-    emu.domain_object(&host, &base).map_err(|_| not_found())?;
+    let (ip, host) = extras::split_resolution_id(&id)
+        .into_iter()
+        .find(|(ip, host)| {
+            emu.ip_object(ip, &base).is_ok() && emu.domain_object(host, &base).is_ok()
+        })
+        .ok_or_else(not_found)?;
     Ok(data(extras::resolution_object(&id, &ip, &host, &base)))
 }
 

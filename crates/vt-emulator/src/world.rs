@@ -521,6 +521,13 @@ pub(crate) fn file_attributes(identity: &FileIdentity, class: WorldClass) -> Fil
             json!(d.first_submission - rng.i64(0..90 * 86_400)),
         );
     }
+    crate::world_extras::add_rich_file_attributes(
+        &mut other,
+        &identity.sha256,
+        file_type.tag,
+        class,
+        family,
+    );
     if class == WorldClass::Malicious {
         tags.push("detect-debug-environment".into());
         other.insert(
@@ -591,6 +598,7 @@ pub(crate) fn eicar_attributes() -> FileAttributes {
     other.insert("type_extension".into(), json!("com"));
     other.insert("type_tags".into(), json!(["text"]));
     other.insert("unique_sources".into(), json!(14_000));
+    crate::world_extras::add_eicar_extras(&mut other, EICAR_SHA256);
     other.insert(
         "popular_threat_classification".into(),
         json!({

@@ -34,17 +34,20 @@ pub fn resolution_object(id: &str, ip: &str, host: &str, base: &BaseUrl) -> Valu
     })
 }
 
-/// Splits a resolution id into (IP address, host name): the shortest
-/// prefix that is an IP address and leaves a domain name.
-pub fn split_resolution_id(id: &str) -> Option<(String, String)> {
+/// The ways a resolution id splits into (IP address, host name), the
+/// longest IP address first (`1.2.3.45a.com` may be `1.2.3.45` + `a.com`
+/// or `1.2.3.4` + `5a.com`; the caller keeps the one the world knows).
+pub fn split_resolution_id(id: &str) -> Vec<(String, String)> {
     (1..id.len())
+        .rev()
         .filter(|i| id.is_char_boundary(*i))
-        .find_map(|i| {
+        .filter_map(|i| {
             let (ip, host) = id.split_at(i);
             let ip: std::net::IpAddr = ip.parse().ok()?;
             let host = ioc::Domain::parse(host)?;
             Some((ip.to_string(), host.as_str().to_owned()))
         })
+        .collect()
 }
 
 /// Past WHOIS record number `n` of a domain or IP address.
@@ -149,7 +152,8 @@ pub fn behaviour_object(sha256: &str, sandbox: &str, class: WorldClass, base: &B
     json!({
         "type": "file_behaviour",
         "id": id,
-        "links": {"self": base.api(&format!("/file_behaviours/{id}"))},
+        // Sandbox names hold spaces: the link carries them percent-encoded.
+        "links": {"self": base.api(&format!("/file_behaviours/{}", id.replace(' ', "%20")))},
         "attributes": behaviour_attributes(sha256, sandbox, class),
     })
 }
@@ -303,4 +307,194 @@ pub fn yara_ruleset_object(ruleset: &YaraRuleset, base: &BaseUrl) -> Value {
             "last_modification_date": world::world_epoch() - 7 * 86_400,
         },
     })
+}
+
+/// The rich, deterministic extras of a file report (`ssdeep`, `tlsh`,
+/// `vhash`, `authentihash`, `pe_info`, crowdsourced YARA and IDS results,
+/// `sandbox_verdicts`, `sigma_analysis_stats`), added to its attributes.
+/// Drawn from their own seed, so the rest of the report is unchanged.
+pub fn add_rich_file_attributes(
+    other: &mut serde_json::Map<String, Value>,
+    sha256: &str,
+    type_tag: &str,
+    class: WorldClass,
+    family: &str,
+) {
+    let mut rng = rng_for("rich", sha256);
+    let digest = |label: &str| hex_of(&format!("{label}:{sha256}"));
+    let b64 = |label: &str, n: usize| -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        Sha256::digest(format!("{label}:{sha256}").as_bytes())
+            .iter()
+            .cycle()
+            .take(n)
+            .map(|b| char::from(ALPHABET[usize::from(*b) % 64]))
+            .collect()
+    };
+    let block = [3usize, 12, 48, 96, 192, 384, 768, 1536, 3072, 6144][rng.usize(..10)];
+    other.insert(
+        "ssdeep".into(),
+        json!(format!(
+            "{block}:{}:{}",
+            b64("ssdeep1", 40 + rng.usize(..20)),
+            b64("ssdeep2", 20 + rng.usize(..20))
+        )),
+    );
+    let tlsh = format!("T1{}{}", digest("tlsh"), &digest("tlsh2")[..6]).to_ascii_uppercase();
+    other.insert("tlsh".into(), json!(tlsh));
+    let pe = matches!(type_tag, "peexe" | "pedll");
+    if pe || type_tag == "elf" || type_tag == "android" {
+        other.insert("vhash".into(), json!(digest("vhash")[..32].to_owned()));
+    }
+    if pe {
+        other.insert("authentihash".into(), json!(digest("authentihash")));
+        let sections: Vec<Value> = [".text", ".rdata", ".data", ".rsrc"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let size = 4096 * rng.u64(1..64);
+                json!({
+                    "name": name,
+                    "virtual_address": 4096 + 65_536 * i as u64,
+                    "virtual_size": size - rng.u64(0..2048),
+                    "raw_size": size,
+                    "entropy": f64::from(rng.u32(300..790)) / 100.0,
+                    "md5": digest(&format!("section{i}"))[..32].to_owned(),
+                    "chi2": f64::from(rng.u32(1000..900_000)) / 10.0,
+                    "flags": if i == 0 { "rx" } else { "rw" },
+                })
+            })
+            .collect();
+        other.insert(
+            "pe_info".into(),
+            json!({
+                "imphash": digest("imphash")[..32].to_owned(),
+                "machine_type": 332,
+                "entry_point": 4096 + rng.u64(0..8192),
+                "timestamp": world::world_epoch() - rng.i64(30 * 86_400..900 * 86_400),
+                "sections": sections,
+                "import_list": [
+                    {"library_name": "KERNEL32.dll",
+                     "imported_functions": ["CreateFileW", "VirtualAlloc", "GetProcAddress", "LoadLibraryA"]},
+                    {"library_name": "ADVAPI32.dll",
+                     "imported_functions": ["RegSetValueExW", "RegOpenKeyExW"]},
+                ],
+            }),
+        );
+    }
+    let yara_count = match class {
+        WorldClass::Malicious => rng.usize(1..=3),
+        WorldClass::Suspicious => rng.usize(0..=1),
+        _ => 0,
+    };
+    let families: Vec<&YaraRuleset> = YARA_RULESETS
+        .iter()
+        .filter(|r| r.name != "test_files")
+        .collect();
+    let yara: Vec<Value> = (0..yara_count)
+        .map(|n| {
+            let ruleset = families[(rng.usize(..families.len()) + n) % families.len()];
+            let rule = ruleset.rules[rng.usize(..ruleset.rules.len())];
+            yara_result(ruleset, rule, &format!("Detects {family}-like content"))
+        })
+        .collect();
+    if !yara.is_empty() {
+        other.insert("crowdsourced_yara_results".into(), json!(yara));
+    }
+    if class == WorldClass::Malicious {
+        let mut rng_net = fastrand::Rng::with_seed(rng.u64(..));
+        let ip = world::synthetic_ipv4(&mut rng_net);
+        let host = world::synthetic_domain(&mut rng_net);
+        let rule_msg = format!("ET MALWARE {family} CnC Checkin");
+        let sid = 2_030_000 + rng.u32(..9_999);
+        other.insert(
+            "crowdsourced_ids_results".into(),
+            json!([{
+                "alert_context": [{"dest_ip": ip, "dest_port": 443, "hostname": host,
+                                   "protocol": "TCP", "src_ip": "192.168.0.10", "src_port": 49_712,
+                                   "url": format!("http://{host}/gate.php")}],
+                "alert_severity": "high",
+                "rule_category": "A Network Trojan was detected",
+                "rule_id": format!("1:{sid}"),
+                "rule_msg": rule_msg,
+                "rule_source": "Proofpoint Emerging Threats Open",
+                "rule_raw": format!("alert http $HOME_NET any -> $EXTERNAL_NET any (msg:\"{rule_msg}\"; flow:established,to_server; content:\"/gate.php\"; http_uri; sid:{sid}; rev:1;)"),
+            }]),
+        );
+        other.insert(
+            "crowdsourced_ids_stats".into(),
+            json!({"high": 1, "medium": 0, "low": 0, "info": 0}),
+        );
+    }
+    let verdicts: serde_json::Map<String, Value> = sandboxes_of(sha256, class)
+        .into_iter()
+        .map(|sandbox| {
+            let (category, confidence) = match class {
+                WorldClass::Malicious => ("malicious", rng.u32(70..=100)),
+                WorldClass::Suspicious => ("suspicious", rng.u32(40..80)),
+                _ => ("harmless", rng.u32(50..90)),
+            };
+            let names = if class == WorldClass::Malicious {
+                json!([family])
+            } else {
+                json!([])
+            };
+            let classes = match class {
+                WorldClass::Malicious => json!(["MALWARE", "TROJAN"]),
+                WorldClass::Suspicious => json!(["GREYWARE"]),
+                _ => json!(["CLEAN"]),
+            };
+            (
+                sandbox.to_owned(),
+                json!({"category": category, "confidence": confidence, "sandbox_name": sandbox,
+                       "malware_classification": classes, "malware_names": names}),
+            )
+        })
+        .collect();
+    if !verdicts.is_empty() {
+        other.insert("sandbox_verdicts".into(), Value::Object(verdicts));
+    }
+    other.insert("sigma_analysis_stats".into(), sigma_stats(sha256, class));
+}
+
+fn yara_result(ruleset: &YaraRuleset, rule: &str, description: &str) -> Value {
+    json!({
+        "author": ruleset.author,
+        "description": description,
+        "match_in_subfile": false,
+        "rule_name": rule,
+        "ruleset_id": ruleset.id,
+        "ruleset_name": ruleset.name,
+        "source": ruleset.source,
+    })
+}
+
+/// The EICAR test file's extras: the test-file YARA rule, as on the real service.
+pub fn add_eicar_extras(other: &mut serde_json::Map<String, Value>, sha256: &str) {
+    add_rich_file_attributes(other, sha256, "text", WorldClass::Suspicious, "EICAR");
+    if let Some(ruleset) = yara_ruleset("01c1e2a3f4") {
+        other.insert(
+            "crowdsourced_yara_results".into(),
+            json!([yara_result(
+                ruleset,
+                "EICAR_Test_File",
+                "The EICAR anti-virus test file"
+            )]),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_ids_split_longest_address_first() {
+        let splits = split_resolution_id("203.70.27.75probe17.example");
+        assert_eq!(
+            splits.first(),
+            Some(&("203.70.27.75".to_owned(), "probe17.example".to_owned())),
+            "{splits:?}"
+        );
+    }
 }
