@@ -71,6 +71,7 @@ mod store;
 mod submit;
 mod widget;
 pub mod world;
+mod world_config;
 mod world_extras;
 
 pub use fingerprint::key_fingerprint;
@@ -82,6 +83,7 @@ pub fn relationships_markdown() -> String {
     relationship_table::markdown_table()
 }
 pub use world::{world_class, WorldClass, EICAR, EICAR_MD5, EICAR_SHA1, EICAR_SHA256};
+pub use world_config::{WorldMode, DEFAULT_KNOWN_FILES};
 
 use accounting::{Accounting, FaultPlan, QuotaLimits};
 use axum::extract::DefaultBodyLimit;
@@ -119,6 +121,11 @@ pub struct EmulatorConfig {
     pub public_keys: Vec<String>,
     /// Keys accepted as premium.
     pub premium_keys: Vec<String>,
+    /// Share (0.0..=1.0) of the file hash space the world knows
+    /// ([`DEFAULT_KNOWN_FILES`] = the pinned rule of [`world`]).
+    pub known_files: f64,
+    /// [`WorldMode::Empty`]: only built-ins, fixtures and uploads exist.
+    pub world: WorldMode,
 }
 
 impl Default for EmulatorConfig {
@@ -134,6 +141,8 @@ impl Default for EmulatorConfig {
             analysis_delay: Duration::ZERO,
             public_keys: Vec::new(),
             premium_keys: Vec::new(),
+            known_files: DEFAULT_KNOWN_FILES,
+            world: WorldMode::Synthetic,
         }
     }
 }

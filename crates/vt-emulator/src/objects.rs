@@ -166,8 +166,11 @@ impl Emulator {
         let identity = match identity {
             Some(identity) => identity,
             None if world::is_eicar(h) => Arc::new(FileIdentity::eicar()),
+            None if crate::world_config::builtin_file(h).is_some() => {
+                crate::world_config::builtin_identity(h)
+            }
             None => {
-                if world::world_class(IndicatorKind::File, h) == WorldClass::Unknown {
+                if self.class_of(IndicatorKind::File, h) == WorldClass::Unknown {
                     return Err(file_not_found(id));
                 }
                 let identity = Arc::new(FileIdentity::derive(&hash));
@@ -184,12 +187,15 @@ impl Emulator {
         let mut attributes = if identity.sha256 == world::EICAR_SHA256 {
             world::eicar_attributes()
         } else {
-            let class = world::world_class(IndicatorKind::File, &identity.root);
+            let class = self.class_of(IndicatorKind::File, &identity.root);
             if class == WorldClass::Unknown && analysed.is_none() {
                 // An upload the world did not know: unknown until analysed.
                 return Err(file_not_found(id));
             }
             let mut attributes = world::file_attributes(&identity, class);
+            if crate::world_config::is_empty_file(&identity.sha256) {
+                crate::world_config::make_empty_file(&mut attributes);
+            }
             if let Some((_, Some(name))) = &upload {
                 attributes.meaningful_name = Some(name.clone());
                 attributes
@@ -259,13 +265,13 @@ impl Emulator {
                 url,
             });
         }
-        let class = world::world_class(IndicatorKind::Url, &sha256);
+        let class = self.class_of(IndicatorKind::Url, &sha256);
         if class == WorldClass::Unknown && analysed.is_none() {
             return Err(url_not_found(id));
         }
-        let url = spelled
-            .or(known_text)
-            .unwrap_or_else(|| world::synthetic_url(&sha256));
+        // A URL is known by its text: an id never seen spelled out is 404,
+        // as the real API answers for a URL it never saw.
+        let url = spelled.or(known_text).ok_or_else(|| url_not_found(id))?;
         let mut attributes = to_value(&world::url_attributes(&sha256, &url, class));
         bump_analysis_date(&mut attributes, analysed);
         Ok(UrlRecord {
@@ -283,7 +289,7 @@ impl Emulator {
         if let Some(fixture) = self.fixtures().object("domain", name) {
             return Ok(fixture_object(fixture, "domains", base, None));
         }
-        let class = world::world_class(IndicatorKind::Domain, name);
+        let class = self.class_of(IndicatorKind::Domain, name);
         if class == WorldClass::Unknown {
             return Err(ApiError::not_found(format!("Domain \"{name}\" not found")));
         }
@@ -299,7 +305,7 @@ impl Emulator {
         if let Some(fixture) = self.fixtures().object("ip_address", &name) {
             return Ok(fixture_object(fixture, "ip_addresses", base, None));
         }
-        let class = world::world_class(IndicatorKind::Ip, &name);
+        let class = self.class_of(IndicatorKind::Ip, &name);
         if class == WorldClass::Unknown {
             return Err(ApiError::not_found(format!(
                 "IP address \"{name}\" not found"
@@ -348,7 +354,7 @@ impl Emulator {
         let analysed = self
             .store()
             .last_completion(&format!("private:{owner}:url:{sha256}"), Instant::now());
-        let mut class = world::world_class(IndicatorKind::Url, sha256);
+        let mut class = self.class_of(IndicatorKind::Url, sha256);
         if class == WorldClass::Unknown {
             class = WorldClass::Clean;
         }
@@ -420,7 +426,7 @@ impl Emulator {
         let mut attributes = if sha256 == world::EICAR_SHA256 {
             world::eicar_attributes()
         } else {
-            let mut class = world::world_class(IndicatorKind::File, sha256);
+            let mut class = self.class_of(IndicatorKind::File, sha256);
             if class == WorldClass::Unknown {
                 class = WorldClass::Clean;
             }

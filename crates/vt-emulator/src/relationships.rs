@@ -197,8 +197,8 @@ fn draw_known(
     candidate
 }
 
-fn known(kind: IndicatorKind) -> impl Fn(&str) -> bool {
-    move |id| world::world_class(kind, id) != WorldClass::Unknown
+fn known(emu: &Emulator, kind: IndicatorKind) -> impl Fn(&str) -> bool + '_ {
+    move |id| emu.class_of(kind, id) != WorldClass::Unknown
 }
 
 /// How many items a many-relationship of a parent of this class has.
@@ -327,6 +327,8 @@ impl Emulator {
                     .map(|h| Item::simple(ItemKind::Domain, format!("{h}.{}", parent.id)))
                     .collect()
             }
+            // An empty world holds no drawn objects.
+            _ if !self.world_is_synthetic() => Vec::new(),
             target => {
                 let count = if relationship.one_to_one {
                     1
@@ -360,7 +362,7 @@ impl Emulator {
                             Sha256::digest(format!("{}/{name}/{counter}", parent.id).as_bytes());
                         (hex::encode(digest), None)
                     },
-                    known(IndicatorKind::File),
+                    known(self, IndicatorKind::File),
                 ),
             ),
             Related::Subdomain => (
@@ -372,7 +374,7 @@ impl Emulator {
                             None,
                         )
                     },
-                    known(IndicatorKind::Domain),
+                    known(self, IndicatorKind::Domain),
                 ),
             ),
             Related::Sibling => {
@@ -384,7 +386,7 @@ impl Emulator {
                             Some(b) => (format!("{}.{b}", world::synthetic_label(rng)), None),
                             None => (world::synthetic_domain(rng), None),
                         },
-                        |d| d != parent.id && known(IndicatorKind::Domain)(d),
+                        |d| d != parent.id && known(self, IndicatorKind::Domain)(d),
                     ),
                 )
             }
@@ -392,7 +394,7 @@ impl Emulator {
                 ItemKind::Ip,
                 draw_known(
                     || (world::synthetic_ipv4(rng), None),
-                    known(IndicatorKind::Ip),
+                    known(self, IndicatorKind::Ip),
                 ),
             ),
             Related::Url => (
@@ -405,14 +407,14 @@ impl Emulator {
                             .unwrap_or(text);
                         (ioc::url_sha256(&canonical), Some(canonical))
                     },
-                    known(IndicatorKind::Url),
+                    known(self, IndicatorKind::Url),
                 ),
             ),
             Related::Resolution => {
                 if parent.kind == IndicatorKind::Domain {
                     let (ip, _) = draw_known(
                         || (world::synthetic_ipv4(rng), None),
-                        known(IndicatorKind::Ip),
+                        known(self, IndicatorKind::Ip),
                     );
                     (
                         ItemKind::Resolution,
@@ -421,7 +423,7 @@ impl Emulator {
                 } else {
                     let (domain, _) = draw_known(
                         || (world::synthetic_domain(rng), None),
-                        known(IndicatorKind::Domain),
+                        known(self, IndicatorKind::Domain),
                     );
                     (
                         ItemKind::Resolution,
@@ -433,7 +435,7 @@ impl Emulator {
                 ItemKind::Domain,
                 draw_known(
                     || (world::synthetic_domain(rng), None),
-                    known(IndicatorKind::Domain),
+                    known(self, IndicatorKind::Domain),
                 ),
             ),
         };

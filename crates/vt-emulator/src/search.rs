@@ -280,7 +280,9 @@ pub async fn intelligence_search(
         }
     }
     for (identity, attrs) in synthetic_corpus() {
-        consider(&identity.sha256, attrs);
+        if emu.class_of(IndicatorKind::File, &identity.root) != WorldClass::Unknown {
+            consider(&identity.sha256, attrs);
+        }
     }
     let total = hits.len();
     let items: Vec<Value> = hits

@@ -640,16 +640,6 @@ pub(crate) fn eicar_attributes() -> FileAttributes {
     }
 }
 
-/// A URL for a URL id the emulator never saw spelled out: plausible, seeded
-/// by the id (its sha256 will not match the id; the real URL is unknowable).
-pub(crate) fn synthetic_url(sha256: &str) -> String {
-    let mut rng = rng_for(IndicatorKind::Url, sha256);
-    let scheme = if rng.bool() { "https" } else { "http" };
-    let host = synthetic_domain(&mut rng);
-    let path = format!("{}/{}.php", pick(&mut rng, WORDS), pick(&mut rng, WORDS));
-    format!("{scheme}://{host}/{path}")
-}
-
 const URL_CATEGORIES_CLEAN: &[&str] = &[
     "information technology",
     "business",

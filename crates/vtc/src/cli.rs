@@ -660,6 +660,13 @@ pub struct EmulatorArgs {
     /// Accept these keys as premium keys (repeatable).
     #[arg(long = "premium-key")]
     pub premium_keys: Vec<String>,
+    /// Share (0..1) of the file hash space the synthetic world knows.
+    #[arg(long, value_name = "RATE", default_value_t = vt_emulator::DEFAULT_KNOWN_FILES)]
+    pub known_files: f64,
+    /// `synthetic`: every id has a report (but the unknown share); `empty`:
+    /// only built-ins (EICAR, the empty file, example names), fixtures and uploads.
+    #[arg(long, value_name = "WORLD", default_value = "synthetic", value_parser = ["synthetic", "empty"])]
+    pub world: String,
 }
 
 #[derive(Debug, Args)]
