@@ -29,7 +29,7 @@
 //! | `GET /{collection}/{id}/{relationship}`, `/{collection}/{id}/relationships/{relationship}` | paginated (`limit`, `cursor`) |
 //! | `GET\|POST /{collection}/{id}/comments`, `/votes` | a second vote by a key is 409 |
 //! | `GET /files/{id}/download` (octets), `/download_url` | premium keys |
-//! | `GET /search?query=`, `GET /intelligence/search?query=` | the latter premium: `type:`, `positives:N[+\\|-]` (`p:`), `tag:`, `name:`, `entity:file`, bare indicators |
+//! | `GET /search?query=`, `GET /intelligence/search?query=` | the latter premium: `type:`, `positives:N[+\\|-]` (`p:`), `tag:`, `name:`, `entity:file\\|url\\|domain\\|ip`, bare indicators, `order` |
 //! | `GET /widget/url?query=`, `GET /widget/html/{token}` (HTML, no key) | |
 //! | `/private/files[...]`, `/private/analyses/{id}`, `POST /private/urls`, `GET /private/urls/{id}` | premium, visible to their key only (404 for another key) |
 //! | `GET /private/files/{sha256}/{relationship}`, `/private/files/{sha256}/relationships/{relationship}` | a file's relationships, paginated (`limit`, `cursor`); the uploader's key only |
