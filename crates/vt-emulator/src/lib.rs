@@ -43,7 +43,8 @@
 //!
 //! The emulator knows only the API's wire types (`vt-model`) and indicator
 //! parsing (`ioc`): nothing of the client, storage, verdicts or policies.
-//! It never touches the disk after start-up.
+//! It never touches the disk after start-up, except in record mode
+//! ([`RecordConfig`]), where it writes the fixtures it records.
 //!
 //! Keys are secrets here too: the stats, messages and logs name a key by
 //! its [`key_fingerprint`] (`key-` and 12 hex digits of its sha256), never
@@ -64,6 +65,7 @@ mod lookup;
 mod object_routes;
 mod objects;
 mod private;
+mod record;
 mod relationship_table;
 mod relationships;
 mod search;
@@ -75,6 +77,7 @@ mod world_config;
 mod world_extras;
 
 pub use fingerprint::key_fingerprint;
+pub use record::RecordConfig;
 pub use store::MAX_UPLOAD_BYTES;
 
 /// The documented relationships the emulator serves, as the Markdown table
@@ -126,6 +129,9 @@ pub struct EmulatorConfig {
     pub known_files: f64,
     /// [`WorldMode::Empty`]: only built-ins, fixtures and uploads exist.
     pub world: WorldMode,
+    /// Record mode: pass every API request upstream and save what it
+    /// answers as fixtures (see [`RecordConfig`]).
+    pub record: Option<RecordConfig>,
 }
 
 impl Default for EmulatorConfig {
@@ -143,6 +149,7 @@ impl Default for EmulatorConfig {
             premium_keys: Vec::new(),
             known_files: DEFAULT_KNOWN_FILES,
             world: WorldMode::Synthetic,
+            record: None,
         }
     }
 }
@@ -175,6 +182,7 @@ pub(crate) struct Shared {
     pub store: RwLock<Store>,
     pub accounting: Mutex<Accounting>,
     pub faults: Mutex<FaultPlan>,
+    pub recorder: Option<record::Recorder>,
 }
 
 /// The emulator's state; cheap to clone (an `Arc` inside).
@@ -197,6 +205,11 @@ impl Emulator {
             None => Fixtures::default(),
         };
         let faults = FaultPlan::new(config.fault_rate, config.fault_seed);
+        let recorder = config
+            .record
+            .as_ref()
+            .map(record::Recorder::new)
+            .transpose()?;
         Ok(Emulator {
             shared: Arc::new(Shared {
                 config,
@@ -204,6 +217,7 @@ impl Emulator {
                 store: RwLock::new(Store::default()),
                 accounting: Mutex::new(Accounting::default()),
                 faults: Mutex::new(faults),
+                recorder,
             }),
         })
     }
@@ -336,6 +350,10 @@ impl Emulator {
             ));
         api.route("/_emulator/stats", get(control::stats))
             .route("/_emulator/reset", post(control::reset))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                record::record,
+            ))
             .with_state(self.clone())
     }
 
@@ -388,6 +406,10 @@ impl Emulator {
 
     pub(crate) fn config(&self) -> &EmulatorConfig {
         &self.shared.config
+    }
+
+    pub(crate) fn recorder(&self) -> Option<&record::Recorder> {
+        self.shared.recorder.as_ref()
     }
 
     pub(crate) fn fixtures(&self) -> &Fixtures {

@@ -667,6 +667,14 @@ pub struct EmulatorArgs {
     /// only built-ins (EICAR, the empty file, example names), fixtures and uploads.
     #[arg(long, value_name = "WORLD", default_value = "synthetic", value_parser = ["synthetic", "empty"])]
     pub world: String,
+    /// Record mode: pass every API request to --upstream, answer with its
+    /// response, and save the objects it returns as fixtures in DIR (replay
+    /// them later with --fixtures DIR --world empty).
+    #[arg(long, value_name = "DIR", requires = "upstream")]
+    pub record: Option<PathBuf>,
+    /// The API to record from, e.g. https://www.virustotal.com (with --record).
+    #[arg(long, value_name = "URL", requires = "record")]
+    pub upstream: Option<String>,
 }
 
 #[derive(Debug, Args)]

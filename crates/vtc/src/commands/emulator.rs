@@ -4,7 +4,7 @@ use crate::cli::EmulatorArgs;
 use crate::exit::{usage, Exit};
 use std::io::Write;
 use std::time::Duration;
-use vt_emulator::{Emulator, EmulatorConfig, WorldMode};
+use vt_emulator::{Emulator, EmulatorConfig, RecordConfig, WorldMode};
 
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
@@ -37,6 +37,10 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         premium_keys: args.premium_keys,
         known_files: args.known_files,
         world,
+        record: match (args.record, args.upstream) {
+            (Some(dir), Some(upstream)) => Some(RecordConfig { upstream, dir }),
+            _ => None,
+        },
     };
     let emulator = Emulator::new(config).map_err(|e| usage(e.to_string()))?;
     let listener = bind(&args.listen).await?;
