@@ -34,6 +34,12 @@
 //! | `/private/files[...]`, `/private/analyses/{id}`, `POST /private/urls`, `GET /private/urls/{id}` | premium, visible to their key only (404 for another key) |
 //! | `GET /private/files/{sha256}/{relationship}`, `/private/files/{sha256}/relationships/{relationship}` | a file's relationships, paginated (`limit`, `cursor`); the uploader's key only |
 //! | `GET /users/{id}/overall_quotas`, `/users/{id}/api_usage`, `GET /metadata` | the caller's own account (`{id}`: the key or its [`key_fingerprint`]) |
+//! | `GET /users/{id}`, `/yara_rulesets/{id}`, `/comments/{id}`, `/votes/{id}`, `/resolutions/{id}`, `/file_behaviours/{id}`, `/sigma_analyses/{id}`, `/files/{id}/behaviour_summary`, `/popular_threat_categories` | objects of the world beyond the four reports |
+//! | `POST /intelligence/zip_files`, `GET /intelligence/zip_files/{id}` | premium; finished at once |
+//!
+//! Relationships: every one documented for files, URLs, domains and IP
+//! addresses ([`relationships_markdown`] lists them), premium-only ones
+//! `403 ForbiddenError` for public keys.
 //!
 //! Fixtures (`EmulatorConfig::fixtures`): each `*.json` in the folder is one
 //! object as the API returns it (`{"data": {"type", "id", "attributes"}}`),

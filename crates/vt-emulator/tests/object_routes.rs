@@ -234,3 +234,42 @@ async fn zip_files_are_premium_only() {
     assert_eq!(answer.status.as_u16(), 403);
     assert_eq!(answer.json()["error"]["code"], "ForbiddenError");
 }
+
+#[tokio::test]
+async fn sigma_and_sandbox_routes_agree_with_every_kind_of_report() {
+    let router = emulator(EmulatorConfig::default()).router();
+    let files = [
+        EICAR_SHA256.to_owned(),
+        file_hash_of_class(WorldClass::Malicious, 64),
+        file_hash_of_class(WorldClass::Suspicious, 64),
+        file_hash_of_class(WorldClass::Clean, 64),
+    ];
+    for file in files {
+        let report = get(&router, &format!("/api/v3/files/{file}")).await.json();
+        let attributes = &report["data"]["attributes"];
+        let sigma = get(&router, &format!("/api/v3/sigma_analyses/{file}"))
+            .await
+            .json();
+        assert_eq!(
+            sigma["data"]["attributes"]["stats"], attributes["sigma_analysis_stats"],
+            "{file}"
+        );
+        let behaviours = get(
+            &router,
+            &format!("/api/v3/files/{file}/behaviours?limit=40"),
+        )
+        .await
+        .json();
+        let sandboxes: BTreeSet<String> = behaviours["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["attributes"]["sandbox_name"].as_str().unwrap().to_owned())
+            .collect();
+        let verdicts: BTreeSet<String> = attributes["sandbox_verdicts"]
+            .as_object()
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(sandboxes, verdicts, "{file}");
+    }
+}
