@@ -766,6 +766,7 @@ pub(crate) fn domain_attributes(domain: &str, class: WorldClass) -> DomainAttrib
         ]),
     );
     other.insert("last_dns_records_date".into(), json!(d.last_analysis));
+    crate::world_extras::add_https_certificate(&mut other, domain);
     other.insert("whois_date".into(), json!(d.last_submission));
     other.insert(
         "jarm".into(),
@@ -848,6 +849,7 @@ pub(crate) fn ip_attributes(ip: IpAddr, class: WorldClass) -> IpAddressAttribute
     );
     let mut other = serde_json::Map::new();
     other.insert("whois_date".into(), json!(d.last_submission));
+    crate::world_extras::add_https_certificate(&mut other, &id);
     let tags = if class == WorldClass::Malicious {
         vec!["scanner".to_owned()]
     } else {

@@ -489,6 +489,24 @@ pub fn add_eicar_extras(other: &mut serde_json::Map<String, Value>, sha256: &str
     }
 }
 
+/// A domain's or IP address's `last_https_certificate` (the newest of its
+/// `historical_ssl_certificates`) and its date.
+pub fn add_https_certificate(other: &mut serde_json::Map<String, Value>, host: &str) {
+    let cert = ssl_cert_object(host, 0);
+    let date = cert["attributes"]["first_seen_date"].clone();
+    let mut attributes = cert["attributes"].clone();
+    if let Some(map) = attributes.as_object_mut() {
+        map.remove("first_seen_date");
+        map.insert("version".into(), json!("V3"));
+        map.insert(
+            "extensions".into(),
+            json!({"subject_alternative_name": [host, format!("www.{host}")]}),
+        );
+    }
+    other.insert("last_https_certificate".into(), attributes);
+    other.insert("last_https_certificate_date".into(), date);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
