@@ -8,12 +8,25 @@ use std::process::Command;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(missing_vtpy)");
+    println!("cargo::rustc-check-cfg=cfg(missing_misp_modules)");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=CI");
-    let vtpy = Command::new("python3")
-        .args(["-c", "import vt"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let importable = |module: &str| {
+        Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    if !importable("misp_modules.modules.expansion.virustotal") {
+        if let Some(dir) = site_packages() {
+            println!("cargo::rerun-if-changed={dir}");
+        }
+        if !ci {
+            println!("cargo::rustc-cfg=missing_misp_modules");
+        }
+    }
+    let vtpy = importable("vt");
     if !vtpy {
         // Probe again once a package is installed where pip puts them.
         if let Some(dir) = site_packages() {

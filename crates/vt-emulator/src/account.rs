@@ -10,7 +10,6 @@ use crate::api_error::{ApiError, BaseUrl};
 use crate::downloads::require_premium;
 use crate::engines::{FILE_ENGINES, URL_ENGINES};
 use crate::gate::Caller;
-use crate::relationships::RELATIONSHIPS;
 use crate::{now_epoch, Emulator};
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
@@ -22,7 +21,7 @@ use std::time::Instant;
 /// `allowed` for an unlimited window.
 const UNLIMITED: u64 = 1_000_000_000;
 
-fn user_of(caller: &Caller, id: &str) -> Result<(), ApiError> {
+pub(crate) fn user_of(caller: &Caller, id: &str) -> Result<(), ApiError> {
     if id == caller.key || id == caller.fingerprint() {
         Ok(())
     } else {
@@ -137,22 +136,20 @@ pub async fn metadata(base: BaseUrl, Extension(caller): Extension<Caller>) -> Js
             .entry((*name).to_owned())
             .or_insert_with(|| json!({"category": "url"}));
     }
-    let relationships: serde_json::Map<String, Value> = RELATIONSHIPS
-        .iter()
-        .map(|(collection, rels)| {
-            let kind = match *collection {
-                "files" => "file",
-                "urls" => "url",
-                "domains" => "domain",
-                _ => "ip_address",
-            };
-            let list: Vec<Value> = rels
-                .iter()
-                .map(|(name, _)| json!({"name": name, "description": name.replace('_', " ")}))
-                .collect();
-            (kind.to_owned(), json!(list))
-        })
-        .collect();
+    let relationships: serde_json::Map<String, Value> = [
+        ("files", "file"),
+        ("urls", "url"),
+        ("domains", "domain"),
+        ("ip_addresses", "ip_address"),
+    ]
+    .iter()
+    .map(|(collection, kind)| {
+        let list: Vec<Value> = crate::relationship_table::of(collection)
+            .map(|r| json!({"name": r.name, "description": r.name.replace('_', " ")}))
+            .collect();
+        ((*kind).to_owned(), json!(list))
+    })
+    .collect();
     let privileges: Vec<&str> = if require_premium(&caller).is_ok() {
         vec!["intelligence", "downloads-tier-2", "private-scanning"]
     } else {

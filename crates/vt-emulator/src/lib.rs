@@ -29,11 +29,17 @@
 //! | `GET /{collection}/{id}/{relationship}`, `/{collection}/{id}/relationships/{relationship}` | paginated (`limit`, `cursor`) |
 //! | `GET\|POST /{collection}/{id}/comments`, `/votes` | a second vote by a key is 409 |
 //! | `GET /files/{id}/download` (octets), `/download_url` | premium keys |
-//! | `GET /search?query=`, `GET /intelligence/search?query=` | the latter premium: `type:`, `positives:N[+\\|-]` (`p:`), `tag:`, `name:`, `entity:file`, bare indicators |
+//! | `GET /search?query=`, `GET /intelligence/search?query=` | the latter premium: `type:`, `positives:N[+\\|-]` (`p:`), `tag:`, `name:`, `entity:file\\|url\\|domain\\|ip`, bare indicators, `order` |
 //! | `GET /widget/url?query=`, `GET /widget/html/{token}` (HTML, no key) | |
 //! | `/private/files[...]`, `/private/analyses/{id}`, `POST /private/urls`, `GET /private/urls/{id}` | premium, visible to their key only (404 for another key) |
 //! | `GET /private/files/{sha256}/{relationship}`, `/private/files/{sha256}/relationships/{relationship}` | a file's relationships, paginated (`limit`, `cursor`); the uploader's key only |
 //! | `GET /users/{id}/overall_quotas`, `/users/{id}/api_usage`, `GET /metadata` | the caller's own account (`{id}`: the key or its [`key_fingerprint`]) |
+//! | `GET /users/{id}`, `/yara_rulesets/{id}`, `/comments/{id}`, `/votes/{id}`, `/resolutions/{id}`, `/file_behaviours/{id}`, `/sigma_analyses/{id}`, `/files/{id}/behaviour_summary`, `/popular_threat_categories` | objects of the world beyond the four reports |
+//! | `POST /intelligence/zip_files`, `GET /intelligence/zip_files/{id}` | premium; finished at once |
+//!
+//! Relationships: every one documented for files, URLs, domains and IP
+//! addresses ([`relationships_markdown`] lists them), premium-only ones
+//! `403 ForbiddenError` for public keys.
 //!
 //! Fixtures (`EmulatorConfig::fixtures`): each `*.json` in the folder is one
 //! object as the API returns it (`{"data": {"type", "id", "attributes"}}`),
@@ -43,7 +49,8 @@
 //!
 //! The emulator knows only the API's wire types (`vt-model`) and indicator
 //! parsing (`ioc`): nothing of the client, storage, verdicts or policies.
-//! It never touches the disk after start-up.
+//! It never touches the disk after start-up, except in record mode
+//! ([`RecordConfig`]), where it writes the fixtures it records.
 //!
 //! Keys are secrets here too: the stats, messages and logs name a key by
 //! its [`key_fingerprint`] (`key-` and 12 hex digits of its sha256), never
@@ -61,18 +68,31 @@ mod fingerprint;
 mod fixtures;
 mod gate;
 mod lookup;
+mod object_routes;
 mod objects;
 mod private;
+mod record;
+mod relationship_table;
 mod relationships;
 mod search;
 mod store;
 mod submit;
 mod widget;
 pub mod world;
+mod world_config;
+mod world_extras;
 
 pub use fingerprint::key_fingerprint;
+pub use record::RecordConfig;
 pub use store::MAX_UPLOAD_BYTES;
+
+/// The documented relationships the emulator serves, as the Markdown table
+/// docs/emulator.md carries (object, name, target, premium only, context).
+pub fn relationships_markdown() -> String {
+    relationship_table::markdown_table()
+}
 pub use world::{world_class, WorldClass, EICAR, EICAR_MD5, EICAR_SHA1, EICAR_SHA256};
+pub use world_config::{WorldMode, DEFAULT_KNOWN_FILES};
 
 use accounting::{Accounting, FaultPlan, QuotaLimits};
 use axum::extract::DefaultBodyLimit;
@@ -110,6 +130,14 @@ pub struct EmulatorConfig {
     pub public_keys: Vec<String>,
     /// Keys accepted as premium.
     pub premium_keys: Vec<String>,
+    /// Share (0.0..=1.0) of the file hash space the world knows
+    /// ([`DEFAULT_KNOWN_FILES`] = the pinned rule of [`world`]).
+    pub known_files: f64,
+    /// [`WorldMode::Empty`]: only built-ins, fixtures and uploads exist.
+    pub world: WorldMode,
+    /// Record mode: pass every API request upstream and save what it
+    /// answers as fixtures (see [`RecordConfig`]).
+    pub record: Option<RecordConfig>,
 }
 
 impl Default for EmulatorConfig {
@@ -125,6 +153,9 @@ impl Default for EmulatorConfig {
             analysis_delay: Duration::ZERO,
             public_keys: Vec::new(),
             premium_keys: Vec::new(),
+            known_files: DEFAULT_KNOWN_FILES,
+            world: WorldMode::Synthetic,
+            record: None,
         }
     }
 }
@@ -157,6 +188,7 @@ pub(crate) struct Shared {
     pub store: RwLock<Store>,
     pub accounting: Mutex<Accounting>,
     pub faults: Mutex<FaultPlan>,
+    pub recorder: Option<record::Recorder>,
 }
 
 /// The emulator's state; cheap to clone (an `Arc` inside).
@@ -179,6 +211,11 @@ impl Emulator {
             None => Fixtures::default(),
         };
         let faults = FaultPlan::new(config.fault_rate, config.fault_seed);
+        let recorder = config
+            .record
+            .as_ref()
+            .map(record::Recorder::new)
+            .transpose()?;
         Ok(Emulator {
             shared: Arc::new(Shared {
                 config,
@@ -186,6 +223,7 @@ impl Emulator {
                 store: RwLock::new(Store::default()),
                 accounting: Mutex::new(Accounting::default()),
                 faults: Mutex::new(faults),
+                recorder,
             }),
         })
     }
@@ -257,7 +295,39 @@ impl Emulator {
                 get(account::overall_quotas),
             )
             .route("/api/v3/users/{id}/api_usage", get(account::api_usage))
-            .route("/api/v3/metadata", get(account::metadata));
+            .route("/api/v3/metadata", get(account::metadata))
+            .route("/api/v3/users/{id}", get(object_routes::user))
+            .route(
+                "/api/v3/yara_rulesets/{id}",
+                get(object_routes::yara_ruleset),
+            )
+            .route("/api/v3/comments/{id}", get(object_routes::comment))
+            .route("/api/v3/votes/{id}", get(object_routes::vote))
+            .route("/api/v3/resolutions/{id}", get(object_routes::resolution))
+            .route(
+                "/api/v3/files/{id}/behaviour_summary",
+                get(object_routes::behaviour_summary),
+            )
+            .route(
+                "/api/v3/file_behaviours/{id}",
+                get(object_routes::file_behaviour),
+            )
+            .route(
+                "/api/v3/sigma_analyses/{id}",
+                get(object_routes::sigma_analysis),
+            )
+            .route(
+                "/api/v3/popular_threat_categories",
+                get(object_routes::popular_threat_categories),
+            )
+            .route(
+                "/api/v3/intelligence/zip_files",
+                post(object_routes::create_zip_file),
+            )
+            .route(
+                "/api/v3/intelligence/zip_files/{id}",
+                get(object_routes::zip_file),
+            );
         for collection in ["files", "urls", "domains", "ip_addresses"] {
             api = api
                 .route(
@@ -286,6 +356,10 @@ impl Emulator {
             ));
         api.route("/_emulator/stats", get(control::stats))
             .route("/_emulator/reset", post(control::reset))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                record::record,
+            ))
             .with_state(self.clone())
     }
 
@@ -338,6 +412,10 @@ impl Emulator {
 
     pub(crate) fn config(&self) -> &EmulatorConfig {
         &self.shared.config
+    }
+
+    pub(crate) fn recorder(&self) -> Option<&record::Recorder> {
+        self.shared.recorder.as_ref()
     }
 
     pub(crate) fn fixtures(&self) -> &Fixtures {

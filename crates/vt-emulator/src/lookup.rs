@@ -33,10 +33,11 @@ impl Emulator {
         object: Value,
         query: &ObjectQuery,
         base: &BaseUrl,
+        caller: &Caller,
     ) -> Json<Value> {
         let mut object = self.with_votes(collection, object);
         if let Some(names) = query.relationships.as_deref() {
-            self.embed_relationships(collection, &mut object, names, base);
+            self.embed_relationships(collection, &mut object, names, base, caller);
         }
         data(object)
     }
@@ -49,6 +50,7 @@ impl Emulator {
         object: Built<A>,
         query: &ObjectQuery,
         base: &BaseUrl,
+        caller: &Caller,
         votes: impl FnOnce(&mut A) -> &mut Option<Votes>,
     ) -> Response {
         match object {
@@ -64,7 +66,7 @@ impl Emulator {
                 Json(DataEnvelope::new(object)).into_response()
             }
             other => self
-                .object_answer(collection, other.into_value(), query, base)
+                .object_answer(collection, other.into_value(), query, base, caller)
                 .into_response(),
         }
     }
@@ -73,42 +75,58 @@ impl Emulator {
 pub async fn file(
     State(emu): State<Emulator>,
     base: BaseUrl,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
 ) -> Result<Response, ApiError> {
     let (_, _, object) = emu.file_built(&id, &base)?;
-    Ok(emu.built_answer("files", object, &query, &base, |a| &mut a.total_votes))
+    Ok(
+        emu.built_answer("files", object, &query, &base, &caller, |a| {
+            &mut a.total_votes
+        }),
+    )
 }
 
 pub async fn url(
     State(emu): State<Emulator>,
     base: BaseUrl,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
 ) -> Result<Response, ApiError> {
     let (_, _, object) = emu.url_built(&id, &base)?;
-    Ok(emu.built_answer("urls", object, &query, &base, |a| &mut a.total_votes))
+    Ok(
+        emu.built_answer("urls", object, &query, &base, &caller, |a| {
+            &mut a.total_votes
+        }),
+    )
 }
 
 pub async fn domain(
     State(emu): State<Emulator>,
     base: BaseUrl,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
 ) -> Result<Response, ApiError> {
     let object = emu.domain_built(&id, &base)?;
-    Ok(emu.built_answer("domains", object, &query, &base, |a| &mut a.total_votes))
+    Ok(
+        emu.built_answer("domains", object, &query, &base, &caller, |a| {
+            &mut a.total_votes
+        }),
+    )
 }
 
 pub async fn ip_address(
     State(emu): State<Emulator>,
     base: BaseUrl,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<ObjectQuery>,
 ) -> Result<Response, ApiError> {
     let object = emu.ip_built(&id, &base)?;
     Ok(
-        emu.built_answer("ip_addresses", object, &query, &base, |a| {
+        emu.built_answer("ip_addresses", object, &query, &base, &caller, |a| {
             &mut a.total_votes
         }),
     )

@@ -201,8 +201,11 @@ impl Emulator {
         let identity = match identity {
             Some(identity) => identity,
             None if world::is_eicar(h) => Arc::new(FileIdentity::eicar()),
+            None if crate::world_config::builtin_file(h).is_some() => {
+                crate::world_config::builtin_identity(h)
+            }
             None => {
-                if world::world_class(IndicatorKind::File, h) == WorldClass::Unknown {
+                if self.class_of(IndicatorKind::File, h) == WorldClass::Unknown {
                     return Err(file_not_found(id));
                 }
                 let identity = Arc::new(FileIdentity::derive(&hash));
@@ -219,12 +222,15 @@ impl Emulator {
         let mut attributes = if identity.sha256 == world::EICAR_SHA256 {
             world::eicar_attributes()
         } else {
-            let class = world::world_class(IndicatorKind::File, &identity.root);
+            let class = self.class_of(IndicatorKind::File, &identity.root);
             if class == WorldClass::Unknown && analysed.is_none() {
                 // An upload the world did not know: unknown until analysed.
                 return Err(file_not_found(id));
             }
             let mut attributes = world::file_attributes(&identity, class);
+            if crate::world_config::is_empty_file(&identity.sha256) {
+                crate::world_config::make_empty_file(&mut attributes);
+            }
             if let Some((_, Some(name))) = &upload {
                 attributes.meaningful_name = Some(name.clone());
                 attributes
@@ -301,13 +307,13 @@ impl Emulator {
             let object = Built::Fixture(fixture_object(fixture, "urls", base, analysed));
             return Ok((sha256, url, object));
         }
-        let class = world::world_class(IndicatorKind::Url, &sha256);
+        let class = self.class_of(IndicatorKind::Url, &sha256);
         if class == WorldClass::Unknown && analysed.is_none() {
             return Err(url_not_found(id));
         }
-        let url = spelled
-            .or(known_text)
-            .unwrap_or_else(|| world::synthetic_url(&sha256));
+        // A URL is known by its text: an id never seen spelled out is 404,
+        // as the real API answers for a URL it never saw.
+        let url = spelled.or(known_text).ok_or_else(|| url_not_found(id))?;
         let mut attributes = world::url_attributes(&sha256, &url, class);
         bump_date(&mut attributes.last_analysis_date, analysed);
         let object = typed("url", "urls", &sha256, attributes, base);
@@ -332,7 +338,7 @@ impl Emulator {
                 fixture, "domains", base, None,
             )));
         }
-        let class = world::world_class(IndicatorKind::Domain, name);
+        let class = self.class_of(IndicatorKind::Domain, name);
         if class == WorldClass::Unknown {
             return Err(ApiError::not_found(format!("Domain \"{name}\" not found")));
         }
@@ -361,7 +367,7 @@ impl Emulator {
                 None,
             )));
         }
-        let class = world::world_class(IndicatorKind::Ip, &name);
+        let class = self.class_of(IndicatorKind::Ip, &name);
         if class == WorldClass::Unknown {
             return Err(ApiError::not_found(format!(
                 "IP address \"{name}\" not found"
@@ -404,7 +410,7 @@ impl Emulator {
         let analysed = self
             .store()
             .last_completion(&format!("private:{owner}:url:{sha256}"), Instant::now());
-        let mut class = world::world_class(IndicatorKind::Url, sha256);
+        let mut class = self.class_of(IndicatorKind::Url, sha256);
         if class == WorldClass::Unknown {
             class = WorldClass::Clean;
         }
@@ -476,7 +482,7 @@ impl Emulator {
         let mut attributes = if sha256 == world::EICAR_SHA256 {
             world::eicar_attributes()
         } else {
-            let mut class = world::world_class(IndicatorKind::File, sha256);
+            let mut class = self.class_of(IndicatorKind::File, sha256);
             if class == WorldClass::Unknown {
                 class = WorldClass::Clean;
             }

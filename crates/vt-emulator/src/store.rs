@@ -120,6 +120,8 @@ pub struct Store {
     pub votes: HashMap<String, Vec<VoteRecord>>,
     /// (API key, sha256) -> a privately scanned file.
     pub private_files: BTreeMap<(String, String), PrivateFile>,
+    /// ZIP file id -> a ZIP of samples asked for.
+    pub zip_files: HashMap<String, crate::object_routes::ZipFile>,
 }
 
 /// One vote and who cast it.

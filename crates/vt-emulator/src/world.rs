@@ -521,6 +521,13 @@ pub(crate) fn file_attributes(identity: &FileIdentity, class: WorldClass) -> Fil
             json!(d.first_submission - rng.i64(0..90 * 86_400)),
         );
     }
+    crate::world_extras::add_rich_file_attributes(
+        &mut other,
+        &identity.sha256,
+        file_type.tag,
+        class,
+        family,
+    );
     if class == WorldClass::Malicious {
         tags.push("detect-debug-environment".into());
         other.insert(
@@ -591,6 +598,7 @@ pub(crate) fn eicar_attributes() -> FileAttributes {
     other.insert("type_extension".into(), json!("com"));
     other.insert("type_tags".into(), json!(["text"]));
     other.insert("unique_sources".into(), json!(14_000));
+    crate::world_extras::add_eicar_extras(&mut other, EICAR_SHA256);
     other.insert(
         "popular_threat_classification".into(),
         json!({
@@ -630,16 +638,6 @@ pub(crate) fn eicar_attributes() -> FileAttributes {
         tags: vec!["text".to_owned(), "known-distributor".to_owned()],
         other,
     }
-}
-
-/// A URL for a URL id the emulator never saw spelled out: plausible, seeded
-/// by the id (its sha256 will not match the id; the real URL is unknowable).
-pub(crate) fn synthetic_url(sha256: &str) -> String {
-    let mut rng = rng_for(IndicatorKind::Url, sha256);
-    let scheme = if rng.bool() { "https" } else { "http" };
-    let host = synthetic_domain(&mut rng);
-    let path = format!("{}/{}.php", pick(&mut rng, WORDS), pick(&mut rng, WORDS));
-    format!("{scheme}://{host}/{path}")
 }
 
 const URL_CATEGORIES_CLEAN: &[&str] = &[
@@ -768,6 +766,7 @@ pub(crate) fn domain_attributes(domain: &str, class: WorldClass) -> DomainAttrib
         ]),
     );
     other.insert("last_dns_records_date".into(), json!(d.last_analysis));
+    crate::world_extras::add_https_certificate(&mut other, domain);
     other.insert("whois_date".into(), json!(d.last_submission));
     other.insert(
         "jarm".into(),
@@ -850,6 +849,7 @@ pub(crate) fn ip_attributes(ip: IpAddr, class: WorldClass) -> IpAddressAttribute
     );
     let mut other = serde_json::Map::new();
     other.insert("whois_date".into(), json!(d.last_submission));
+    crate::world_extras::add_https_certificate(&mut other, &id);
     let tags = if class == WorldClass::Malicious {
         vec!["scanner".to_owned()]
     } else {

@@ -26,11 +26,14 @@ async fn vtpy_client_works_against_the_emulator() {
         vtpy_available(),
         "python3 cannot import vt: install vt-py (pip install vt-py; .ci/run does)"
     );
-    let running = Emulator::new(EmulatorConfig::default())
-        .expect("emulator starts")
-        .spawn("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("binds");
+    let running = Emulator::new(EmulatorConfig {
+        fixtures: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")),
+        ..EmulatorConfig::default()
+    })
+    .expect("emulator starts")
+    .spawn("127.0.0.1:0".parse().expect("addr"))
+    .await
+    .expect("binds");
     let unknown = (0..10_000)
         .map(|i| hex::encode(sha2::Sha256::digest(format!("vtpy unknown {i}").as_bytes())))
         .find(|h| world_class(IndicatorKind::File, h) == WorldClass::Unknown)

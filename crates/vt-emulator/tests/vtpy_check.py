@@ -13,6 +13,8 @@ import tempfile
 import vt
 
 EICAR_SHA256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+# The sample of the crate's example fixtures (fixtures/content/<sha256>).
+FIXTURE_SHA256 = "5e5e790f8a884ebe9278a5e939f2db05dcfff55c479c74bd7f21cdd10d1a8b95"
 
 
 def main() -> None:
@@ -72,6 +74,35 @@ def main() -> None:
         comment.text = "seen in the emulator #vtpy"
         created = client.post_object(f"/files/{EICAR_SHA256}/comments", obj=comment)
         assert created.type == "comment" and created.tags == ["vtpy"], created.to_dict()
+
+        # The object routes, each through get_object.
+        again = client.get_object("/comments/{}", created.id)
+        assert again.id == created.id and again.text == comment.text
+        ruleset_id = eicar.crowdsourced_yara_results[0]["ruleset_id"]
+        ruleset = client.get_object("/yara_rulesets/{}", ruleset_id)
+        assert ruleset.type == "yara_ruleset" and "rule " in ruleset.rules
+        user = client.get_object("/users/{}", key)
+        assert user.type == "user"
+        sigma = client.get_object("/sigma_analyses/{}", EICAR_SHA256)
+        assert sigma.type == "sigma_analysis" and sigma.stats == eicar.sigma_analysis_stats
+        behaviours = list(client.iterator(f"/files/{EICAR_SHA256}/behaviours", batch_size=1))
+        assert behaviours and set(eicar.sandbox_verdicts) == {b.sandbox_name for b in behaviours}
+        for behaviour in behaviours:
+            fetched = client.get_object("/file_behaviours/{}", behaviour.id)
+            assert fetched.id == behaviour.id
+        summary = client.get_json(f"/files/{EICAR_SHA256}/behaviour_summary")
+        assert summary["data"]["processes_created"], summary
+        resolutions = list(client.iterator("/domains/example.com/resolutions", limit=5))
+        for resolution in resolutions:
+            assert client.get_object("/resolutions/{}", resolution.id).host_name == "example.com"
+        siblings = list(client.iterator("/domains/example.com/siblings", batch_size=2, limit=7))
+        assert all(obj.type == "domain" for obj in siblings)
+        categories = client.get_json("/popular_threat_categories")
+        assert "trojan" in categories["data"]
+
+        fixture = io.BytesIO()
+        client.download_file(FIXTURE_SHA256, fixture)
+        assert hashlib.sha256(fixture.getvalue()).hexdigest() == FIXTURE_SHA256
 
         if hasattr(client, "scan_url_private"):
             private = client.scan_url_private("http://vtpy-private.example/", wait_for_completion=True)

@@ -670,6 +670,21 @@ pub struct EmulatorArgs {
     /// Accept these keys as premium keys (repeatable).
     #[arg(long = "premium-key")]
     pub premium_keys: Vec<String>,
+    /// Share (0..1) of the file hash space the synthetic world knows.
+    #[arg(long, value_name = "RATE", default_value_t = vt_emulator::DEFAULT_KNOWN_FILES)]
+    pub known_files: f64,
+    /// `synthetic`: every id has a report (but the unknown share); `empty`:
+    /// only built-ins (EICAR, the empty file, example names), fixtures and uploads.
+    #[arg(long, value_name = "WORLD", default_value = "synthetic", value_parser = ["synthetic", "empty"])]
+    pub world: String,
+    /// Record mode: pass every API request to --upstream, answer with its
+    /// response, and save the objects it returns as fixtures in DIR (replay
+    /// them later with --fixtures DIR --world empty).
+    #[arg(long, value_name = "DIR", requires = "upstream")]
+    pub record: Option<PathBuf>,
+    /// The API to record from, e.g. https://www.virustotal.com (with --record).
+    #[arg(long, value_name = "URL", requires = "record")]
+    pub upstream: Option<String>,
 }
 
 #[derive(Debug, Args)]

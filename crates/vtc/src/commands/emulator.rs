@@ -4,7 +4,7 @@ use crate::cli::EmulatorArgs;
 use crate::exit::{usage, Exit};
 use std::io::Write;
 use std::time::Duration;
-use vt_emulator::{Emulator, EmulatorConfig};
+use vt_emulator::{Emulator, EmulatorConfig, RecordConfig, WorldMode};
 
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
@@ -13,6 +13,17 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
             args.fault_rate
         )));
     }
+    if !(0.0..=1.0).contains(&args.known_files) {
+        return Err(usage(format!(
+            "--known-files must be between 0 and 1, got {}",
+            args.known_files
+        )));
+    }
+    let world = if args.world == "empty" {
+        WorldMode::Empty
+    } else {
+        WorldMode::Synthetic
+    };
     let config = EmulatorConfig {
         quota_minute: args.quota_minute,
         quota_day: args.quota_day,
@@ -24,6 +35,12 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         analysis_delay: Duration::from_millis(args.analysis_delay_ms),
         public_keys: args.public_keys,
         premium_keys: args.premium_keys,
+        known_files: args.known_files,
+        world,
+        record: match (args.record, args.upstream) {
+            (Some(dir), Some(upstream)) => Some(RecordConfig { upstream, dir }),
+            _ => None,
+        },
     };
     let emulator = Emulator::new(config).map_err(|e| usage(e.to_string()))?;
     let listener = bind(&args.listen).await?;
