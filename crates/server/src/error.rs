@@ -1,0 +1,119 @@
+//! [`AppError`]: every way a request fails, as one JSON body
+//! `{"error": {"code", "message"}}`. A 5xx is logged with its details and
+//! answered with a generic message: the caller learns that it failed, not
+//! how the service is built.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// A failed request: the status, a stable code and a message for the caller.
+#[derive(Debug, Clone)]
+pub struct AppError {
+    status: StatusCode,
+    code: String,
+    message: String,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        AppError::new(StatusCode::BAD_REQUEST, "InvalidInput", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        AppError::new(StatusCode::NOT_FOUND, "NotFound", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "a valid bearer token is required (Authorization: Bearer TOKEN)",
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+
+    /// A failure of the service itself; `detail` is logged, never answered.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal",
+            detail.to_string(),
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<actions::ActionError> for AppError {
+    fn from(err: actions::ActionError) -> Self {
+        let status =
+            StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        AppError::new(status, err.code(), err.message())
+    }
+}
+
+impl From<store::StoreError> for AppError {
+    fn from(err: store::StoreError) -> Self {
+        AppError::internal(format!("store: {err}"))
+    }
+}
+
+/// Enrichment stops only for errors every lookup would share: the service's
+/// key refused, its budget spent, VirusTotal unreachable.
+impl From<enrich::EnrichError> for AppError {
+    fn from(err: enrich::EnrichError) -> Self {
+        match err {
+            enrich::EnrichError::Stopped { source, .. } => {
+                let (status, code) = if source.is_rate_limited()
+                    || matches!(*source, vt_api::Error::QuotaExhausted { .. })
+                {
+                    (StatusCode::TOO_MANY_REQUESTS, "QuotaExceededError")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "Unavailable")
+                };
+                AppError::new(status, code, format!("virustotal: {source}"))
+            }
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let message = if self.status.is_server_error() {
+            tracing::error!(status = %self.status, code = %self.code, "{}", self.message);
+            match self.status {
+                StatusCode::INTERNAL_SERVER_ERROR => "internal error (logged by the service)",
+                _ => "VirusTotal could not answer; try again later",
+            }
+            .to_owned()
+        } else {
+            self.message
+        };
+        let body = json!({"error": {"code": self.code, "message": message}});
+        (self.status, Json(body)).into_response()
+    }
+}
