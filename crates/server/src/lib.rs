@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::reports())
         .merge(routes::actions())
         .fallback(routes::no_route)
+        .method_not_allowed_fallback(routes::wrong_method)
         .with_state(state)
         .layer(
             tower::ServiceBuilder::new()

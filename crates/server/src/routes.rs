@@ -41,6 +41,14 @@ pub(crate) async fn no_route() -> AppError {
     AppError::not_found("no such route")
 }
 
+pub(crate) async fn wrong_method() -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "this route does not take that method",
+    )
+}
+
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }

@@ -1,0 +1,442 @@
+//! The service over real HTTP on loopback, against the in-process emulator:
+//! each route, each role, coalescing, bad input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use vt_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+
+const EICAR_SHA256: &str = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+
+/// One token per role, and one nobody configured.
+struct Tokens {
+    reader: String,
+    analyst: String,
+    admin: String,
+}
+
+struct Service {
+    base: String,
+    emu: RunningEmulator,
+    tokens: Tokens,
+    http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), server::ServerError>>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(config: EmulatorConfig) -> Service {
+    let emu = Emulator::new(config)
+        .unwrap()
+        .spawn(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = app::FileConfig::default();
+    let mut token = |name: &str, role: &str| {
+        let (token, sha256) = server::new_token().unwrap();
+        file.tokens.push(app::TokenConfig {
+            name: name.into(),
+            role: role.into(),
+            sha256,
+        });
+        token
+    };
+    let tokens = Tokens {
+        reader: token("tip", "reader"),
+        analyst: token("soar", "analyst"),
+        admin: token("ops", "admin"),
+    };
+    let overrides = app::Overrides {
+        api_key: Some("service-key".into()),
+        api_url: Some(emu.api_url()),
+        db: Some(dir.path().join("vtc.sqlite").display().to_string()),
+        quota: app::QuotaConfig {
+            minute: Some(0),
+            day: Some(0),
+            month: Some(0),
+        },
+        ..app::Overrides::default()
+    };
+    let settings = app::Settings::from_parts(&overrides, file).unwrap();
+    let state = server::AppState::build(&settings).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    Service {
+        base,
+        emu,
+        tokens,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
+impl Service {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &str) -> (StatusCode, Value) {
+        let mut req = self.http.post(self.url(path)).body(body.to_owned());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    /// Requests the emulator answered on one of its routes.
+    fn emulator_calls(&self, route: &str) -> u64 {
+        self.emu.emulator().stats()["by_route"][route]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    fn emulator_requests(&self) -> u64 {
+        self.emu.emulator().stats()["requests_total"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+/// Status and JSON body; every answer of the service is JSON.
+async fn answer(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let text = resp.text().await.unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{status}: content-type {content_type:?}: {text}"
+    );
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}"));
+    (status, body)
+}
+
+fn assert_error(status: StatusCode, body: &Value, expected: StatusCode) {
+    assert_eq!(status, expected, "{body}");
+    assert!(body["error"]["code"].is_string(), "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+}
+
+/// A sha256 no earlier test asked for.
+fn new_hash(seed: &str) -> String {
+    use std::fmt::Write;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let digest = {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(format!("{seed}{nanos}").as_bytes())
+    };
+    digest.iter().fold(String::new(), |mut s, b| {
+        write!(s, "{b:02x}").unwrap();
+        s
+    })
+}
+
+#[tokio::test]
+async fn health_and_readiness_need_no_token() {
+    let svc = start(EmulatorConfig::default()).await;
+    let (status, body) = svc.get("/healthz", None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, body) = svc.get("/readyz", None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
+    let (status, body) = svc.get("/nowhere", Some(&svc.tokens.admin)).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn observables_enrich_with_cache_refresh_full_and_defanged_input() {
+    let svc = start(EmulatorConfig::default()).await;
+    let token = Some(svc.tokens.analyst.as_str());
+    let path = format!("/v1/observables/{EICAR_SHA256}");
+    let (status, record) = svc.get(&path, token).await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["indicator"], EICAR_SHA256);
+    assert_eq!(record["verdict"], "bad", "{record}");
+    assert_eq!(record["cached"], false, "{record}");
+    assert!(record.get("full").is_none(), "{record}");
+    assert_eq!(svc.emulator_calls("GET /files/{id}"), 1);
+
+    // From the cache, now with the VirusTotal object.
+    let (status, record) = svc.get(&format!("{path}?full=true"), token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record["cached"], true, "{record}");
+    assert_eq!(record["full"]["id"], EICAR_SHA256);
+    assert_eq!(record["full"]["type"], "file");
+    assert_eq!(svc.emulator_calls("GET /files/{id}"), 1);
+
+    // refresh asks again.
+    let (status, record) = svc.get(&format!("{path}?refresh=true"), token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record["cached"], false, "{record}");
+    assert_eq!(svc.emulator_calls("GET /files/{id}"), 2);
+
+    // A defanged URL, slashes and all, and a defanged domain.
+    let (status, record) = svc
+        .get("/v1/observables/hxxp://malware[.]example[.]com/x/y", token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["type"], "url", "{record}");
+    assert_eq!(record["input"], "hxxp://malware[.]example[.]com/x/y");
+    let (status, record) = svc.get("/v1/observables/example[.]org", token).await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["indicator"], "example.org", "{record}");
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn reports_answer_from_the_cache_only() {
+    let svc = start(EmulatorConfig::default()).await;
+    let reader = Some(svc.tokens.reader.as_str());
+    // Not cached yet: 404, and VirusTotal was not asked.
+    let (status, body) = svc
+        .get(&format!("/v1/reports/files/{EICAR_SHA256}"), reader)
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND);
+    assert_eq!(svc.emulator_requests(), 0);
+
+    let (status, _) = svc
+        .get(
+            &format!("/v1/observables/{EICAR_SHA256}"),
+            Some(&svc.tokens.analyst),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let spent = svc.emulator_requests();
+    let (status, body) = svc
+        .get(&format!("/v1/reports/files/{EICAR_SHA256}"), reader)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["id"], EICAR_SHA256, "{body}");
+    assert_eq!(body["data"]["type"], "file", "{body}");
+    assert_eq!(
+        svc.emulator_requests(),
+        spent,
+        "a report never spends quota"
+    );
+
+    for bad in [
+        "/v1/reports/files/not-a-hash!",
+        "/v1/reports/planets/example.com",
+        "/v1/reports/domains/8.8.8.8",
+    ] {
+        let (status, body) = svc.get(bad, reader).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST);
+    }
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn actions_take_and_give_the_json_of_vtc_action() {
+    let svc = start(EmulatorConfig::default()).await;
+    let analyst = Some(svc.tokens.analyst.as_str());
+    let (status, body) = svc
+        .post(
+            "/v1/actions/file_report",
+            analyst,
+            &json!({"hash": EICAR_SHA256}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["id"], EICAR_SHA256);
+    assert_eq!(body["data"]["detection"]["ratio"], "62/68");
+
+    let (status, body) = svc.post("/v1/actions/no_such_action", analyst, "{}").await;
+    assert_error(status, &body, StatusCode::NOT_FOUND);
+
+    // Bad input names the field.
+    let (status, body) = svc
+        .post("/v1/actions/file_report", analyst, r#"{"hash": 5}"#)
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("hash"),
+        "{body}"
+    );
+    let (status, body) = svc
+        .post(
+            "/v1/actions/file_report",
+            analyst,
+            r#"{"hash": "x", "extra": 1}"#,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("extra"),
+        "{body}"
+    );
+
+    // The service never reads a file its caller names.
+    let (status, body) = svc
+        .post(
+            "/v1/actions/scan_file",
+            analyst,
+            r#"{"path": "/etc/passwd"}"#,
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}: {body}");
+    assert_eq!(svc.emulator_calls("POST /files"), 0);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn every_protected_route_checks_the_token_and_role() {
+    let svc = start(EmulatorConfig::default()).await;
+    let t = &svc.tokens;
+    let observable = format!("/v1/observables/{EICAR_SHA256}");
+    let report = format!("/v1/reports/files/{EICAR_SHA256}");
+    let unknown = "vtc_0000000000000000000000000000000000000000000000000000000000000000";
+
+    // (method, path, body, token too low for it, a token high enough)
+    let cases: Vec<(&str, String, &str, Option<&str>, &str)> = vec![
+        ("GET", observable.clone(), "", Some(&t.reader), &t.analyst),
+        ("GET", report.clone(), "", None, &t.reader),
+        (
+            "POST",
+            "/v1/actions/file_report".into(),
+            r#"{"hash": "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"}"#,
+            Some(&t.reader),
+            &t.analyst,
+        ),
+        (
+            "POST",
+            "/v1/actions/private_delete_file".into(),
+            r#"{"hash": "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"}"#,
+            Some(&t.analyst),
+            &t.admin,
+        ),
+    ];
+    for (method, path, body, low, right) in &cases {
+        let call = |token: Option<String>| {
+            let svc = &svc;
+            let (method, path, body) = (*method, path.clone(), *body);
+            async move {
+                if method == "GET" {
+                    svc.get(&path, token.as_deref()).await
+                } else {
+                    svc.post(&path, token.as_deref(), body).await
+                }
+            }
+        };
+        let (status, answer) = call(None).await;
+        assert_error(status, &answer, StatusCode::UNAUTHORIZED);
+        let (status, answer) = call(Some(unknown.into())).await;
+        assert_error(status, &answer, StatusCode::UNAUTHORIZED);
+        if let Some(low) = low {
+            let (status, answer) = call(Some((*low).into())).await;
+            assert_error(status, &answer, StatusCode::FORBIDDEN);
+        }
+        let (status, answer) = call(Some((*right).into())).await;
+        assert!(
+            status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+            "{method} {path} with the right role: {status} {answer}"
+        );
+        assert!(
+            !status.is_server_error(),
+            "{method} {path}: {status} {answer}"
+        );
+    }
+    // A malformed header is no token at all.
+    let resp = svc
+        .http
+        .get(svc.url(&report))
+        .header("authorization", format!("Basic {}", t.admin))
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = answer(resp).await;
+    assert_error(status, &answer, StatusCode::UNAUTHORIZED);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_one_new_hash_share_one_call() {
+    let svc = start(EmulatorConfig {
+        // Long enough that every request arrives while the first is out.
+        latency: std::time::Duration::from_millis(300),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let path = format!("/v1/observables/{}", new_hash("coalesce"));
+    let answers =
+        futures_util::future::join_all((0..20).map(|_| svc.get(&path, Some(&svc.tokens.analyst))))
+            .await;
+    for (status, record) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{record}");
+        assert!(record["error"].is_null(), "{record}");
+    }
+    assert_eq!(svc.emulator_calls("GET /files/{id}"), 1);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_a_json_4xx_never_a_5xx() {
+    let svc = start(EmulatorConfig::default()).await;
+    let analyst = Some(svc.tokens.analyst.as_str());
+    let long = "a".repeat(5000);
+    let gets = [
+        "/v1/observables/not%20an%20indicator".to_owned(),
+        "/v1/observables/%00%01".to_owned(),
+        format!("/v1/observables/{long}"),
+        format!("/v1/observables/{EICAR_SHA256}?refresh=maybe"),
+        format!("/v1/observables/{EICAR_SHA256}?colour=red"),
+        "/v1/reports/files".to_owned(),
+        "/v1/actions/file_report".to_owned(),
+    ];
+    for path in &gets {
+        let (status, body) = svc.get(path, analyst).await;
+        assert!(status.is_client_error(), "{path}: {status} {body}");
+        assert!(body["error"]["code"].is_string(), "{path}: {body}");
+    }
+    let too_big = format!(r#"{{"hash": "{}"}}"#, "a".repeat(2 * 1024 * 1024));
+    let posts = [
+        ("/v1/actions/file_report", "not json"),
+        ("/v1/actions/file_report", "[1, 2]"),
+        ("/v1/actions/file_report", "{}"),
+        ("/v1/actions/file_report", r#"{"hash": "zz"}"#),
+        ("/v1/actions/lookup", r#"{"indicator": "\u0000"}"#),
+        ("/v1/actions/file_report", too_big.as_str()),
+    ];
+    for (path, body) in posts {
+        let (status, answer) = svc.post(path, analyst, body).await;
+        assert!(
+            status.is_client_error(),
+            "{path} {:.60}: {status} {answer}",
+            body
+        );
+        assert!(answer["error"]["code"].is_string(), "{path}: {answer}");
+    }
+    svc.stop().await;
+}
