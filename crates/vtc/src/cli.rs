@@ -189,6 +189,49 @@ pub enum Command {
     Action(ActionArgs),
     /// The database (--db): rows and size per table, or prune what has expired.
     Db(DbArgs),
+    /// Serve enrichment and actions over HTTP (docs/service.md).
+    Serve(ServeArgs),
+    /// Bearer tokens of `vtc serve`.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub action: TokenAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Make a token: prints it once on stdout, and on stderr the
+    /// [[tokens]] entry (its sha256) to add to the config file.
+    Create {
+        /// Who the token is for (shown in logs).
+        #[arg(long)]
+        name: String,
+        /// What it may do.
+        #[arg(long, value_enum)]
+        role: TokenRole,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenRole {
+    /// Cached data and reports; never spends quota.
+    Reader,
+    /// May spend quota: lookups and actions.
+    Analyst,
+    /// Everything, including deleting privately scanned files.
+    Admin,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,8 @@ mod relationships;
 mod rescan;
 mod scan;
 mod search;
+mod serve;
+mod token;
 mod vote;
 mod widget;
 
@@ -106,6 +108,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Db(args) => {
             let settings = resolve(&args.global)?;
             db::run(args.action, &settings).await
+        }
+        Command::Serve(args) => {
+            let settings = resolve(&args.global)?;
+            serve::run(args, &settings).await
+        }
+        Command::Token(args) => {
+            refuse_api_options("token", before, false)?;
+            token::run(args)
         }
     }
 }
