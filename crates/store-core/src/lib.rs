@@ -81,6 +81,20 @@ pub enum StoreError {
     JobFinished(JobId),
     #[error("{what} {value} is too large to store")]
     OutOfRange { what: &'static str, value: u64 },
+    /// A service token of that name, or with that digest, is already kept.
+    #[error("a token named {name:?} (or with the same digest) already exists")]
+    TokenExists { name: String },
+}
+
+/// A bearer token of the service, as kept: its sha256, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub name: String,
+    /// `reader`, `analyst` or `admin`: the service checks it.
+    pub role: String,
+    /// Lowercase hex sha256 of the token.
+    pub sha256: String,
+    pub created_at: OffsetDateTime,
 }
 
 impl StoreError {
@@ -444,6 +458,21 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn finish_job(&self, job: JobId) -> Result<(), StoreError>;
 
     async fn job_status(&self, job: JobId) -> Result<JobStatus, StoreError>;
+
+    // --- service tokens -------------------------------------------------
+
+    /// Keeps a token; [`StoreError::TokenExists`] if its name or digest is
+    /// already kept.
+    async fn add_token(&self, token: &StoredToken) -> Result<(), StoreError>;
+
+    /// The token whose sha256 is `sha256`, if kept.
+    async fn token_by_sha256(&self, sha256: &str) -> Result<Option<StoredToken>, StoreError>;
+
+    /// Every kept token, by name.
+    async fn tokens(&self) -> Result<Vec<StoredToken>, StoreError>;
+
+    /// Forgets the token named `name`; whether there was one.
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
 
     // --- quota ledger ---------------------------------------------------
 

@@ -64,6 +64,7 @@ macro_rules! store_suite {
             prune_in_small_batches_removes_everything,
             prune_stops_when_its_time_is_spent,
             stats_count_rows_per_table_and_fall_after_a_prune,
+            tokens_are_kept_by_digest_listed_and_revoked,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -840,4 +841,48 @@ pub async fn stats_count_rows_per_table_and_fall_after_a_prune(b: &dyn Backend) 
         s.journaled(job, 0).await.expect("read").as_deref(),
         Some("{}")
     );
+}
+
+pub async fn tokens_are_kept_by_digest_listed_and_revoked(b: &dyn Backend) {
+    let s = b.open().await;
+    let token = |name: &str, role: &str, digit: char| crate::StoredToken {
+        name: name.into(),
+        role: role.into(),
+        sha256: digit.to_string().repeat(64),
+        created_at: T,
+    };
+    let soar = token("soar", "analyst", 'a');
+    s.add_token(&soar).await.expect("add");
+    s.add_token(&token("tip", "reader", 'b'))
+        .await
+        .expect("add");
+    assert!(matches!(
+        s.add_token(&token("soar", "admin", 'c')).await,
+        Err(StoreError::TokenExists { .. })
+    ));
+    assert!(matches!(
+        s.add_token(&token("other", "admin", 'a')).await,
+        Err(StoreError::TokenExists { .. })
+    ));
+    assert_eq!(
+        s.token_by_sha256(&"a".repeat(64)).await.expect("get"),
+        Some(soar.clone())
+    );
+    assert_eq!(s.token_by_sha256(&"c".repeat(64)).await.expect("get"), None);
+    let names: Vec<String> = s
+        .tokens()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["soar", "tip"]);
+    assert!(s.revoke_token("soar").await.expect("revoke"));
+    assert!(!s.revoke_token("soar").await.expect("revoke"));
+    assert_eq!(s.token_by_sha256(&"a".repeat(64)).await.expect("get"), None);
+    // Kept across a prune: tokens do not expire.
+    s.prune(T + HOUR * 24 * 365, PruneLimits::ALL)
+        .await
+        .expect("prune");
+    assert_eq!(s.tokens().await.expect("list").len(), 1);
 }

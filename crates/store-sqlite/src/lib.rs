@@ -26,7 +26,7 @@ use std::time::Duration;
 use store_core::compact::{pack, unpack};
 use store_core::{
     async_trait, Cached, JobId, JobState, JobStatus, JournalEntry, NewReport, Pruned, Store,
-    StoreError, StoreStats, TableStats, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
+    StoreError, StoreStats, StoredToken, TableStats, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
 };
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -133,6 +133,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (origin_id, key_label, second)
     ) WITHOUT ROWID;
     CREATE INDEX api_calls_by_second ON api_calls(second);",
+    // 3: bearer tokens of `vtc serve`, by sha256 (never the token).
+    "CREATE TABLE tokens (
+        sha256 TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// Every table vtc keeps, in the order `stats` lists them.
@@ -144,6 +151,7 @@ const TABLES: &[&str] = &[
     "journal",
     "api_calls",
     "origins",
+    "tokens",
 ];
 
 /// A SQLite failure or one of the store's own, inside this crate.
@@ -722,10 +730,79 @@ fn stats(db: &mut Db) -> Outcome<StoreStats> {
     })
 }
 
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredToken> {
+    Ok(StoredToken {
+        sha256: r.get(0)?,
+        name: r.get(1)?,
+        role: r.get(2)?,
+        created_at: from_millis(r.get(3)?),
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         self.call(migrate).await
+    }
+
+    async fn add_token(&self, token: &StoredToken) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.call(move |db| {
+            let added = db
+                .conn
+                .prepare_cached(
+                    "INSERT INTO tokens (sha256, name, role, created_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![
+                    token.sha256,
+                    token.name,
+                    token.role,
+                    millis(token.created_at)
+                ])?;
+            if added == 0 {
+                return Err(StoreError::TokenExists { name: token.name }.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn token_by_sha256(&self, sha256: &str) -> Result<Option<StoredToken>, StoreError> {
+        let sha256 = sha256.to_owned();
+        self.call(move |db| {
+            Ok(db
+                .conn
+                .prepare_cached(
+                    "SELECT sha256, name, role, created_at FROM tokens WHERE sha256 = ?1",
+                )?
+                .query_row([sha256], token_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
+        self.call(|db| {
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT sha256, name, role, created_at FROM tokens ORDER BY name",
+            )?;
+            let rows = stmt.query_map([], token_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.call(move |db| {
+            Ok(db
+                .conn
+                .prepare_cached("DELETE FROM tokens WHERE name = ?1")?
+                .execute([name])?
+                > 0)
+        })
+        .await
     }
 
     async fn get_report(
