@@ -20,20 +20,6 @@ pub struct FileConfig {
     pub keys: Vec<KeyConfig>,
     pub verdict: verdict::VerdictConfig,
     pub cache: enrich::CacheTtls,
-    /// `vtc serve`'s bearer tokens, by their sha256 (never the token).
-    pub tokens: Vec<TokenConfig>,
-}
-
-/// One `[[tokens]]` table of `vtc serve`: who a bearer token is and what it
-/// may do. Only the token's sha256 is kept, so the file cannot be replayed.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenConfig {
-    pub name: String,
-    /// `reader`, `analyst` or `admin` (checked by the service).
-    pub role: String,
-    /// Lowercase hex sha256 of the token.
-    pub sha256: String,
 }
 
 /// Shows neither the key nor a proxy's credentials.
@@ -54,7 +40,6 @@ impl std::fmt::Debug for FileConfig {
             .field("format", &self.format)
             .field("quota", &self.quota)
             .field("keys", &self.keys)
-            .field("tokens", &self.tokens)
             .finish_non_exhaustive()
     }
 }

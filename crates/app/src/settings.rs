@@ -213,8 +213,6 @@ pub struct Settings {
     pub cache: enrich::CacheTtls,
     /// Who hears why requests wait (a front end's notice or job status).
     pub quota_observer: Option<Arc<dyn vt_api::QuotaObserver>>,
-    /// `vtc serve`'s bearer tokens (`[[tokens]]` of the config file).
-    pub tokens: Vec<crate::TokenConfig>,
 }
 
 impl Settings {
@@ -291,7 +289,6 @@ impl Settings {
             verdict: file.verdict,
             cache: file.cache,
             quota_observer: None,
-            tokens: file.tokens,
         })
     }
 

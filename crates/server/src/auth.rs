@@ -1,11 +1,12 @@
-//! Bearer tokens and roles. A token is known by its sha256 only (the
-//! config's `[[tokens]]`), so neither the file nor a log can be replayed.
+//! Bearer tokens and roles. The store keeps a token's sha256 only, so
+//! neither the database nor a log can be replayed as a credential.
 
 use crate::AppError;
 use axum::http::{header, HeaderMap};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+use store::Store;
 
 /// What a token may do; each role may do what the ones below it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -46,18 +47,18 @@ impl std::str::FromStr for Role {
     }
 }
 
-/// Why the configured tokens cannot be used.
+/// Why a token cannot be made or checked.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
     #[error("unknown role {0:?} (reader, analyst or admin)")]
     UnknownRole(String),
-    #[error("[[tokens]] {name:?}: sha256 must be 64 hex digits")]
-    BadDigest { name: String },
-    #[error("[[tokens]] {name:?}: the same sha256 as another token")]
-    Duplicate { name: String },
+    #[error("a token name is 1 to 64 printable characters")]
+    BadName,
     #[error("cannot draw random bytes for a token: {0}")]
     Random(String),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 /// Who a request comes from.
@@ -67,46 +68,21 @@ pub struct Caller {
     pub role: Role,
 }
 
-/// The known tokens, by the hex sha256 of each.
-#[derive(Debug, Default, Clone)]
+/// Checks requests' tokens against the ones the store keeps (by sha256),
+/// so a token revoked with `vtc token revoke` is refused at once.
+#[derive(Clone)]
 pub struct Tokens {
-    by_digest: HashMap<String, Caller>,
+    store: Arc<dyn Store>,
 }
 
 impl Tokens {
-    /// The `[[tokens]]` of the config, checked.
-    pub fn from_config(configured: &[app::TokenConfig]) -> Result<Tokens, TokenError> {
-        let mut tokens = Tokens::default();
-        for t in configured {
-            let role: Role = t.role.parse()?;
-            tokens.insert(&t.name, role, &t.sha256)?;
-        }
-        Ok(tokens)
-    }
-
-    /// Adds a token by its sha256 (64 hex digits).
-    pub fn insert(&mut self, name: &str, role: Role, sha256: &str) -> Result<(), TokenError> {
-        let digest = sha256.to_ascii_lowercase();
-        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(TokenError::BadDigest { name: name.into() });
-        }
-        let caller = Caller {
-            name: name.into(),
-            role,
-        };
-        if self.by_digest.insert(digest, caller).is_some() {
-            return Err(TokenError::Duplicate { name: name.into() });
-        }
-        Ok(())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_digest.is_empty()
+    pub fn new(store: Arc<dyn Store>) -> Tokens {
+        Tokens { store }
     }
 
     /// The caller a request's `Authorization: Bearer` token names, if it
     /// has at least `needed`: none or unknown → 401, too low → 403.
-    pub fn authorize(&self, headers: &HeaderMap, needed: Role) -> Result<Caller, AppError> {
+    pub async fn authorize(&self, headers: &HeaderMap, needed: Role) -> Result<Caller, AppError> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -115,20 +91,47 @@ impl Tokens {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
             .ok_or_else(AppError::unauthorized)?;
-        let caller = self
-            .by_digest
-            .get(&token_digest(token))
+        let stored = self
+            .store
+            .token_by_sha256(&token_digest(token))
+            .await?
             .ok_or_else(AppError::unauthorized)?;
-        if caller.role < needed {
+        let role: Role = stored.role.parse().map_err(|e| {
+            AppError::internal(format!("token {:?} in the store: {e}", stored.name))
+        })?;
+        if role < needed {
             return Err(AppError::forbidden(format!(
-                "this needs the {needed} role; the token has {}",
-                caller.role
+                "this needs the {needed} role; the token has {role}"
             )));
         }
-        Ok(caller.clone())
+        Ok(Caller {
+            name: stored.name,
+            role,
+        })
     }
+}
+
+/// Longer `Authorization` values are not hashed, just refused.
+const MAX_TOKEN_LEN: usize = 256;
+
+/// Makes a token for `name` with `role`, keeps its sha256 in `store` and
+/// answers the token: the only time it is seen.
+pub async fn create_token(store: &dyn Store, name: &str, role: Role) -> Result<String, TokenError> {
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(TokenError::BadName);
+    }
+    let (token, sha256) = new_token()?;
+    store
+        .add_token(&store::StoredToken {
+            name: name.to_owned(),
+            role: role.as_str().to_owned(),
+            sha256,
+            created_at: time::OffsetDateTime::now_utc(),
+        })
+        .await?;
+    Ok(token)
 }
 
 /// The hex sha256 a token is kept as.
@@ -157,49 +160,47 @@ mod tests {
         h
     }
 
-    #[test]
-    fn roles_are_ordered_and_checked() {
-        let (token, digest) = new_token().unwrap();
-        let mut tokens = Tokens::default();
-        tokens.insert("soar", Role::Analyst, &digest).unwrap();
+    #[tokio::test]
+    async fn roles_are_ordered_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store::open(&dir.path().join("t.sqlite").display().to_string())
+            .await
+            .unwrap();
+        let token = create_token(store.as_ref(), "soar", Role::Analyst)
+            .await
+            .unwrap();
+        let tokens = Tokens::new(store.clone());
         let auth = headers(&format!("Bearer {token}"));
-        assert_eq!(tokens.authorize(&auth, Role::Reader).unwrap().name, "soar");
-        assert!(tokens.authorize(&auth, Role::Analyst).is_ok());
         assert_eq!(
-            tokens.authorize(&auth, Role::Admin).unwrap_err().status(),
-            403
+            tokens.authorize(&auth, Role::Reader).await.unwrap().name,
+            "soar"
         );
+        assert!(tokens.authorize(&auth, Role::Analyst).await.is_ok());
+        let err = tokens.authorize(&auth, Role::Admin).await.unwrap_err();
+        assert_eq!(err.status(), 403);
         let wrong = headers("Bearer vtc_nope");
-        assert_eq!(
-            tokens.authorize(&wrong, Role::Reader).unwrap_err().status(),
-            401
-        );
-        assert_eq!(
-            tokens
-                .authorize(&HeaderMap::new(), Role::Reader)
-                .unwrap_err()
-                .status(),
-            401
-        );
+        let err = tokens.authorize(&wrong, Role::Reader).await.unwrap_err();
+        assert_eq!(err.status(), 401);
+        let none = tokens.authorize(&HeaderMap::new(), Role::Reader).await;
+        assert_eq!(none.unwrap_err().status(), 401);
+        // Kept by digest only.
+        let kept = store.tokens().await.unwrap();
+        assert_eq!(kept[0].sha256, token_digest(&token));
+        assert!(store.revoke_token("soar").await.unwrap());
+        let err = tokens.authorize(&auth, Role::Reader).await.unwrap_err();
+        assert_eq!(err.status(), 401, "revoked at once");
+        assert!(matches!(
+            create_token(store.as_ref(), "", Role::Reader).await,
+            Err(TokenError::BadName)
+        ));
     }
 
     #[test]
-    fn config_is_checked() {
-        let bad = app::TokenConfig {
-            name: "x".into(),
-            role: "root".into(),
-            sha256: "00".repeat(32),
-        };
-        assert!(Tokens::from_config(&[bad]).is_err());
-        let short = app::TokenConfig {
-            name: "x".into(),
-            role: "reader".into(),
-            sha256: "abc".into(),
-        };
-        assert!(Tokens::from_config(&[short]).is_err());
+    fn tokens_are_random_and_hashed() {
         let (a, b) = (new_token().unwrap(), new_token().unwrap());
         assert_ne!(a.0, b.0);
         assert_eq!(a.0.len(), 68);
         assert_eq!(token_digest(&a.0), a.1);
+        assert!("root".parse::<Role>().is_err());
     }
 }

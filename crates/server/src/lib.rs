@@ -4,7 +4,7 @@
 //!
 //! [`AppState`] is built once from [`app::Settings`] (one store, one client,
 //! the enrichers sharing them, the action [`actions::Context`] and the
-//! [`Tokens`]); [`router`] assembles one function per route group; [`serve`]
+//! [`Tokens`] it keeps); [`router`] assembles one function per route group; [`serve`]
 //! runs it until the shutdown future resolves, finishing requests in flight.
 //! Every failure is an [`AppError`], a JSON body.
 //!
@@ -17,7 +17,7 @@ mod auth;
 mod error;
 mod routes;
 
-pub use auth::{new_token, token_digest, Caller, Role, TokenError, Tokens};
+pub use auth::{create_token, new_token, token_digest, Caller, Role, TokenError, Tokens};
 pub use error::AppError;
 
 use axum::Router;
@@ -69,11 +69,15 @@ impl AppState {
     /// Opens the store, builds the client sharing it, the enrichers and the
     /// action context, and reads the `[[tokens]]` of the settings.
     pub async fn build(settings: &app::Settings) -> Result<AppState, ServerError> {
-        let tokens = Tokens::from_config(&settings.tokens)?;
-        if tokens.is_empty() {
-            tracing::warn!("no [[tokens]] configured: every /v1 request will be refused (401)");
-        }
         let store = settings.open_store().await?;
+        match store.tokens().await {
+            Ok(kept) if kept.is_empty() => tracing::warn!(
+                "no tokens yet (`vtc token create`): every /v1 request is refused (401)"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot list the tokens: {e}"),
+        }
+        let tokens = Tokens::new(store.clone());
         let client = settings.client_sharing(&store).await?;
         let options = |refresh| enrich::EnrichOptions {
             verdict: settings.verdict.clone(),
@@ -105,6 +109,11 @@ impl AppState {
 
     pub fn tokens(&self) -> &Tokens {
         &self.inner.tokens
+    }
+
+    /// The store the service reads and writes (tokens are made there).
+    pub fn store(&self) -> &Arc<dyn store::Store> {
+        &self.inner.store
     }
 }
 

@@ -102,7 +102,11 @@ async fn observable(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Json<verdict::Record>, AppError> {
-    state.inner.tokens.authorize(&headers, Role::Analyst)?;
+    state
+        .inner
+        .tokens
+        .authorize(&headers, Role::Analyst)
+        .await?;
     let options: ObservableQuery = parse_query(&uri)?;
     if let Err(e) = Indicator::parse(&input) {
         return Err(AppError::new(
@@ -139,7 +143,7 @@ async fn report(
     Path((collection, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    state.inner.tokens.authorize(&headers, Role::Reader)?;
+    state.inner.tokens.authorize(&headers, Role::Reader).await?;
     let kind = collection_kind(&collection).ok_or_else(|| {
         AppError::bad_request("type: must be files, urls, domains or ip_addresses")
     })?;
@@ -188,7 +192,7 @@ async fn action(
     // Unknown names are refused after the token is checked, so the table
     // of actions is not shown to anyone without one.
     let needed = action.map_or(Role::Reader, |a| action_role(a.name));
-    state.inner.tokens.authorize(&headers, needed)?;
+    state.inner.tokens.authorize(&headers, needed).await?;
     let action = action.ok_or_else(|| {
         AppError::not_found(format!(
             "no action {:?} (GET the list with `vtc action --list`)",

@@ -20,6 +20,7 @@ struct Service {
     base: String,
     emu: RunningEmulator,
     tokens: Tokens,
+    state: server::AppState,
     http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), server::ServerError>>>,
@@ -33,21 +34,6 @@ async fn start(config: EmulatorConfig) -> Service {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut file = app::FileConfig::default();
-    let mut token = |name: &str, role: &str| {
-        let (token, sha256) = server::new_token().unwrap();
-        file.tokens.push(app::TokenConfig {
-            name: name.into(),
-            role: role.into(),
-            sha256,
-        });
-        token
-    };
-    let tokens = Tokens {
-        reader: token("tip", "reader"),
-        analyst: token("soar", "analyst"),
-        admin: token("ops", "admin"),
-    };
     let overrides = app::Overrides {
         api_key: Some("service-key".into()),
         api_url: Some(emu.api_url()),
@@ -59,18 +45,31 @@ async fn start(config: EmulatorConfig) -> Service {
         },
         ..app::Overrides::default()
     };
-    let settings = app::Settings::from_parts(&overrides, file).unwrap();
+    let settings = app::Settings::from_parts(&overrides, app::FileConfig::default()).unwrap();
     let state = server::AppState::build(&settings).await.unwrap();
+    let store = state.store().as_ref();
+    let tokens = Tokens {
+        reader: server::create_token(store, "tip", server::Role::Reader)
+            .await
+            .unwrap(),
+        analyst: server::create_token(store, "soar", server::Role::Analyst)
+            .await
+            .unwrap(),
+        admin: server::create_token(store, "ops", server::Role::Admin)
+            .await
+            .unwrap(),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(listener, state, async {
+    let task = tokio::spawn(server::serve(listener, state.clone(), async {
         let _ = stopped.await;
     }));
     Service {
         base,
         emu,
         tokens,
+        state,
         http: reqwest::Client::new(),
         stop: Some(stop),
         task: Some(task),
@@ -377,6 +376,17 @@ async fn every_protected_route_checks_the_token_and_role() {
         .await
         .unwrap();
     let (status, answer) = answer(resp).await;
+    assert_error(status, &answer, StatusCode::UNAUTHORIZED);
+
+    // A revoked token is refused at once, without a restart.
+    let (status, _) = svc.get(&report, Some(&t.admin)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "cached by the observable case above"
+    );
+    assert!(svc.state.store().revoke_token("ops").await.unwrap());
+    let (status, answer) = svc.get(&report, Some(&t.admin)).await;
     assert_error(status, &answer, StatusCode::UNAUTHORIZED);
     svc.stop().await;
 }

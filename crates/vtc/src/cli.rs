@@ -208,19 +208,27 @@ pub struct ServeArgs {
 pub struct TokenArgs {
     #[command(subcommand)]
     pub action: TokenAction,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokenAction {
-    /// Make a token: prints it once on stdout, and on stderr the
-    /// [[tokens]] entry (its sha256) to add to the config file.
+    /// Make a token and print it once; the database (--db) keeps its sha256 only.
     Create {
-        /// Who the token is for (shown in logs).
+        /// Who the token is for (shown in logs and `token list`).
         #[arg(long)]
         name: String,
         /// What it may do.
         #[arg(long, value_enum)]
         role: TokenRole,
+    },
+    /// The tokens kept: name, role and when each was made (never the token).
+    List,
+    /// Forget a token: the service refuses it from the next request on.
+    Revoke {
+        /// The token's name.
+        name: String,
     },
 }
 

@@ -1,5 +1,5 @@
-//! `vtc serve` and `vtc token create` as a user runs them: a token made by
-//! the command, put in the config file, accepted by the running service.
+//! `vtc serve` and `vtc token` as a user runs them: a token made by the
+//! command is accepted by the running service until it is revoked.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,34 +24,39 @@ async fn a_created_token_opens_the_service() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::db_in(&dir);
 
-    let out = common::run({
-        // `token` takes no API options: run it bare.
-        let mut bare = std::process::Command::new(env!("CARGO_BIN_EXE_vtc"));
-        bare.args([
-            "token",
-            "create",
-            "--name",
-            "soar \"one\"",
-            "--role",
-            "analyst",
-        ]);
-        bare
-    })
+    let token_cmd = |args: &[&str]| {
+        let mut cmd = common::vtc(&emu.api_url(), &db);
+        cmd.arg("token").args(args);
+        cmd
+    };
+    let out = common::run(token_cmd(&[
+        "create", "--name", "soar", "--role", "analyst",
+    ]))
     .await;
     assert!(out.status.success(), "{}", common::stderr(&out));
     let token = common::stdout(&out).trim().to_owned();
     assert!(token.starts_with("vtc_") && token.len() == 68, "{token}");
-    let entry = common::stderr(&out);
-    let toml_start = entry.find("[[tokens]]").expect("a [[tokens]] entry");
-    let entry = &entry[toml_start..];
-    assert!(!entry.contains(&token), "the config keeps the hash only");
+    let again = common::run(token_cmd(&["create", "--name", "soar", "--role", "admin"])).await;
+    assert_eq!(again.status.code(), Some(2), "{}", common::stderr(&again));
+    let other = common::run(token_cmd(&["create", "--name", "tip", "--role", "reader"])).await;
+    assert!(other.status.success());
+    let list = common::run(token_cmd(&["list"])).await;
+    let listed = common::stdout(&list);
+    assert!(listed.starts_with("soar\tanalyst\t"), "{listed}");
+    assert!(listed.contains("\ntip\treader\t"), "{listed}");
+    assert!(!listed.contains(&token), "a token is shown once only");
+    let wal = db.with_extension("sqlite-wal");
+    for file in [&db, &wal] {
+        let bytes = std::fs::read(file).unwrap_or_default();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "{}: the database keeps the digest, not the token",
+            file.display()
+        );
+    }
 
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, entry).unwrap();
     let mut cmd = common::vtc(&emu.api_url(), &db);
-    cmd.args(["--api-key", "k", "--config"])
-        .arg(&config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+    cmd.args(["--api-key", "k", "serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = Running(cmd.spawn().unwrap());
@@ -79,5 +84,13 @@ async fn a_created_token_opens_the_service() {
     assert_eq!(answer.status(), 200);
     let record: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(record["verdict"], "bad");
+
+    // Revoked while the service runs: refused from the next request on.
+    let out = common::run(token_cmd(&["revoke", "soar"])).await;
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let refused = http.get(&path).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let missing = common::run(token_cmd(&["revoke", "soar"])).await;
+    assert_eq!(missing.status.code(), Some(2));
     drop(child);
 }

@@ -114,8 +114,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             serve::run(args, &settings).await
         }
         Command::Token(args) => {
-            refuse_api_options("token", before, false)?;
-            token::run(args)
+            let settings = resolve(&args.global)?;
+            token::run(args.action, &settings).await
         }
     }
 }

@@ -1,30 +1,46 @@
-//! `vtc token create --name N --role R`: a new bearer token for `vtc
-//! serve`. The token is printed once; the config file keeps its sha256.
+//! `vtc token create|list|revoke`: the bearer tokens of `vtc serve`, kept
+//! in the database by their sha256 (the `server` crate makes and checks them).
 
-use crate::cli::{TokenAction, TokenArgs, TokenRole};
-use crate::exit::Exit;
+use crate::cli::{TokenAction, TokenRole};
+use crate::config::Settings;
+use crate::exit::{usage, Exit};
+use time::format_description::well_known::Rfc3339;
 
-pub fn run(args: TokenArgs) -> anyhow::Result<Exit> {
-    match args.action {
+pub async fn run(action: TokenAction, settings: &Settings) -> anyhow::Result<Exit> {
+    let store = settings.open_store().await?;
+    match action {
         TokenAction::Create { name, role } => {
             let role = match role {
                 TokenRole::Reader => server::Role::Reader,
                 TokenRole::Analyst => server::Role::Analyst,
                 TokenRole::Admin => server::Role::Admin,
             };
-            let (token, sha256) = server::new_token()?;
+            let token = match server::create_token(store.as_ref(), &name, role).await {
+                Ok(token) => token,
+                Err(
+                    e @ (server::TokenError::BadName
+                    | server::TokenError::Store(store::StoreError::TokenExists { .. })),
+                ) => return Err(usage(e.to_string())),
+                Err(e) => return Err(e.into()),
+            };
             println!("{token}");
-            eprintln!(
-                "Add this to the config file (the token is not kept anywhere; it is shown once):\n\n\
-                 [[tokens]]\nname = {}\nrole = \"{role}\"\nsha256 = \"{sha256}\"",
-                toml_string(&name)
-            );
+            eprintln!("vtc: token {name:?} ({role}) created; it is shown only this once");
             Ok(Exit::Success)
         }
+        TokenAction::List => {
+            for t in store.tokens().await? {
+                let created = t.created_at.format(&Rfc3339).unwrap_or_default();
+                println!("{}\t{}\t{created}", t.name.escape_debug(), t.role);
+            }
+            Ok(Exit::Success)
+        }
+        TokenAction::Revoke { name } => {
+            if store.revoke_token(&name).await? {
+                eprintln!("vtc: token {name:?} revoked");
+                Ok(Exit::Success)
+            } else {
+                Err(usage(format!("no token named {name:?}")))
+            }
+        }
     }
-}
-
-/// `name` as a TOML basic string.
-fn toml_string(name: &str) -> String {
-    serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into())
 }
