@@ -117,3 +117,43 @@ impl IntoResponse for AppError {
         (self.status, Json(body)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    async fn body_of(err: AppError) -> (StatusCode, serde_json::Value) {
+        let response = err.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_5xx_hides_its_details_and_a_4xx_says_what_is_wrong() {
+        let (status, body) = body_of(AppError::internal("disk /var/lib/vtc/x is full")).await;
+        assert_eq!(status, 500);
+        assert_eq!(body["error"]["code"], "Internal");
+        assert!(!body.to_string().contains("/var/lib"), "{body}");
+
+        let unavailable = actions::ActionError::new(
+            actions::ErrorKind::Unavailable,
+            "connect to 10.0.0.7:443 refused",
+        );
+        let (status, body) = body_of(unavailable.into()).await;
+        assert_eq!(status, 503);
+        assert!(!body.to_string().contains("10.0.0.7"), "{body}");
+
+        let invalid = actions::ActionError::invalid("file_report: hash: missing field");
+        let (status, body) = body_of(invalid.into()).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["code"], "InvalidInput");
+        assert_eq!(body["error"]["message"], "file_report: hash: missing field");
+
+        let quota = actions::ActionError::new(actions::ErrorKind::QuotaExceeded, "spent");
+        assert_eq!(body_of(quota.into()).await.0, 429);
+    }
+}

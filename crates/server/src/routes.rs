@@ -121,6 +121,15 @@ async fn observable(
         &state.inner.enricher
     };
     let mut record = enricher.try_enrich_line(&input).await?;
+    // The input parsed, so a failure is VirusTotal's or the network's: a
+    // 503 (its details logged), not a 200 a playbook could read as clean.
+    if let Some(error) = &record.error {
+        return Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.code.clone(),
+            format!("{}: {}", record.indicator, error.message),
+        ));
+    }
     if !options.full {
         record.full = None;
     }

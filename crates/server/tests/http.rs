@@ -450,3 +450,19 @@ async fn bad_input_is_a_json_4xx_never_a_5xx() {
     }
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn virustotal_down_is_a_503_that_names_no_internals() {
+    let svc = start(EmulatorConfig {
+        fault_rate: 1.0,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let path = format!("/v1/observables/{}", new_hash("down"));
+    let (status, body) = svc.get(&path, Some(&svc.tokens.analyst)).await;
+    assert!(status.is_server_error(), "{status}: {body}");
+    assert!(body["error"]["code"].is_string(), "{body}");
+    let text = body.to_string();
+    assert!(!text.contains("127.0.0.1"), "no upstream address: {text}");
+    svc.stop().await;
+}
