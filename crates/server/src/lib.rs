@@ -125,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health())
         .merge(routes::observables())
         .merge(routes::reports())
+        .merge(routes::quota())
         .merge(routes::actions())
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::wrong_method)

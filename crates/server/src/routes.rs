@@ -32,6 +32,11 @@ pub(crate) fn reports() -> Router<AppState> {
     Router::new().route("/v1/reports/{type}/{*id}", get(report))
 }
 
+/// `GET /v1/quota`: the VirusTotal budget of each key (reader: spends nothing).
+pub(crate) fn quota() -> Router<AppState> {
+    Router::new().route("/v1/quota", get(quota_status))
+}
+
 /// `POST /v1/actions/{name}`: every action of the action library.
 pub(crate) fn actions() -> Router<AppState> {
     Router::new().route("/v1/actions/{name}", post(action))
@@ -134,6 +139,19 @@ async fn observable(
         record.full = None;
     }
     Ok(Json(record))
+}
+
+/// What the client's quota governor counts per key (by label, never the
+/// key): used and allowed per minute, day and month, and when it may next
+/// send. Per-client usage joins this when per-client quotas exist.
+async fn quota_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    state.inner.tokens.authorize(&headers, Role::Reader).await?;
+    Ok(Json(
+        json!({"keys": state.inner.enricher.client().quota_status()}),
+    ))
 }
 
 /// `{type}` of `/v1/reports`: VirusTotal's collection names.

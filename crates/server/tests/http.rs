@@ -367,6 +367,16 @@ async fn every_protected_route_checks_the_token_and_role() {
             "{method} {path}: {status} {answer}"
         );
     }
+    // The quota: a reader's, counting what the lookups above spent, by label.
+    let (status, refused) = svc.get("/v1/quota", None).await;
+    assert_error(status, &refused, StatusCode::UNAUTHORIZED);
+    let (status, quota) = svc.get("/v1/quota", Some(&t.reader)).await;
+    assert_eq!(status, StatusCode::OK, "{quota}");
+    let key = &quota["keys"][0];
+    assert!(key["key"].as_str().unwrap().starts_with("key-"), "{quota}");
+    assert!(key["day"]["used"].as_u64().unwrap() >= 1, "{quota}");
+    assert!(!quota.to_string().contains("service-key"), "never the key");
+
     // A malformed header is no token at all.
     let resp = svc
         .http
