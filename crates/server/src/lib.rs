@@ -138,14 +138,29 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(tower_http::trace::TraceLayer::new_for_http())
                 .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                    axum::http::StatusCode::GATEWAY_TIMEOUT,
-                    REQUEST_TIMEOUT,
-                ))
+                .layer(axum::middleware::from_fn(time_limit))
                 // axum's own limit, so a body too large is a JSON 413 from
                 // the handler (tower-http's would answer plain text).
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
+}
+
+/// Answers a request still running after [`REQUEST_TIMEOUT`] with a JSON
+/// 504 (tower-http's timeout layer would answer an empty body).
+async fn time_limit(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AppError::new(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            "Timeout",
+            format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+        )
+        .into_response(),
+    }
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then stops
