@@ -16,6 +16,9 @@ pub struct FileConfig {
     pub proxy: Option<String>,
     pub insecure: Option<bool>,
     pub format: Option<OutputFormat>,
+    /// Seconds one request to the API may take, answer included (default
+    /// 300); a server that never answers costs this per attempt.
+    pub timeout: Option<u64>,
     pub quota: QuotaConfig,
     pub keys: Vec<KeyConfig>,
     pub verdict: verdict::VerdictConfig,
@@ -38,6 +41,7 @@ impl std::fmt::Debug for FileConfig {
             )
             .field("insecure", &self.insecure)
             .field("format", &self.format)
+            .field("timeout", &self.timeout)
             .field("quota", &self.quota)
             .field("keys", &self.keys)
             .finish_non_exhaustive()
