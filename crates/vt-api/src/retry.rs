@@ -372,10 +372,7 @@ async fn api_error(response: Response, label: &str, inner: &Inner) -> Error {
         Err(e) => {
             return Error::Decode {
                 request: label.to_owned(),
-                reason: format!(
-                    "the {status} answer was cut short: {}",
-                    root_cause(&e)
-                ),
+                reason: format!("the {status} answer was cut short: {}", root_cause(&e)),
                 excerpt: String::new(),
                 truncated: true,
             }

@@ -691,7 +691,10 @@ pub struct FieldList(pub Vec<feeds::Field>);
 
 fn fault_kind(name: &str) -> Result<vt_emulator::FaultKind, String> {
     vt_emulator::FaultKind::parse(name).ok_or_else(|| {
-        let names: Vec<&str> = vt_emulator::FaultKind::ALL.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = vt_emulator::FaultKind::ALL
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
         format!("unknown fault kind {name:?}: use {}", names.join(", "))
     })
 }
