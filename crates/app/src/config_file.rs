@@ -102,8 +102,36 @@ impl FileConfig {
             path: path.clone(),
             source,
         })?;
-        FileConfig::parse(&text, &path)
+        let config = FileConfig::parse(&text, &path)?;
+        if config.holds_a_key() {
+            if let Some(mode) = readable_by_others(&path) {
+                tracing::warn!(
+                    "config file {} holds an API key and is readable by group or others (mode {mode:o}): run chmod 600 {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+        Ok(config)
     }
+
+    /// Whether the file holds a secret: a key of its own or in `[[keys]]`.
+    pub fn holds_a_key(&self) -> bool {
+        self.api_key.is_some() || !self.keys.is_empty()
+    }
+}
+
+/// The permission bits of `path` when group or others may read it.
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o044 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &Path) -> Option<u32> {
+    None
 }
 
 #[cfg(test)]
