@@ -86,8 +86,13 @@ impl Indicator {
         if input.len() > MAX_INPUT_LEN {
             return Err(ParseError::TooLong);
         }
-        let cleaned = refang(input.trim());
-        let s = cleaned.trim();
+        // Control characters around an indicator are noise like spaces:
+        // left in front, they hid a defanged scheme from `refang` while the
+        // URL parser dropped them, so `fxp://` stayed unrefanged (found by
+        // the fuzzer).
+        let edges = |c: char| c.is_whitespace() || c.is_control();
+        let cleaned = refang(input.trim_matches(edges));
+        let s = cleaned.trim_matches(edges);
         if s.is_empty() {
             return Err(ParseError::Empty);
         }

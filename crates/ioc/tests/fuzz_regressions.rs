@@ -1,0 +1,26 @@
+//! Inputs the fuzzer (`fuzz/fuzz_targets/indicator.rs`) found, kept so
+//! they stay fixed: each must parse or be refused without a panic, and
+//! what parses must parse again, equal, from its normal form.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly
+
+fn check(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let _ = ioc::refang(&text);
+    if let Ok(indicator) = ioc::Indicator::parse(&text) {
+        let normal = indicator.to_string();
+        let again = ioc::Indicator::parse(&normal)
+            .unwrap_or_else(|e| panic!("normal form {normal:?} of {text:?} does not parse: {e}"));
+        assert_eq!(again, indicator, "{text:?} -> {normal:?}");
+        let _ = indicator.vt_id();
+        let _ = indicator.gui_link();
+    }
+}
+
+#[test]
+fn crash_e919f973_a_url_in_a_url_after_control_characters() {
+    check(&[
+        26, 10, 10, 102, 120, 112, 58, 47, 47, 112, 58, 47, 47, 43, 47, 47, 10, 47, 47, 102, 120,
+        140,
+    ]);
+}
