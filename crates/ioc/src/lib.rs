@@ -91,7 +91,15 @@ impl Indicator {
         // URL parser dropped them, so `fxp://` stayed unrefanged (found by
         // the fuzzer).
         let edges = |c: char| c.is_whitespace() || c.is_control();
-        let cleaned = refang(input.trim_matches(edges));
+        // Tabs and line breaks inside are dropped first, as the URL parser
+        // drops them: else "(\n.)" passed refang and became "(.)" in the
+        // normal form, which refang then changed on the next parse.
+        let unbroken: String = input
+            .trim_matches(edges)
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+            .collect();
+        let cleaned = refang(&unbroken);
         let s = cleaned.trim_matches(edges);
         if s.is_empty() {
             return Err(ParseError::Empty);

@@ -24,3 +24,16 @@ fn crash_e919f973_a_url_in_a_url_after_control_characters() {
         140,
     ]);
 }
+
+#[test]
+fn crash_5a4a1c5d_a_defanged_dot_split_by_line_breaks() {
+    check(&[
+        109, 58, 47, 47, 101, 35, 199, 255, 10, 40, 46, 10, 41, 10, 255, 111,
+    ]);
+}
+
+#[test]
+fn line_breaks_inside_are_dropped_before_refanging() {
+    let url = ioc::Indicator::parse("hxxp://evil(\n.)test/a\tb").unwrap();
+    assert_eq!(url.to_string(), "http://evil.test/ab");
+}
