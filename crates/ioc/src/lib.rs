@@ -86,21 +86,22 @@ impl Indicator {
         if input.len() > MAX_INPUT_LEN {
             return Err(ParseError::TooLong);
         }
-        // Control characters around an indicator are noise like spaces:
-        // left in front, they hid a defanged scheme from `refang` while the
-        // URL parser dropped them, so `fxp://` stayed unrefanged (found by
-        // the fuzzer).
-        let edges = |c: char| c.is_whitespace() || c.is_control();
         // Tabs and line breaks inside are dropped first, as the URL parser
         // drops them: else "(\n.)" passed refang and became "(.)" in the
         // normal form, which refang then changed on the next parse.
         let unbroken: String = input
-            .trim_matches(edges)
+            .trim()
             .chars()
             .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
             .collect();
+        // Any other control character (NUL, SUB, ...) makes it no
+        // indicator: the URL parser would drop some of them silently, so
+        // that a leading SUB hid `fxp://` from refang (found by the fuzzer).
+        if unbroken.chars().any(char::is_control) {
+            return Err(ParseError::Unrecognised(bounded(input)));
+        }
         let cleaned = refang(&unbroken);
-        let s = cleaned.trim_matches(edges);
+        let s = cleaned.trim();
         if s.is_empty() {
             return Err(ParseError::Empty);
         }

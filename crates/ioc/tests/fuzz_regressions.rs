@@ -37,3 +37,17 @@ fn line_breaks_inside_are_dropped_before_refanging() {
     let url = ioc::Indicator::parse("hxxp://evil(\n.)test/a\tb").unwrap();
     assert_eq!(url.to_string(), "http://evil.test/ab");
 }
+
+#[test]
+fn crash_bf88817d_brackets_and_a_defanged_dot_in_a_url_with_userinfo() {
+    check(&[
+        70, 58, 47, 47, 70, 58, 47, 47, 91, 93, 93, 93, 93, 93, 91, 68, 79, 84, 93, 47, 93, 93, 93,
+        93, 93, 93, 93, 93, 91, 93, 93, 93, 93, 93, 43, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 58,
+        47, 93, 93, 58, 64, 150, 0, 191, 192, 197, 208, 47, 47, 91, 29, 70, 47, 93, 91, 91, 58, 93,
+        93, 93, 93, 47, 255, 255, 255, 255, 255, 93, 93, 93, 93, 93, 93, 93, 93, 91, 93, 93, 93,
+        93, 93, 43, 93, 91, 93, 93, 93, 93, 93, 93, 93, 93, 58, 47, 93, 93, 58, 47, 47, 91, 93, 70,
+        58, 47,
+    ]);
+    // The same without its control characters, which alone refuse it now.
+    check(b"F://F://[]]]]][DOT]/]]]]]]]][]]]]]+]]]]]]]]]]:/]]:@\xbf\xc0\xc5\xd0//[F/][[:]]]]/]]+][]]:/]]://[]F:/");
+}
