@@ -12,13 +12,15 @@ pub fn refang(input: &str) -> String {
     // refanging it again changes nothing (a replace-each-notation-once
     // version left "[:]" out of "[[:]]", found by the fuzzer). Linear: each
     // check looks at a few characters at the end.
-    const NOTATIONS: [(&str, &str); 9] = [
+    // Matched ignoring ASCII case: `[DOT]` and `(Dot)` are common, and a
+    // URL's host is lower-cased after refanging, so a `(doT)` left alone
+    // became `(dot)` in the normal form (fuzzer).
+    const NOTATIONS: [(&str, &str); 8] = [
         ("[.]", "."),
         ("(.)", "."),
         ("{.}", "."),
         ("[dot]", "."),
         ("(dot)", "."),
-        ("[DOT]", "."),
         ("[:]", ":"),
         ("[://]", "://"),
         ("[/]", "/"),
@@ -28,7 +30,12 @@ pub fn refang(input: &str) -> String {
         s.push(c);
         // Every notation ends in `]`, `)` or `}`; no replacement does.
         while matches!(s.chars().last(), Some(']' | ')' | '}')) {
-            let Some((from, to)) = NOTATIONS.iter().find(|(from, _)| s.ends_with(from)) else {
+            let ends_with = |from: &str| {
+                s.len() >= from.len()
+                    && s.is_char_boundary(s.len() - from.len())
+                    && s[s.len() - from.len()..].eq_ignore_ascii_case(from)
+            };
+            let Some((from, to)) = NOTATIONS.iter().find(|(from, _)| ends_with(from)) else {
                 break;
             };
             s.truncate(s.len() - from.len());

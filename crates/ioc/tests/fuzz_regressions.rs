@@ -51,3 +51,8 @@ fn crash_bf88817d_brackets_and_a_defanged_dot_in_a_url_with_userinfo() {
     // The same without its control characters, which alone refuse it now.
     check(b"F://F://[]]]]][DOT]/]]]]]]]][]]]]]+]]]]]]]]]]:/]]:@\xbf\xc0\xc5\xd0//[F/][[:]]]]/]]+][]]:/]]://[]F:/");
 }
+
+#[test]
+fn crash_72b44766_a_host_that_becomes_an_address_after_refanging() {
+    check(b"ws:///22222222(dot)4444(doT)44444444:");
+}
