@@ -436,6 +436,19 @@ mod tests {
     }
 
     #[test]
+    fn every_fault_kind_is_named_and_a_chosen_list_is_cycled() {
+        for (name, kind) in FaultKind::ALL {
+            assert_eq!(FaultKind::parse(name), Some(kind));
+            assert_eq!(kind.name(), name);
+        }
+        assert_eq!(FaultKind::parse("teapot"), None);
+        let chosen = [FaultKind::Hang, FaultKind::RateLimited];
+        let mut plan = FaultPlan::new(1.0, 9, &chosen);
+        let drawn: Vec<_> = (0..4).filter_map(|_| plan.draw()).collect();
+        assert_eq!(drawn, [chosen, chosen].concat());
+    }
+
+    #[test]
     fn faults_are_reproducible_and_cycle_through_every_kind() {
         let draws = |seed| {
             let mut plan = FaultPlan::new(0.5, seed, &[]);
