@@ -56,3 +56,8 @@ fn crash_bf88817d_brackets_and_a_defanged_dot_in_a_url_with_userinfo() {
 fn crash_72b44766_a_host_that_becomes_an_address_after_refanging() {
     check(b"ws:///22222222(dot)4444(doT)44444444:");
 }
+
+#[test]
+fn crash_7c314ab8_a_long_url_of_replacement_characters() {
+    check(include_bytes!("crash-7c314ab8.bin"));
+}
