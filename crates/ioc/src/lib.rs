@@ -116,7 +116,17 @@ impl Indicator {
             return Ok(Indicator::Ip(ip));
         }
         if s.contains("://") || (s.contains('/') && !s.contains(char::is_whitespace)) {
-            return Url::parse(s).map(Indicator::Url);
+            let url = Url::parse(s)?;
+            // Normalising (IDNA mapping, case) can assemble a notation such
+            // as "(dot)" out of characters that were none (fuzzer); such a
+            // normal form would refang into another URL on the next parse.
+            if refang(url.as_str()) != url.as_str() {
+                return Err(ParseError::InvalidUrl {
+                    input: bounded(input),
+                    reason: "normalising it made a defanging notation appear".into(),
+                });
+            }
+            return Ok(Indicator::Url(url));
         }
         if let Some(domain) = Domain::parse(s) {
             return Ok(Indicator::Domain(domain));

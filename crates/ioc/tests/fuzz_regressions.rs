@@ -61,3 +61,8 @@ fn crash_72b44766_a_host_that_becomes_an_address_after_refanging() {
 fn crash_7c314ab8_a_long_url_of_replacement_characters() {
     check(include_bytes!("crash-7c314ab8.bin"));
 }
+
+#[test]
+fn crash_c4ac1cf3_a_notation_assembled_by_normalising_the_host() {
+    check(include_bytes!("crash-c4ac1cf3.bin"));
+}
