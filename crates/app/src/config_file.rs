@@ -16,6 +16,9 @@ pub struct FileConfig {
     pub proxy: Option<String>,
     pub insecure: Option<bool>,
     pub format: Option<OutputFormat>,
+    /// Seconds one request to the API may take, answer included (default
+    /// 300); a server that never answers costs this per attempt.
+    pub timeout: Option<u64>,
     pub quota: QuotaConfig,
     pub keys: Vec<KeyConfig>,
     pub verdict: verdict::VerdictConfig,
@@ -38,6 +41,7 @@ impl std::fmt::Debug for FileConfig {
             )
             .field("insecure", &self.insecure)
             .field("format", &self.format)
+            .field("timeout", &self.timeout)
             .field("quota", &self.quota)
             .field("keys", &self.keys)
             .finish_non_exhaustive()
@@ -98,8 +102,36 @@ impl FileConfig {
             path: path.clone(),
             source,
         })?;
-        FileConfig::parse(&text, &path)
+        let config = FileConfig::parse(&text, &path)?;
+        if config.holds_a_key() {
+            if let Some(mode) = readable_by_others(&path) {
+                tracing::warn!(
+                    "config file {} holds an API key and is readable by group or others (mode {mode:o}): run chmod 600 {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+        Ok(config)
     }
+
+    /// Whether the file holds a secret: a key of its own or in `[[keys]]`.
+    pub fn holds_a_key(&self) -> bool {
+        self.api_key.is_some() || !self.keys.is_empty()
+    }
+}
+
+/// The permission bits of `path` when group or others may read it.
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o044 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &Path) -> Option<u32> {
+    None
 }
 
 #[cfg(test)]

@@ -211,6 +211,8 @@ pub struct Settings {
     pub format: Option<OutputFormat>,
     pub verdict: verdict::VerdictConfig,
     pub cache: enrich::CacheTtls,
+    /// How long one request may take (the config file's `timeout`).
+    pub request_timeout: Option<Duration>,
     /// Who hears why requests wait (a front end's notice or job status).
     pub quota_observer: Option<Arc<dyn vt_api::QuotaObserver>>,
 }
@@ -288,6 +290,7 @@ impl Settings {
             format: overrides.format.or(file.format),
             verdict: file.verdict,
             cache: file.cache,
+            request_timeout: file.timeout.filter(|s| *s > 0).map(Duration::from_secs),
             quota_observer: None,
         })
     }
@@ -395,6 +398,9 @@ impl Settings {
         }
         if self.insecure {
             builder = builder.danger_accept_invalid_certs(true);
+        }
+        if let Some(timeout) = self.request_timeout {
+            builder = builder.request_timeout(timeout);
         }
         if let Some(observer) = &self.quota_observer {
             builder = builder.quota_observer(observer.clone());

@@ -14,11 +14,13 @@
 
 mod batch;
 mod enricher;
+mod output_lock;
 mod spend;
 mod ttl;
 
 pub use batch::{BatchObserver, BatchOptions, Progress, Summary};
 pub use enricher::{EnrichOptions, Enricher};
+pub use output_lock::{open_exclusive_output, OutputLockError};
 pub use spend::{spent_ledger, StoreSpendLog};
 pub use ttl::CacheTtls;
 

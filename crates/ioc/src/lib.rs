@@ -86,7 +86,21 @@ impl Indicator {
         if input.len() > MAX_INPUT_LEN {
             return Err(ParseError::TooLong);
         }
-        let cleaned = refang(input.trim());
+        // Tabs and line breaks inside are dropped first, as the URL parser
+        // drops them: else "(\n.)" passed refang and became "(.)" in the
+        // normal form, which refang then changed on the next parse.
+        let unbroken: String = input
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+            .collect();
+        // Any other control character (NUL, SUB, ...) makes it no
+        // indicator: the URL parser would drop some of them silently, so
+        // that a leading SUB hid `fxp://` from refang (found by the fuzzer).
+        if unbroken.chars().any(char::is_control) {
+            return Err(ParseError::Unrecognised(bounded(input)));
+        }
+        let cleaned = refang(&unbroken);
         let s = cleaned.trim();
         if s.is_empty() {
             return Err(ParseError::Empty);
@@ -102,7 +116,17 @@ impl Indicator {
             return Ok(Indicator::Ip(ip));
         }
         if s.contains("://") || (s.contains('/') && !s.contains(char::is_whitespace)) {
-            return Url::parse(s).map(Indicator::Url);
+            let url = Url::parse(s)?;
+            // Normalising (IDNA mapping, case) can assemble a notation such
+            // as "(dot)" out of characters that were none (fuzzer); such a
+            // normal form would refang into another URL on the next parse.
+            if refang(url.as_str()) != url.as_str() {
+                return Err(ParseError::InvalidUrl {
+                    input: bounded(input),
+                    reason: "normalising it made a defanging notation appear".into(),
+                });
+            }
+            return Ok(Indicator::Url(url));
         }
         if let Some(domain) = Domain::parse(s) {
             return Ok(Indicator::Domain(domain));

@@ -6,20 +6,40 @@
 /// The scheme rewrite only applies at the start, so a path that happens to
 /// contain `hxxp` is left alone.
 pub fn refang(input: &str) -> String {
-    let mut s = input.to_owned();
-    for (from, to) in [
+    // One pass that re-checks the end after every character and every
+    // replacement, so what a replacement uncovers is replaced too
+    // ("[[.]]" -> "[.]" -> "."): the result holds none of the notations and
+    // refanging it again changes nothing (a replace-each-notation-once
+    // version left "[:]" out of "[[:]]", found by the fuzzer). Linear: each
+    // check looks at a few characters at the end.
+    // Matched ignoring ASCII case: `[DOT]` and `(Dot)` are common, and a
+    // URL's host is lower-cased after refanging, so a `(doT)` left alone
+    // became `(dot)` in the normal form (fuzzer).
+    const NOTATIONS: [(&str, &str); 8] = [
         ("[.]", "."),
         ("(.)", "."),
         ("{.}", "."),
         ("[dot]", "."),
         ("(dot)", "."),
-        ("[DOT]", "."),
         ("[:]", ":"),
         ("[://]", "://"),
         ("[/]", "/"),
-    ] {
-        if s.contains(from) {
-            s = s.replace(from, to);
+    ];
+    let mut s = String::with_capacity(input.len());
+    for c in input.chars() {
+        s.push(c);
+        // Every notation ends in `]`, `)` or `}`; no replacement does.
+        while matches!(s.chars().last(), Some(']' | ')' | '}')) {
+            let ends_with = |from: &str| {
+                s.len() >= from.len()
+                    && s.is_char_boundary(s.len() - from.len())
+                    && s[s.len() - from.len()..].eq_ignore_ascii_case(from)
+            };
+            let Some((from, to)) = NOTATIONS.iter().find(|(from, _)| ends_with(from)) else {
+                break;
+            };
+            s.truncate(s.len() - from.len());
+            s.push_str(to);
         }
     }
     let lower = s.get(..6).map(str::to_ascii_lowercase).unwrap_or_default();

@@ -33,7 +33,17 @@ impl Url {
         if parsed.host_str().is_none_or(str::is_empty) {
             return Err(invalid("no host".into()));
         }
-        Ok(Url(parsed.into()))
+        let normal: String = parsed.into();
+        // Percent-encoding can triple a URL; one whose normal form is too
+        // long to parse again is refused here (fuzzer), so every accepted
+        // indicator reads back from its normal form.
+        if normal.len() > crate::MAX_INPUT_LEN {
+            return Err(invalid(format!(
+                "longer than {} bytes once encoded",
+                crate::MAX_INPUT_LEN
+            )));
+        }
+        Ok(Url(normal))
     }
 
     pub fn as_str(&self) -> &str {

@@ -93,7 +93,9 @@ pub enum Error {
         reason: String,
         /// The first bytes of the body, bounded and scrubbed of keys.
         excerpt: String,
-        /// The body ended early (connection dropped or JSON cut off).
+        /// The body ended early (connection dropped or JSON cut off) or is
+        /// not JSON at all: a transport fault, worth another attempt of an
+        /// idempotent request. `false` for JSON of the wrong shape.
         truncated: bool,
     },
 

@@ -389,7 +389,7 @@ async fn attempt_once<T>(
     let stream_redirect = matches!(want, Want::Stream) && status.is_redirection();
     if !status.is_success() && !stream_redirect {
         let retry_after = retry_after(response.headers());
-        let error = api_error(response, inner).await;
+        let error = api_error(response, label, inner).await;
         return Err(Failure { error, retry_after });
     }
     match want {
@@ -417,7 +417,7 @@ async fn read_body(response: Response, label: &str) -> Result<Bytes, Error> {
 /// envelope, so the server is another one); else `ClientError`/
 /// `ServerError` with an excerpt of the body (a 5xx or 429 from a front
 /// server in trouble, worth a retry).
-async fn api_error(response: Response, inner: &Inner) -> Error {
+async fn api_error(response: Response, label: &str, inner: &Inner) -> Error {
     let status = response.status().as_u16();
     let server = server_of(response.url());
     let content_type = response
@@ -426,7 +426,20 @@ async fn api_error(response: Response, inner: &Inner) -> Error {
         .and_then(|v| v.to_str().ok())
         .map(|t| printable(t, 100))
         .unwrap_or_else(|| "no content type".into());
-    let body = response.bytes().await.unwrap_or_default();
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        // An error answer cut short says nothing of the server: without
+        // this, a 404 whose body was cut off read as "not the API" and an
+        // item failed for good on a transient fault.
+        Err(e) => {
+            return Error::Decode {
+                request: label.to_owned(),
+                reason: format!("the {status} answer was cut short: {}", root_cause(&e)),
+                excerpt: String::new(),
+                truncated: true,
+            }
+        }
+    };
     let envelope = serde_json::from_slice::<ErrorEnvelope>(&body);
     if envelope.is_err() && (400..500).contains(&status) && status != 429 {
         return Error::NotTheApi {
@@ -459,7 +472,10 @@ fn decode_error(label: &str, error: &serde_json::Error, body: &[u8], inner: &Inn
         request: label.to_owned(),
         reason: error.to_string(),
         excerpt: scrub(&excerpt(body), &inner.keys),
-        truncated: error.is_eof(),
+        // Not JSON at all (a front server's page, bytes garbled on the
+        // way) is worth another attempt like a cut-off body; JSON of the
+        // wrong shape is not (it would fail the same way again).
+        truncated: error.is_eof() || error.is_syntax(),
     }
 }
 

@@ -271,7 +271,8 @@ fn day_and_month(epoch: i64) -> (i64, i64) {
 }
 
 /// The ways an injected fault breaks an answer, used in turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FaultKind {
     /// 503 with a `TransientError` JSON body.
     Transient,
@@ -281,9 +282,53 @@ pub enum FaultKind {
     ConnectionReset,
     /// A 200 whose body stops halfway through its `Content-Length`.
     TruncatedBody,
+    /// 429 `QuotaExceededError` although the key's quota had room: the
+    /// "no warning" a client cannot predict from its budget.
+    RateLimited,
+    /// A 200 `application/json` whose body is not JSON (a front server's
+    /// page, bytes garbled on the way).
+    MalformedJson,
+    /// The right answer, but only after [`crate::EmulatorConfig::fault_delay`]
+    /// (set it above the client's timeout).
+    Slow,
+    /// The connection is accepted and the request read, and nothing is
+    /// ever answered (until `fault_delay` times ten has passed, so the
+    /// emulator can still shut down).
+    Hang,
 }
 
-const FAULT_CYCLE: [FaultKind; 4] = [
+impl FaultKind {
+    /// Every kind, by its command-line name.
+    pub const ALL: [(&'static str, FaultKind); 8] = [
+        ("503", FaultKind::Transient),
+        ("500", FaultKind::PlainServerError),
+        ("reset", FaultKind::ConnectionReset),
+        ("truncated", FaultKind::TruncatedBody),
+        ("429", FaultKind::RateLimited),
+        ("malformed", FaultKind::MalformedJson),
+        ("slow", FaultKind::Slow),
+        ("hang", FaultKind::Hang),
+    ];
+
+    /// The kind named `name` (`503`, `500`, `reset`, `truncated`, `429`,
+    /// `malformed`, `slow`, `hang`).
+    pub fn parse(name: &str) -> Option<FaultKind> {
+        FaultKind::ALL
+            .iter()
+            .find(|(n, _)| *n == name.trim())
+            .map(|(_, k)| *k)
+    }
+
+    pub fn name(self) -> &'static str {
+        FaultKind::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+/// The kinds used when none are chosen: the four that need no timeout.
+pub const DEFAULT_FAULT_KINDS: [FaultKind; 4] = [
     FaultKind::Transient,
     FaultKind::PlainServerError,
     FaultKind::ConnectionReset,
@@ -294,14 +339,22 @@ const FAULT_CYCLE: [FaultKind; 4] = [
 #[derive(Debug)]
 pub struct FaultPlan {
     rate: f64,
+    kinds: Vec<FaultKind>,
     rng: fastrand::Rng,
     next: usize,
 }
 
 impl FaultPlan {
-    pub fn new(rate: f64, seed: u64) -> FaultPlan {
+    /// Faults at `rate`, cycling through `kinds` (empty: the defaults).
+    pub fn new(rate: f64, seed: u64, kinds: &[FaultKind]) -> FaultPlan {
+        let kinds = if kinds.is_empty() {
+            DEFAULT_FAULT_KINDS.to_vec()
+        } else {
+            kinds.to_vec()
+        };
         FaultPlan {
             rate: rate.clamp(0.0, 1.0),
+            kinds,
             rng: fastrand::Rng::with_seed(seed),
             next: 0,
         }
@@ -316,7 +369,7 @@ impl FaultPlan {
         if self.rate <= 0.0 || self.rng.f64() >= self.rate {
             return None;
         }
-        let kind = FAULT_CYCLE[self.next % FAULT_CYCLE.len()];
+        let kind = *self.kinds.get(self.next % self.kinds.len().max(1))?;
         self.next += 1;
         Some(kind)
     }
@@ -383,14 +436,27 @@ mod tests {
     }
 
     #[test]
+    fn every_fault_kind_is_named_and_a_chosen_list_is_cycled() {
+        for (name, kind) in FaultKind::ALL {
+            assert_eq!(FaultKind::parse(name), Some(kind));
+            assert_eq!(kind.name(), name);
+        }
+        assert_eq!(FaultKind::parse("teapot"), None);
+        let chosen = [FaultKind::Hang, FaultKind::RateLimited];
+        let mut plan = FaultPlan::new(1.0, 9, &chosen);
+        let drawn: Vec<_> = (0..4).filter_map(|_| plan.draw()).collect();
+        assert_eq!(drawn, [chosen, chosen].concat());
+    }
+
+    #[test]
     fn faults_are_reproducible_and_cycle_through_every_kind() {
         let draws = |seed| {
-            let mut plan = FaultPlan::new(0.5, seed);
+            let mut plan = FaultPlan::new(0.5, seed, &[]);
             (0..40).map(|_| plan.draw()).collect::<Vec<_>>()
         };
         assert_eq!(draws(7), draws(7));
-        let mut always = FaultPlan::new(1.0, 1);
+        let mut always = FaultPlan::new(1.0, 1, &[]);
         let kinds: Vec<_> = (0..4).filter_map(|_| always.draw()).collect();
-        assert_eq!(kinds, FAULT_CYCLE.to_vec());
+        assert_eq!(kinds, DEFAULT_FAULT_KINDS.to_vec());
     }
 }

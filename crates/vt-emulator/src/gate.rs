@@ -10,7 +10,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use vt_model::ErrorCode;
 
 /// The key a request came with, put in its extensions for the handlers.
@@ -91,7 +91,7 @@ async fn answer(emu: &Emulator, template: &str, mut request: Request, next: Next
         None => next.run(request).await,
         Some(kind) => {
             tracing::debug!(?kind, "injecting fault");
-            inject(kind, request, next).await
+            inject(kind, emu.config().fault_delay, request, next).await
         }
     }
 }
@@ -124,8 +124,28 @@ fn authenticate(emu: &Emulator, request: &Request) -> Result<Caller, ApiError> {
     })
 }
 
-async fn inject(kind: FaultKind, request: Request, next: Next) -> Response {
+async fn inject(kind: FaultKind, delay: Duration, request: Request, next: Next) -> Response {
     match kind {
+        FaultKind::RateLimited => ApiError::new(
+            ErrorCode::QuotaExceeded,
+            "Quota exceeded (injected: the key's quota had room)",
+        )
+        .into_response(),
+        FaultKind::MalformedJson => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "<html><body>502 Bad Gateway</body></html>",
+        )
+            .into_response(),
+        FaultKind::Slow => {
+            tokio::time::sleep(delay).await;
+            next.run(request).await
+        }
+        FaultKind::Hang => {
+            // Bounded, so that a graceful shutdown still ends.
+            tokio::time::sleep(delay.saturating_mul(10)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
         FaultKind::Transient => ApiError::new(
             ErrorCode::Transient,
             "Transient error, please try again later",

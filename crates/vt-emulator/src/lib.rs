@@ -82,6 +82,7 @@ pub mod world;
 mod world_config;
 mod world_extras;
 
+pub use accounting::{FaultKind, DEFAULT_FAULT_KINDS};
 pub use fingerprint::key_fingerprint;
 pub use record::RecordConfig;
 pub use store::MAX_UPLOAD_BYTES;
@@ -122,6 +123,12 @@ pub struct EmulatorConfig {
     pub fault_rate: f64,
     /// Seed of the fault sequence, so faults are reproducible.
     pub fault_seed: u64,
+    /// The kinds of fault injected, in turn (empty: 503, 500, reset and
+    /// truncated body, the ones a client survives without a timeout).
+    pub fault_kinds: Vec<FaultKind>,
+    /// How long a [`FaultKind::Slow`] answer waits (a [`FaultKind::Hang`]
+    /// waits ten times this before the connection is dropped).
+    pub fault_delay: Duration,
     /// Folder of fixture objects (`*.json`) and `content/<sha256>` samples.
     pub fixtures: Option<PathBuf>,
     /// An analysis is `queued` for half of this, then `in-progress`, then `completed`.
@@ -149,6 +156,8 @@ impl Default for EmulatorConfig {
             latency: Duration::ZERO,
             fault_rate: 0.0,
             fault_seed: 0,
+            fault_kinds: Vec::new(),
+            fault_delay: Duration::from_secs(30),
             fixtures: None,
             analysis_delay: Duration::ZERO,
             public_keys: Vec::new(),
@@ -210,7 +219,7 @@ impl Emulator {
             Some(dir) => Fixtures::load(dir)?,
             None => Fixtures::default(),
         };
-        let faults = FaultPlan::new(config.fault_rate, config.fault_seed);
+        let faults = FaultPlan::new(config.fault_rate, config.fault_seed, &config.fault_kinds);
         let recorder = config
             .record
             .as_ref()

@@ -703,9 +703,17 @@ pub struct EmulatorArgs {
     /// Latency added to every API answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Fraction (0..1) of API requests that fail (503, 500, reset, truncated body).
+    /// Fraction (0..1) of API requests that fail (the kinds of --fault-kinds, in turn).
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
+    /// Kinds of fault, comma-separated, used in turn: 503, 500, reset, truncated,
+    /// 429 (without the quota being spent), malformed (JSON), slow (answers after
+    /// --fault-delay-ms), hang (never answers). Default: 503,500,reset,truncated.
+    #[arg(long, value_delimiter = ',', value_parser = fault_kind)]
+    pub fault_kinds: Vec<vt_emulator::FaultKind>,
+    /// How long a `slow` fault waits before answering, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub fault_delay_ms: u64,
     /// Seed for the fault sequence, so a faulty run can be replayed.
     #[arg(long, default_value_t = 0)]
     pub fault_seed: u64,
@@ -756,6 +764,16 @@ pub struct DemoArgs {
 /// The columns `--fields` chose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldList(pub Vec<feeds::Field>);
+
+fn fault_kind(name: &str) -> Result<vt_emulator::FaultKind, String> {
+    vt_emulator::FaultKind::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = vt_emulator::FaultKind::ALL
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        format!("unknown fault kind {name:?}: use {}", names.join(", "))
+    })
+}
 
 fn parse_fields(list: &str) -> Result<FieldList, String> {
     let fields = feeds::Field::parse_list(list).map_err(|e| e.to_string())?;

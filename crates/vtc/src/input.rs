@@ -105,24 +105,34 @@ impl CsvInput {
     /// that does not parse ends them.
     pub fn rows(self) -> impl Iterator<Item = (String, Vec<String>)> {
         let index = self.index;
-        self.csv.into_records().map_while(Result::ok).map(move |r| {
-            let cell = r.get(index).unwrap_or_default().to_owned();
-            (cell, r.iter().map(str::to_owned).collect())
-        })
+        self.csv
+            .into_byte_records()
+            .map_while(Result::ok)
+            .map(move |r| row_of(&r, index))
     }
 
     /// Sends each row as (the column's value, the whole row).
     pub fn read(mut self, mut send: impl FnMut(std::io::Result<(String, Vec<String>)>) -> bool) {
-        for row in self.csv.records() {
+        // Byte records: a row that is not UTF-8 is one bad row (its cell
+        // then fails to parse as an indicator), not the end of the run.
+        for row in self.csv.byte_records() {
             let item = row
-                .map(|r| {
-                    let cell = r.get(self.index).unwrap_or_default().to_owned();
-                    (cell, r.iter().map(str::to_owned).collect())
-                })
+                .map(|r| row_of(&r, self.index))
                 .map_err(|e| std::io::Error::other(e.to_string()));
             if !send(item) {
                 return;
             }
         }
     }
+}
+
+/// The row's cell at `index` and all its cells, as text (bytes that are
+/// not UTF-8 replaced), each bounded to [`MAX_LINE_BYTES`].
+fn row_of(record: &csv::ByteRecord, index: usize) -> (String, Vec<String>) {
+    let text = |field: &[u8]| {
+        let bounded = &field[..field.len().min(MAX_LINE_BYTES as usize)];
+        String::from_utf8_lossy(bounded).into_owned()
+    };
+    let cell = record.get(index).map(text).unwrap_or_default();
+    (cell, record.iter().map(text).collect())
 }

@@ -17,10 +17,15 @@ use std::time::{Duration, Instant};
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn vtc() -> Command {
+    // Never the user's own config or database: this test process's own.
+    let home = std::env::temp_dir().join(format!("vtc-report-tests-{}", std::process::id()));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vtc"));
     cmd.env_remove("VTC_CONFIG")
         .env_remove("VT_API_KEY")
-        .env_remove("VTC_API_URL");
+        .env_remove("VTC_API_URL")
+        .env_remove("VTC_DB")
+        .env("XDG_CONFIG_HOME", &home)
+        .env("XDG_DATA_HOME", &home);
     cmd
 }
 

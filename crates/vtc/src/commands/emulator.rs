@@ -31,6 +31,8 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         latency: Duration::from_millis(args.latency_ms),
         fault_rate: args.fault_rate,
         fault_seed: args.fault_seed,
+        fault_kinds: args.fault_kinds,
+        fault_delay: Duration::from_millis(args.fault_delay_ms),
         fixtures: args.fixtures,
         analysis_delay: Duration::from_millis(args.analysis_delay_ms),
         public_keys: args.public_keys,

@@ -90,8 +90,9 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
     // Open the output before any lookup: an unwritable path fails at once.
     let (sink, format): (Box<dyn Write + Send>, OutputFormat) = match &args.output {
         Some(path) => {
-            let file = File::create(path)
-                .map_err(|e| usage(format!("cannot write output file {}: {e}", path.display())))?;
+            // One run per output at a time: a second one refuses (exit 2)
+            // before it empties what the first is writing.
+            let file = enrich::open_exclusive_output(path).map_err(|e| usage(e.to_string()))?;
             (
                 Box::new(BufWriter::new(file)),
                 file_format(settings.format_flag, path),
