@@ -14,6 +14,7 @@
 
 mod batch;
 mod enricher;
+pub mod input;
 mod output_lock;
 mod spend;
 mod ttl;

@@ -11,7 +11,6 @@ mod cli;
 mod commands;
 mod config;
 mod exit;
-mod input;
 mod object_view;
 mod output;
 mod quota_notice;

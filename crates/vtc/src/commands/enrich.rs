@@ -3,9 +3,9 @@
 use crate::cli::{EnrichArgs, OutputFormat};
 use crate::config::Settings;
 use crate::exit::{usage, Exit};
-use crate::input::CsvInput;
 use crate::output::{file_format, record_writer_with_input, ExitTracker};
 use anyhow::Context;
+use enrich::input::{push_row, CsvInput, InputRows};
 use enrich::{BatchObserver, BatchOptions, Enricher, Progress, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -236,7 +236,7 @@ fn spawn_reader(
     let rows = match column {
         None => {
             std::thread::spawn(move || {
-                crate::input::read_lines(reader, |item| tx.blocking_send(item).is_ok())
+                enrich::input::read_lines(reader, |item| tx.blocking_send(item).is_ok())
             });
             None
         }
@@ -246,113 +246,36 @@ fn spawn_reader(
             let csv = tokio::task::block_in_place(|| CsvInput::open(reader, &column))
                 .map_err(|e| usage(format!("cannot read the input's CSV header: {e}")))?;
             let header = csv.header.clone();
-            let (source, queue) = match &input {
+            let (rows, queue) = match &input {
                 // A file is read a second time for the rows, so that a
                 // resumed run finds the rows of the records it replays.
                 Some(path) => (
-                    RowSource::File {
-                        path: path.clone(),
-                        column: column.clone(),
-                        rows: None,
-                    },
+                    InputRows::from_file(header, path.clone(), column.clone()),
                     None,
                 ),
                 None => {
-                    let queue = std::sync::Arc::new(std::sync::Mutex::new(
-                        std::collections::VecDeque::new(),
-                    ));
-                    (RowSource::Queue(queue.clone()), Some(queue))
+                    let (rows, queue) = InputRows::from_queue(header);
+                    (rows, Some(queue))
                 }
             };
             std::thread::spawn(move || {
                 csv.read(|item| {
                     let item = item.map(|(cell, row)| {
                         if let Some(queue) = &queue {
-                            lock(queue).push_back((cell.trim().to_owned(), row));
+                            push_row(queue, &cell, row);
                         }
                         cell
                     });
                     tx.blocking_send(item).is_ok()
                 })
             });
-            Some(InputRows { header, source })
+            Some(rows)
         }
     };
     let lines = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     }));
     Ok((lines, rows))
-}
-
-type RowQueue = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(String, Vec<String>)>>>;
-
-fn lock(
-    queue: &RowQueue,
-) -> std::sync::MutexGuard<'_, std::collections::VecDeque<(String, Vec<String>)>> {
-    queue
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Finds the input row of each record. Records come in input order (a
-/// resumed run's replayed ones first, also in input order), so one forward
-/// pass finds them; rows that got no record (blank, repeated) are passed.
-struct InputRows {
-    header: Vec<String>,
-    source: RowSource,
-}
-
-enum RowSource {
-    /// A second reader of the input file, reopened when a record's row is
-    /// behind it (a line a resumed run redoes).
-    File {
-        path: PathBuf,
-        column: String,
-        rows: Option<Box<dyn Iterator<Item = (String, Vec<String>)>>>,
-    },
-    /// Rows of stdin, put here by the reader as it sends their lines.
-    Queue(RowQueue),
-}
-
-impl InputRows {
-    /// The row whose column holds `input` (trimmed, as records have it);
-    /// empty when it cannot be found.
-    fn row_of(&mut self, input: &str) -> Vec<String> {
-        match &mut self.source {
-            RowSource::Queue(queue) => {
-                let mut queue = lock(queue);
-                match queue.iter().position(|(cell, _)| cell == input) {
-                    Some(at) => {
-                        queue.drain(..at);
-                        queue.pop_front().map(|(_, row)| row).unwrap_or_default()
-                    }
-                    None => Vec::new(),
-                }
-            }
-            RowSource::File { path, column, rows } => {
-                for pass in 0..2 {
-                    if rows.is_none() || pass == 1 {
-                        *rows = open_rows(path, column);
-                    }
-                    let Some(iter) = rows.as_mut() else {
-                        return Vec::new();
-                    };
-                    if let Some((_, row)) = iter.find(|(cell, _)| cell == input) {
-                        return row;
-                    }
-                }
-                Vec::new()
-            }
-        }
-    }
-}
-
-fn open_rows(path: &Path, column: &str) -> Option<Box<dyn Iterator<Item = (String, Vec<String>)>>> {
-    let file: Box<dyn Read + Send> = Box::new(File::open(path).ok()?);
-    let csv = CsvInput::open(file, column).ok()?;
-    Some(Box::new(
-        csv.rows().map(|(cell, row)| (cell.trim().to_owned(), row)),
-    ))
 }
 
 /// A progress bar on stderr when it is a terminal; nothing otherwise.

@@ -49,7 +49,7 @@ fn read_inputs(args: &[String]) -> anyhow::Result<Vec<String>> {
     for arg in args {
         if arg == "-" {
             let mut failed = None;
-            crate::input::read_lines(Box::new(std::io::stdin()), |line| match line {
+            enrich::input::read_lines(Box::new(std::io::stdin()), |line| match line {
                 Ok(line) => {
                     if !line.trim().is_empty() {
                         inputs.push(line);

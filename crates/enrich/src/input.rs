@@ -1,8 +1,11 @@
 //! Reading indicator lists: one per line, or one CSV column. Inputs come
 //! from anywhere (feeds, exports, attackers), so lines are bounded and bytes
-//! that are not UTF-8 become a bad line, not a failed run.
+//! that are not UTF-8 become a bad line, not a failed run. [`InputRows`]
+//! finds the input row of each record, so an enriched CSV keeps its columns.
 
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 /// The longest line read as one; the rest of a longer line is skipped, so a
 /// hostile input cannot make one line fill memory.
@@ -135,4 +138,109 @@ fn row_of(record: &csv::ByteRecord, index: usize) -> (String, Vec<String>) {
     };
     let cell = record.get(index).map(text).unwrap_or_default();
     (cell, record.iter().map(text).collect())
+}
+
+/// Rows of stdin, queued by the reader as it sends their lines.
+pub type RowQueue =
+    std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(String, Vec<String>)>>>;
+
+fn lock(
+    queue: &RowQueue,
+) -> std::sync::MutexGuard<'_, std::collections::VecDeque<(String, Vec<String>)>> {
+    queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Finds the input row of each record. Records come in input order (a
+/// resumed run's replayed ones first, also in input order), so one forward
+/// pass finds them; rows that got no record (blank, repeated) are passed.
+pub struct InputRows {
+    /// The input's own column names.
+    pub header: Vec<String>,
+    source: RowSource,
+}
+
+enum RowSource {
+    /// A second reader of the input file, reopened when a record's row is
+    /// behind it (a line a resumed run redoes).
+    File {
+        path: PathBuf,
+        column: String,
+        rows: Option<Box<dyn Iterator<Item = (String, Vec<String>)>>>,
+    },
+    /// Rows of stdin, put here by the reader as it sends their lines.
+    Queue(RowQueue),
+}
+
+impl InputRows {
+    /// The row whose column holds `input` (trimmed, as records have it);
+    /// empty when it cannot be found.
+    /// Rows found again by reading the input file `path` a second time,
+    /// so a resumed run finds the rows of the records it replays.
+    pub fn from_file(header: Vec<String>, path: PathBuf, column: String) -> InputRows {
+        InputRows {
+            header,
+            source: RowSource::File {
+                path,
+                column,
+                rows: None,
+            },
+        }
+    }
+
+    /// Rows of a stream read once (stdin): the reader pushes each row with
+    /// [`push_row`] as it sends its line.
+    pub fn from_queue(header: Vec<String>) -> (InputRows, RowQueue) {
+        let queue = RowQueue::default();
+        (
+            InputRows {
+                header,
+                source: RowSource::Queue(queue.clone()),
+            },
+            queue,
+        )
+    }
+
+    pub fn row_of(&mut self, input: &str) -> Vec<String> {
+        match &mut self.source {
+            RowSource::Queue(queue) => {
+                let mut queue = lock(queue);
+                match queue.iter().position(|(cell, _)| cell == input) {
+                    Some(at) => {
+                        queue.drain(..at);
+                        queue.pop_front().map(|(_, row)| row).unwrap_or_default()
+                    }
+                    None => Vec::new(),
+                }
+            }
+            RowSource::File { path, column, rows } => {
+                for pass in 0..2 {
+                    if rows.is_none() || pass == 1 {
+                        *rows = open_rows(path, column);
+                    }
+                    let Some(iter) = rows.as_mut() else {
+                        return Vec::new();
+                    };
+                    if let Some((_, row)) = iter.find(|(cell, _)| cell == input) {
+                        return row;
+                    }
+                }
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn open_rows(path: &Path, column: &str) -> Option<Box<dyn Iterator<Item = (String, Vec<String>)>>> {
+    let file: Box<dyn Read + Send> = Box::new(File::open(path).ok()?);
+    let csv = CsvInput::open(file, column).ok()?;
+    Some(Box::new(
+        csv.rows().map(|(cell, row)| (cell.trim().to_owned(), row)),
+    ))
+}
+
+/// Queues a row of stdin whose column held `cell`.
+pub fn push_row(queue: &RowQueue, cell: &str, row: Vec<String>) {
+    lock(queue).push_back((cell.trim().to_owned(), row));
 }
