@@ -5,6 +5,7 @@ use crate::CacheTtls;
 use ioc::Indicator;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use store::Store;
 use time::OffsetDateTime;
@@ -55,6 +56,8 @@ struct Inner {
     in_flight: InFlight,
     /// Cache writes still running behind a batch (see [`CacheWrite`]).
     pending_writes: Arc<PendingWrites>,
+    /// Lookups that shared another's call instead of making their own.
+    coalesced: std::sync::atomic::AtomicU64,
 }
 
 type InFlight = Arc<Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>>;
@@ -89,6 +92,7 @@ impl Enricher {
                 options,
                 in_flight: InFlight::default(),
                 pending_writes: Arc::default(),
+                coalesced: Default::default(),
             }),
         }
     }
@@ -108,6 +112,12 @@ impl Enricher {
 
     pub fn options(&self) -> &EnrichOptions {
         &self.inner.options
+    }
+
+    /// Lookups so far that waited on another's VirusTotal call for the same
+    /// indicator instead of making their own.
+    pub fn coalesced(&self) -> u64 {
+        self.inner.coalesced.load(Ordering::Relaxed)
     }
 
     /// Parses one input line and enriches it. Never fails: an input that is
@@ -268,10 +278,17 @@ impl Enricher {
                 .unwrap_or_else(|p| p.into_inner());
             in_flight.entry(key.clone()).or_default().clone()
         };
+        let mut fetched = false;
         let outcome = cell
-            .get_or_init(|| async { self.fetch(indicator, &key, &cell, write).await })
+            .get_or_init(|| {
+                fetched = true;
+                async { self.fetch(indicator, &key, &cell, write).await }
+            })
             .await
             .clone();
+        if !fetched {
+            self.inner.coalesced.fetch_add(1, Ordering::Relaxed);
+        }
         // A write behind the answer takes the indicator out of flight itself.
         if write == CacheWrite::Awaited || matches!(outcome, Outcome::Failed(_)) {
             let mut in_flight = self
