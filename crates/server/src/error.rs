@@ -6,7 +6,21 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+
+/// What every failure answers: `{"error": {"code", "message"}}`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable: VirusTotal's error code (`NotFoundError`, `QuotaExceededError`,
+    /// ...) or the service's own (`InvalidInput`, `Unauthorized`, ...).
+    pub code: String,
+    /// For people; a 5xx says only that the service failed.
+    pub message: String,
+}
 
 /// A failed request: the status, a stable code and a message for the caller.
 #[derive(Debug, Clone)]
@@ -113,7 +127,12 @@ impl IntoResponse for AppError {
         } else {
             self.message
         };
-        let body = json!({"error": {"code": self.code, "message": message}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

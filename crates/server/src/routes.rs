@@ -1,46 +1,19 @@
-//! The route groups, one function each, and their handlers.
+//! The handlers; [`crate::ROUTES`] says which path, method and role each
+//! one has. A protected handler runs after its token was checked (the
+//! [`Caller`] is in the request's extensions).
 
-use crate::{AppError, AppState, Role};
+use crate::{AppError, AppState, Caller, Role};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, Request, StatusCode, Uri};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{header, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use ioc::{Indicator, IndicatorKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tower_http::request_id::{MakeRequestId, RequestId};
-
-/// `/healthz` (the process answers) and `/readyz` (the store answers too):
-/// no token, for load balancers and orchestrators.
-pub(crate) fn health() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-}
-
-/// `GET /v1/observables/{indicator}`: one record (analyst: may spend quota).
-pub(crate) fn observables() -> Router<AppState> {
-    Router::new().route("/v1/observables/{*indicator}", get(observable))
-}
-
-/// `GET /v1/reports/{type}/{id}`: the cached object only (reader).
-pub(crate) fn reports() -> Router<AppState> {
-    Router::new().route("/v1/reports/{type}/{*id}", get(report))
-}
-
-/// `GET /v1/quota`: the VirusTotal budget of each key (reader: spends nothing).
-pub(crate) fn quota() -> Router<AppState> {
-    Router::new().route("/v1/quota", get(quota_status))
-}
-
-/// `POST /v1/actions/{name}`: every action of the action library.
-pub(crate) fn actions() -> Router<AppState> {
-    Router::new().route("/v1/actions/{name}", post(action))
-}
 
 pub(crate) async fn no_route() -> AppError {
     AppError::not_found("no such route")
@@ -54,11 +27,37 @@ pub(crate) async fn wrong_method() -> AppError {
     )
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// `{"status": "ok"}` / `{"status": "ready"}`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Status {
+    pub status: &'static str,
 }
 
-async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+pub(crate) async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics().render(
+        state.inner.enricher.client(),
+        state.inner.enricher.coalesced() + state.inner.refresher.coalesced(),
+    );
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+pub(crate) async fn openapi_document() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document_bytes(),
+    )
+        .into_response()
+}
+
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, AppError> {
     let inner = &state.inner;
     let probe = inner
         .store
@@ -69,7 +68,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> 
         )
         .await;
     match probe {
-        Ok(_) => Ok(Json(json!({"status": "ready"}))),
+        Ok(_) => Ok(Json(Status { status: "ready" })),
         Err(e) => {
             tracing::error!("readyz: the store does not answer: {e}");
             Err(AppError::new(
@@ -101,17 +100,11 @@ fn parse_query<T: serde::de::DeserializeOwned + Default>(uri: &Uri) -> Result<T,
         .map_err(|e| AppError::bad_request(format!("query string: {}", e.body_text())))
 }
 
-async fn observable(
+pub(crate) async fn observable(
     State(state): State<AppState>,
     Path(input): Path<String>,
-    headers: HeaderMap,
     uri: Uri,
 ) -> Result<Json<verdict::Record>, AppError> {
-    state
-        .inner
-        .tokens
-        .authorize(&headers, Role::Analyst)
-        .await?;
     let options: ObservableQuery = parse_query(&uri)?;
     if let Err(e) = Indicator::parse(&input) {
         return Err(AppError::new(
@@ -126,6 +119,7 @@ async fn observable(
         &state.inner.enricher
     };
     let mut record = enricher.try_enrich_line(&input).await?;
+    state.metrics().cache_lookup(record.cached);
     // The input parsed, so a failure is VirusTotal's or the network's: a
     // 503 (its details logged), not a 200 a playbook could read as clean.
     if let Some(error) = &record.error {
@@ -144,11 +138,7 @@ async fn observable(
 /// What the client's quota governor counts per key (by label, never the
 /// key): used and allowed per minute, day and month, and when it may next
 /// send. Per-client usage joins this when per-client quotas exist.
-async fn quota_status(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
-    state.inner.tokens.authorize(&headers, Role::Reader).await?;
+pub(crate) async fn quota_status(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     Ok(Json(
         json!({"keys": state.inner.enricher.client().quota_status()}),
     ))
@@ -165,12 +155,10 @@ fn collection_kind(collection: &str) -> Option<IndicatorKind> {
     }
 }
 
-async fn report(
+pub(crate) async fn report(
     State(state): State<AppState>,
     Path((collection, id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    state.inner.tokens.authorize(&headers, Role::Reader).await?;
     let kind = collection_kind(&collection).ok_or_else(|| {
         AppError::bad_request("type: must be files, urls, domains or ip_addresses")
     })?;
@@ -202,30 +190,34 @@ async fn report(
 
 /// The role an action needs: deleting is an admin's; everything else may
 /// spend quota, an analyst's.
-fn action_role(name: &str) -> Role {
+pub(crate) fn action_role(name: &str) -> Role {
     match name {
         "private_delete_file" => Role::Admin,
         _ => Role::Analyst,
     }
 }
 
-async fn action(
+pub(crate) async fn action(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, AppError> {
-    let action = actions::find(&name);
-    // Unknown names are refused after the token is checked, so the table
+    // Unknown names are refused after the token was checked, so the table
     // of actions is not shown to anyone without one.
-    let needed = action.map_or(Role::Reader, |a| action_role(a.name));
-    state.inner.tokens.authorize(&headers, needed).await?;
-    let action = action.ok_or_else(|| {
+    let action = actions::find(&name).ok_or_else(|| {
         AppError::not_found(format!(
             "no action {:?} (GET the list with `vtc action --list`)",
             name.chars().take(64).collect::<String>()
         ))
     })?;
+    let needed = action_role(action.name);
+    if caller.role < needed {
+        return Err(AppError::forbidden(format!(
+            "{} needs the {needed} role; the token has {}",
+            action.name, caller.role
+        )));
+    }
     let body = body.map_err(|e| AppError::new(e.status(), "InvalidBody", e.body_text()))?;
     let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})

@@ -395,7 +395,7 @@ async fn every_protected_route_checks_the_token_and_role() {
         StatusCode::OK,
         "cached by the observable case above"
     );
-    assert!(svc.state.store().revoke_token("ops").await.unwrap());
+    assert!(svc.state.tokens().revoke("ops").await.unwrap());
     let (status, answer) = svc.get(&report, Some(&t.admin)).await;
     assert_error(status, &answer, StatusCode::UNAUTHORIZED);
     svc.stop().await;

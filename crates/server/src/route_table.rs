@@ -1,0 +1,341 @@
+//! [`ROUTES`]: the one table of the service's routes. The router mounts
+//! each entry's handler behind its access check, the OpenAPI document
+//! prints each entry's operations, and the auth tests call each of them
+//! with every kind of token — so a route cannot be added to one of the
+//! three without the other two.
+
+use crate::openapi::Schemas;
+use crate::{routes, AppState, Role};
+use axum::routing::MethodRouter;
+use serde_json::{json, Value};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token: health, readiness, metrics, the OpenAPI document.
+    Public,
+    /// A bearer token of at least this role.
+    Role(Role),
+}
+
+/// The HTTP methods the service answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verb {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    /// The key of an OpenAPI path item.
+    pub fn openapi_key(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::Post => "post",
+            Verb::Delete => "delete",
+        }
+    }
+}
+
+/// One route of the service.
+pub struct Route {
+    pub verb: Verb,
+    /// In axum's syntax (`{*rest}` takes slashes).
+    pub path: &'static str,
+    /// Checked before the handler runs; a handler may ask for more (an
+    /// action that deletes needs an admin).
+    pub access: Access,
+    pub(crate) handler: fn() -> MethodRouter<AppState>,
+    /// What the OpenAPI document says of it: one operation, or one per
+    /// variant (an action each).
+    pub(crate) operations: fn(&Route, &mut Schemas) -> Vec<Operation>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.verb.as_str(), self.path)
+    }
+}
+
+impl Route {
+    /// The path in OpenAPI's syntax: `{*indicator}` becomes `{indicator}`.
+    pub fn openapi_path(&self) -> String {
+        self.path.replace("{*", "{")
+    }
+
+    /// `GET /v1/observables/{indicator}`: the route's name in metrics and
+    /// logs.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.verb.as_str(), self.openapi_path())
+    }
+
+    /// Its documented operations, with their schemas added to `schemas`.
+    pub fn operations(&self, schemas: &mut Schemas) -> Vec<Operation> {
+        (self.operations)(self, schemas)
+    }
+}
+
+/// One documented operation and a request that reaches it.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub verb: Verb,
+    /// OpenAPI path template (`/v1/actions/file_report`).
+    pub path: String,
+    /// What the handler finally requires (an action's own role).
+    pub access: Access,
+    /// A concrete path and body that reach the handler (the auth matrix
+    /// sends them; their answers with the right role are not 401/403).
+    pub example_path: String,
+    pub example_body: Option<String>,
+    /// The OpenAPI Operation Object, without the responses and security
+    /// every route of its access shares (the document adds those).
+    pub object: Value,
+}
+
+/// A file VirusTotal knows (EICAR), for examples.
+pub const EXAMPLE_SHA256: &str = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+
+/// Every route of the service. Adding one here mounts it, documents it and
+/// puts it under the auth matrix.
+pub static ROUTES: &[Route] = &[
+    Route {
+        verb: Verb::Get,
+        path: "/healthz",
+        access: Access::Public,
+        handler: || axum::routing::get(routes::healthz),
+        operations: |route, schemas| {
+            vec![single(
+                route,
+                "/healthz",
+                json!({
+                    "operationId": "healthz",
+                    "summary": "The process answers",
+                    "responses": {"200": json_response("ok", schemas.status())},
+                }),
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/readyz",
+        access: Access::Public,
+        handler: || axum::routing::get(routes::readyz),
+        operations: |route, schemas| {
+            vec![single(
+                route,
+                "/readyz",
+                json!({
+                    "operationId": "readyz",
+                    "summary": "The store answers too",
+                    "responses": {
+                        "200": json_response("ready", schemas.status()),
+                        "503": error_response("the store does not answer"),
+                    },
+                }),
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/metrics",
+        access: Access::Public,
+        handler: || axum::routing::get(routes::metrics),
+        operations: |route, _| {
+            vec![single(
+                route,
+                "/metrics",
+                json!({
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (text exposition format 0.0.4)",
+                    "responses": {"200": {
+                        "description": "the metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }},
+                }),
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/openapi.json",
+        access: Access::Public,
+        handler: || axum::routing::get(routes::openapi_document),
+        operations: |route, _| {
+            vec![single(
+                route,
+                "/openapi.json",
+                json!({
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {"200": json_response("the OpenAPI 3.1 document", json!({"type": "object"}))},
+                }),
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/v1/observables/{*indicator}",
+        access: Access::Role(Role::Analyst),
+        handler: || axum::routing::get(routes::observable),
+        operations: |route, schemas| {
+            vec![single(
+                route,
+                &format!("/v1/observables/{EXAMPLE_SHA256}"),
+                json!({
+                    "operationId": "observable",
+                    "summary": "Enrich one indicator: its record, from the cache when fresh",
+                    "description": "A file hash, URL, domain or IP address; defanged forms (`hxxp`, `[.]`) are accepted. Concurrent requests for one indicator share one VirusTotal call.",
+                    "parameters": [
+                        path_parameter("indicator", "A file hash, URL, domain or IP address", json!({"type": "string", "minLength": 1, "maxLength": 4096})),
+                        query_flag("refresh", "Ask VirusTotal whatever the cache holds"),
+                        query_flag("full", "Add the VirusTotal object as `full`"),
+                    ],
+                    "responses": {
+                        "200": json_response("the record", schemas.record()),
+                        "400": error_response("not an indicator, or a bad query string"),
+                        "429": error_response("the VirusTotal budget is spent"),
+                        "502": error_response("VirusTotal answered something that is not its API"),
+                        "503": error_response("VirusTotal failed, is unreachable or refused the key"),
+                        "504": error_response("no answer in time"),
+                    },
+                }),
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/v1/reports/{type}/{*id}",
+        access: Access::Role(Role::Reader),
+        handler: || axum::routing::get(routes::report),
+        operations: |route, _| {
+            vec![single(
+                route,
+                &format!("/v1/reports/files/{EXAMPLE_SHA256}"),
+                json!({
+                    "operationId": "report",
+                    "summary": "The cached VirusTotal object; never spends quota",
+                    "parameters": [
+                        path_parameter("type", "VirusTotal's collection", json!({"type": "string", "enum": ["files", "urls", "domains", "ip_addresses"]})),
+                        path_parameter("id", "A hash, URL, domain or IP address of that type", json!({"type": "string", "minLength": 1, "maxLength": 4096})),
+                    ],
+                    "responses": {
+                        "200": json_response("VirusTotal's answer as it came", json!({
+                            "type": "object",
+                            "required": ["data"],
+                            "properties": {"data": {"type": "object"}},
+                        })),
+                        "400": error_response("a bad type or id"),
+                        "404": error_response("not cached"),
+                    },
+                }),
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/v1/quota",
+        access: Access::Role(Role::Reader),
+        handler: || axum::routing::get(routes::quota_status),
+        operations: |route, schemas| {
+            vec![single(
+                route,
+                "/v1/quota",
+                json!({
+                    "operationId": "quota",
+                    "summary": "Each VirusTotal key's budget as the governor counts it, by label",
+                    "responses": {"200": json_response("the budgets", schemas.quota())},
+                }),
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/v1/actions/{name}",
+        access: Access::Role(Role::Analyst),
+        handler: || axum::routing::post(routes::action),
+        operations: action_operations,
+    },
+];
+
+/// One per action of the action library: each has its own input and output
+/// schema (the ones `vtc action --schema` prints) and role.
+fn action_operations(_route: &Route, schemas: &mut Schemas) -> Vec<Operation> {
+    actions::ACTIONS
+        .iter()
+        .map(|action| {
+            let input = schemas.action_schema(action.name, action.input_schema());
+            let output = schemas.action_schema(action.name, action.output_schema());
+            let path = format!("/v1/actions/{}", action.name);
+            let role = routes::action_role(action.name);
+            Operation {
+                verb: Verb::Post,
+                path: path.clone(),
+                access: Access::Role(role),
+                example_path: path,
+                example_body: Some("{}".into()),
+                object: json!({
+                    "operationId": format!("action_{}", action.name),
+                    "summary": action.description,
+                    "description": format!("VirusTotal: {}. The same JSON in and out as `vtc action {}`.", action.api, action.name),
+                    "requestBody": {
+                        "required": false,
+                        "content": {"application/json": {"schema": input}},
+                    },
+                    "responses": {
+                        "200": json_response("`data` is the action's output", json!({
+                            "type": "object",
+                            "required": ["data"],
+                            "properties": {"data": output},
+                        })),
+                        "400": error_response("the body is not JSON or not the action's input (the field is named)"),
+                        "404": error_response("VirusTotal has no such object"),
+                        "409": error_response("already done (a vote, a comment)"),
+                        "413": error_response("the body is over the limit"),
+                        "429": error_response("the VirusTotal budget is spent"),
+                        "502": error_response("VirusTotal's answer failed its check"),
+                        "503": error_response("VirusTotal failed or is unreachable"),
+                        "504": error_response("no answer in time"),
+                    },
+                }),
+            }
+        })
+        .collect()
+}
+
+fn single(route: &Route, example_path: &str, object: Value) -> Operation {
+    Operation {
+        verb: route.verb,
+        path: route.openapi_path(),
+        access: route.access,
+        example_path: example_path.to_owned(),
+        example_body: None,
+        object,
+    }
+}
+
+fn path_parameter(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
+}
+
+fn query_flag(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "boolean", "default": false}})
+}
+
+pub(crate) fn json_response(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+pub(crate) fn error_response(description: &str) -> Value {
+    json_response(
+        description,
+        json!({"$ref": "#/components/schemas/ErrorBody"}),
+    )
+}
