@@ -30,7 +30,7 @@ pub use auth::{
 pub use error::AppError;
 pub use metrics::{Gauge, Metrics};
 pub use openapi::document as openapi_document;
-pub use route_table::{Access, Operation, Route, Verb, EXAMPLE_SHA256, ROUTES};
+pub use route_table::{operations, Access, Operation, Route, Verb, EXAMPLE_SHA256, ROUTES};
 
 use axum::Router;
 use std::future::Future;

@@ -28,7 +28,7 @@ pub struct Schemas {
 }
 
 impl Schemas {
-    fn new() -> Schemas {
+    pub(crate) fn new() -> Schemas {
         let mut settings = SchemaSettings::draft2020_12();
         settings.definitions_path = "/components/schemas".into();
         settings.meta_schema = None;

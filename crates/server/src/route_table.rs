@@ -265,6 +265,16 @@ pub static ROUTES: &[Route] = &[
     },
 ];
 
+/// Every documented operation of [`ROUTES`], in table order: what the auth
+/// tests call.
+pub fn operations() -> Vec<Operation> {
+    let mut schemas = Schemas::new();
+    ROUTES
+        .iter()
+        .flat_map(|route| route.operations(&mut schemas))
+        .collect()
+}
+
 /// One per action of the action library: each has its own input and output
 /// schema (the ones `vtc action --schema` prints) and role.
 fn action_operations(_route: &Route, schemas: &mut Schemas) -> Vec<Operation> {
