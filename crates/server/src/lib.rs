@@ -54,7 +54,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// A body still arriving after this is a 408.
     pub body_read_timeout: Duration,
-    /// Request line and headers together; larger is a 431. At least 8 KiB.
+    /// Request line and headers together; larger (or more than 100
+    /// headers) is a 431.
     pub max_header_bytes: usize,
 }
 
@@ -242,7 +243,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
+        .max_header_size(limits.max_header_bytes);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

@@ -33,6 +33,15 @@ pub async fn start(config: EmulatorConfig) -> Service {
 
 /// With other bounds (shorter timeouts for the hostile-client tests).
 pub async fn start_with(config: EmulatorConfig, limits: server::Limits) -> Service {
+    start_with_file(config, limits, app::FileConfig::default()).await
+}
+
+/// With a config file's settings too (a short client timeout for faults).
+pub async fn start_with_file(
+    config: EmulatorConfig,
+    limits: server::Limits,
+    file: app::FileConfig,
+) -> Service {
     let emu = Emulator::new(config)
         .unwrap()
         .spawn(([127, 0, 0, 1], 0).into())
@@ -50,7 +59,7 @@ pub async fn start_with(config: EmulatorConfig, limits: server::Limits) -> Servi
         },
         ..app::Overrides::default()
     };
-    let settings = app::Settings::from_parts(&overrides, app::FileConfig::default()).unwrap();
+    let settings = app::Settings::from_parts(&overrides, file).unwrap();
     let state = server::AppState::build(&settings)
         .await
         .unwrap()
