@@ -33,7 +33,12 @@ pub async fn start(config: EmulatorConfig) -> Service {
 
 /// With other bounds (shorter timeouts for the hostile-client tests).
 pub async fn start_with(config: EmulatorConfig, limits: server::Limits) -> Service {
-    start_with_file(config, limits, app::FileConfig::default()).await
+    start_setup(Setup {
+        emulator: config,
+        limits,
+        ..Setup::default()
+    })
+    .await
 }
 
 /// With a config file's settings too (a short client timeout for faults).
@@ -42,6 +47,46 @@ pub async fn start_with_file(
     limits: server::Limits,
     file: app::FileConfig,
 ) -> Service {
+    start_setup(Setup {
+        emulator: config,
+        limits,
+        file,
+        ..Setup::default()
+    })
+    .await
+}
+
+/// Everything a test may choose.
+pub struct Setup {
+    pub emulator: EmulatorConfig,
+    pub limits: server::Limits,
+    pub file: app::FileConfig,
+    /// The service key's budget; unlimited by default.
+    pub quota: app::QuotaConfig,
+}
+
+impl Default for Setup {
+    fn default() -> Setup {
+        Setup {
+            emulator: EmulatorConfig::default(),
+            limits: server::Limits::default(),
+            file: app::FileConfig::default(),
+            quota: app::QuotaConfig {
+                minute: Some(0),
+                day: Some(0),
+                month: Some(0),
+            },
+        }
+    }
+}
+
+pub async fn start_setup(setup: Setup) -> Service {
+    let Setup {
+        emulator: config,
+        limits,
+        file,
+        quota,
+    } = setup;
     let emu = Emulator::new(config)
         .unwrap()
         .spawn(([127, 0, 0, 1], 0).into())
@@ -52,11 +97,7 @@ pub async fn start_with_file(
         api_key: Some("service-key".into()),
         api_url: Some(emu.api_url()),
         db: Some(dir.path().join("vtc.sqlite").display().to_string()),
-        quota: app::QuotaConfig {
-            minute: Some(0),
-            day: Some(0),
-            month: Some(0),
-        },
+        quota,
         ..app::Overrides::default()
     };
     let settings = app::Settings::from_parts(&overrides, file).unwrap();
