@@ -28,6 +28,8 @@ pub struct AppError {
     status: StatusCode,
     code: String,
     message: String,
+    /// Seconds for a `Retry-After` header (429, 503).
+    retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -36,7 +38,18 @@ impl AppError {
             status,
             code: code.into(),
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The answer says when to try again (`Retry-After`, in seconds).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -108,7 +121,14 @@ impl From<enrich::EnrichError> for AppError {
                 } else {
                     (StatusCode::SERVICE_UNAVAILABLE, "Unavailable")
                 };
-                AppError::new(status, code, format!("virustotal: {source}"))
+                let error = AppError::new(status, code, format!("virustotal: {source}"));
+                match *source {
+                    vt_api::Error::QuotaExhausted { resets_at, .. } => {
+                        let wait = resets_at - time::OffsetDateTime::now_utc();
+                        error.with_retry_after(wait.whole_seconds().max(1).unsigned_abs())
+                    }
+                    _ => error,
+                }
             }
             other => AppError::internal(other),
         }
@@ -133,7 +153,13 @@ impl IntoResponse for AppError {
                 message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -49,6 +49,12 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// A request still running after this is a 504.
     pub request_timeout: Duration,
+    /// A lookup or action still waiting for VirusTotal after this is
+    /// answered: 429 with `Retry-After` when the governor is holding the
+    /// keys back (a 429 back-off, a spent minute), else 504. Interactive
+    /// callers learn when to come back instead of holding a connection
+    /// through a back-off of minutes.
+    pub lookup_timeout: Duration,
     /// A request whose headers have not all arrived after this (from the
     /// connection's start or the previous answer) loses its connection.
     pub header_read_timeout: Duration,
@@ -64,6 +70,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: REQUEST_TIMEOUT,
+            lookup_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,

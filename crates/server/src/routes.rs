@@ -118,7 +118,7 @@ pub(crate) async fn observable(
     } else {
         &state.inner.enricher
     };
-    let mut record = enricher.try_enrich_line(&input).await?;
+    let mut record = bounded(&state, enricher.try_enrich_line(&input)).await??;
     state.metrics().cache_lookup(record.cached);
     // The input parsed, so a failure is VirusTotal's or the network's: a
     // 503 (its details logged), not a 200 a playbook could read as clean.
@@ -227,8 +227,46 @@ pub(crate) async fn action(
         serde_json::from_slice(&body)
             .map_err(|e| AppError::bad_request(format!("the body is not JSON: {e}")))?
     };
-    let data = action.run(&state.inner.actions, input).await?;
+    let data = bounded(&state, action.run(&state.inner.actions, input)).await??;
     Ok(Json(json!({ "data": data })))
+}
+
+/// `work` under [`crate::Limits::lookup_timeout`]. Past it the work is
+/// dropped (a lookup shared with others goes on for them) and the caller
+/// hears 429 with `Retry-After` if the governor is holding every key back,
+/// else 504.
+async fn bounded<T>(state: &AppState, work: impl std::future::Future<Output = T>) -> Result<T, AppError> {
+    let limit = state.limits().lookup_timeout;
+    match tokio::time::timeout(limit, work).await {
+        Ok(done) => Ok(done),
+        Err(_) => {
+            let now = time::OffsetDateTime::now_utc();
+            let next_free = state
+                .inner
+                .enricher
+                .client()
+                .quota_status()
+                .iter()
+                .filter_map(|k| k.next_free_slot)
+                .min();
+            match next_free {
+                Some(at) if at > now => {
+                    let wait = (at - now).whole_seconds().max(1).unsigned_abs();
+                    Err(AppError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "QuotaExceededError",
+                        format!("VirusTotal's budget holds requests back; try again in {wait} s"),
+                    )
+                    .with_retry_after(wait))
+                }
+                _ => Err(AppError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "Timeout",
+                    format!("VirusTotal did not answer within {} s", limit.as_secs()),
+                )),
+            }
+        }
+    }
 }
 
 /// `x-request-id`: a number per request, unless the caller sent one.
