@@ -4,8 +4,8 @@
 use crate::CacheTtls;
 use ioc::Indicator;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::Store;
 use time::OffsetDateTime;

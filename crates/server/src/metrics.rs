@@ -264,10 +264,7 @@ impl Metrics {
                     } else {
                         usage.used
                     };
-                    let _ = writeln!(
-                        out,
-                        "{name}{{key=\"{key}\",window=\"{window}\"}} {value}"
-                    );
+                    let _ = writeln!(out, "{name}{{key=\"{key}\",window=\"{window}\"}} {value}");
                 }
             }
         }
@@ -331,12 +328,36 @@ mod tests {
             .build()
             .unwrap();
         let text = metrics.render(&client, 0);
-        assert!(text.contains("vtc_http_requests_total{route=\"GET /a\",status=\"200\"} 2"), "{text}");
-        assert!(text.contains("vtc_http_requests_total{route=\"unmatched\",status=\"404\"} 2"), "{text}");
-        assert!(text.contains("vtc_http_request_duration_seconds_bucket{route=\"GET /a\",le=\"0.0005\"} 1"), "{text}");
-        assert!(text.contains("vtc_http_request_duration_seconds_bucket{route=\"GET /a\",le=\"0.005\"} 2"), "{text}");
-        assert!(text.contains("vtc_http_request_duration_seconds_bucket{route=\"GET /a\",le=\"+Inf\"} 2"), "{text}");
-        assert!(text.contains("vtc_http_request_duration_seconds_count{route=\"unmatched\"} 2"), "{text}");
+        assert!(
+            text.contains("vtc_http_requests_total{route=\"GET /a\",status=\"200\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vtc_http_requests_total{route=\"unmatched\",status=\"404\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "vtc_http_request_duration_seconds_bucket{route=\"GET /a\",le=\"0.0005\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "vtc_http_request_duration_seconds_bucket{route=\"GET /a\",le=\"0.005\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "vtc_http_request_duration_seconds_bucket{route=\"GET /a\",le=\"+Inf\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("vtc_http_request_duration_seconds_count{route=\"unmatched\"} 2"),
+            "{text}"
+        );
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

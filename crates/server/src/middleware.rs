@@ -55,7 +55,8 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
 }
 
 /// For JSON and text: nothing may load, nothing may frame it.
-const CSP_API: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const CSP_API: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 /// For the pages under `/reports/`: their own inline styles and images,
 /// no script at all.
 const CSP_PAGE: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -135,7 +136,10 @@ pub(crate) async fn read_body(
     let limited = http_body_util::Limited::new(body, limits.max_body_bytes);
     let bytes = match tokio::time::timeout(limits.body_read_timeout, limited.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             return too_large()
         }
         Ok(Err(e)) => {
@@ -158,5 +162,6 @@ pub(crate) async fn read_body(
             .into_response()
         }
     };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }

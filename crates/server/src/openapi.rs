@@ -104,7 +104,9 @@ impl Schemas {
         };
         let clashes = defs.iter().any(|(name, def)| {
             let rewritten = rewrite_refs(def.clone(), &|n| n.to_owned());
-            self.hoisted.get(name).is_some_and(|kept| *kept != rewritten)
+            self.hoisted
+                .get(name)
+                .is_some_and(|kept| *kept != rewritten)
                 || self.generator.definitions().contains_key(name)
         });
         let rename = |name: &str| {
@@ -192,9 +194,7 @@ pub fn document() -> Value {
                     object.insert("security".into(), json!([]));
                 }
             }
-            let item = paths
-                .entry(operation.path)
-                .or_insert_with(|| json!({}));
+            let item = paths.entry(operation.path).or_insert_with(|| json!({}));
             if let Some(item) = item.as_object_mut() {
                 item.insert(operation.verb.openapi_key().into(), object);
             }

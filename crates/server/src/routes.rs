@@ -43,7 +43,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         state.inner.enricher.coalesced() + state.inner.refresher.coalesced(),
     );
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()
@@ -235,7 +238,10 @@ pub(crate) async fn action(
 /// dropped (a lookup shared with others goes on for them) and the caller
 /// hears 429 with `Retry-After` if the governor is holding every key back,
 /// else 504.
-async fn bounded<T>(state: &AppState, work: impl std::future::Future<Output = T>) -> Result<T, AppError> {
+async fn bounded<T>(
+    state: &AppState,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, AppError> {
     let limit = state.limits().lookup_timeout;
     match tokio::time::timeout(limit, work).await {
         Ok(done) => Ok(done),

@@ -63,7 +63,11 @@ async fn every_route_refuses_no_wrong_revoked_and_low_tokens_and_admits_the_righ
             ("a revoked token", Some(revoked.clone())),
         ] {
             let (status, body) = answer(call(token).await).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} with {case}: {body}");
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{what} with {case}: {body}"
+            );
             assert_error(status, &body, StatusCode::UNAUTHORIZED);
             refusals += 1;
         }
@@ -79,7 +83,11 @@ async fn every_route_refuses_no_wrong_revoked_and_low_tokens_and_admits_the_righ
         assert_error(status, &body, StatusCode::UNAUTHORIZED);
         if let Some(low) = below(role) {
             let (status, body) = answer(call(Some(token_of(low))).await).await;
-            assert_eq!(status, StatusCode::FORBIDDEN, "{what} with a {low} token: {body}");
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{what} with a {low} token: {body}"
+            );
             assert_error(status, &body, StatusCode::FORBIDDEN);
             refusals += 1;
         }
@@ -88,7 +96,10 @@ async fn every_route_refuses_no_wrong_revoked_and_low_tokens_and_admits_the_righ
             status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
             "{what} with a {role} token: {status} {body}"
         );
-        assert!(!status.is_server_error(), "{what} with a {role} token: {status} {body}");
+        assert!(
+            !status.is_server_error(),
+            "{what} with a {role} token: {status} {body}"
+        );
     }
     println!(
         "auth matrix: {} operations of {} routes, {refusals} refusals checked",

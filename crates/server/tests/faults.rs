@@ -44,8 +44,14 @@ async fn service(config: EmulatorConfig) -> Service {
 /// What must match between a faulty and a clean run.
 fn essence(record: &Value) -> Value {
     serde_json::json!([
-        record["indicator"], record["type"], record["id"], record["verdict"],
-        record["malicious"], record["suspicious"], record["total"], record["error"],
+        record["indicator"],
+        record["type"],
+        record["id"],
+        record["verdict"],
+        record["malicious"],
+        record["suspicious"],
+        record["total"],
+        record["error"],
     ])
 }
 
@@ -93,7 +99,11 @@ async fn every_fault_kind_gives_the_right_record_or_a_json_gateway_error() {
                 let (status, body, retry_after) = lookup(&svc, indicator, name).await;
                 match status {
                     StatusCode::OK => {
-                        assert_eq!(&essence(&body), expected, "{name}: {indicator}: a wrong record");
+                        assert_eq!(
+                            &essence(&body),
+                            expected,
+                            "{name}: {indicator}: a wrong record"
+                        );
                         right += 1;
                     }
                     StatusCode::BAD_GATEWAY
@@ -103,7 +113,10 @@ async fn every_fault_kind_gives_the_right_record_or_a_json_gateway_error() {
                         refused += 1;
                     }
                     StatusCode::TOO_MANY_REQUESTS if *kind == FaultKind::RateLimited => {
-                        assert_eq!(body["error"]["code"], "QuotaExceededError", "{name}: {body}");
+                        assert_eq!(
+                            body["error"]["code"], "QuotaExceededError",
+                            "{name}: {body}"
+                        );
                         let seconds: u64 = retry_after.expect("Retry-After").parse().unwrap();
                         assert!((1..=120).contains(&seconds), "{seconds}");
                         refused += 1;
@@ -120,5 +133,8 @@ async fn every_fault_kind_gives_the_right_record_or_a_json_gateway_error() {
         println!("fault {name}: {right} right records, {refused} JSON errors");
     }
     let total_right: usize = results.iter().map(|r| r.1).sum();
-    assert!(total_right > 0, "retries should carry most lookups through: {results:?}");
+    assert!(
+        total_right > 0,
+        "retries should carry most lookups through: {results:?}"
+    );
 }

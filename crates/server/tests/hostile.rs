@@ -38,7 +38,10 @@ async fn read_all(stream: &mut TcpStream, within: Duration) -> String {
 async fn a_body_over_the_limit_is_a_json_413_declared_or_not() {
     let svc = start(EmulatorConfig::default()).await;
     let analyst = Some(svc.tokens.analyst.as_str());
-    let big = format!(r#"{{"hash": "{}"}}"#, "a".repeat(server::MAX_BODY_BYTES + 10));
+    let big = format!(
+        r#"{{"hash": "{}"}}"#,
+        "a".repeat(server::MAX_BODY_BYTES + 10)
+    );
     let (status, body) = svc.post("/v1/actions/file_report", analyst, &big).await;
     assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE);
     // Chunked, so no Content-Length says so in advance.
@@ -86,7 +89,9 @@ async fn huge_headers_are_refused_with_431_and_the_service_goes_on() {
         // A thousand small ones.
         format!(
             "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
-            (0..1000).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()
+            (0..1000)
+                .map(|i| format!("X-H{i}: v\r\n"))
+                .collect::<String>()
         ),
     ] {
         let mut stream = TcpStream::connect(addr(&svc)).await.unwrap();
@@ -114,7 +119,10 @@ async fn a_slowloris_client_is_cut_off_while_others_are_served() {
         tokio::spawn(async move {
             let started = Instant::now();
             let mut stream = TcpStream::connect(addr).await.unwrap();
-            for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ".iter().chain([b'a'; 200].iter()) {
+            for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                .iter()
+                .chain([b'a'; 200].iter())
+            {
                 if stream.write_all(&[*byte]).await.is_err() {
                     return started.elapsed();
                 }
@@ -154,7 +162,10 @@ async fn a_slowloris_client_is_cut_off_while_others_are_served() {
                     }
                 }
             }
-            (started.elapsed(), read_all(&mut stream, Duration::from_secs(5)).await)
+            (
+                started.elapsed(),
+                read_all(&mut stream, Duration::from_secs(5)).await,
+            )
         })
     };
     // Meanwhile, others are served at once.
@@ -166,9 +177,15 @@ async fn a_slowloris_client_is_cut_off_while_others_are_served() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let cut_after = slow_headers.await.unwrap();
-    assert!(cut_after < Duration::from_secs(5), "headers cut after {cut_after:?}");
+    assert!(
+        cut_after < Duration::from_secs(5),
+        "headers cut after {cut_after:?}"
+    );
     let (cut_after, reply) = slow_body.await.unwrap();
-    assert!(cut_after < Duration::from_secs(5), "body cut after {cut_after:?}");
+    assert!(
+        cut_after < Duration::from_secs(5),
+        "body cut after {cut_after:?}"
+    );
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     assert!(reply.contains(r#""code":"BodyTimeout""#), "{reply}");
     svc.stop().await;
@@ -193,14 +210,27 @@ async fn every_answer_has_a_content_security_policy_and_nosniff() {
                 .unwrap_or_else(|| panic!("{path}: no CSP"));
             assert!(csp.starts_with("default-src 'none'"), "{path}: {csp}");
             assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
-            assert_eq!(resp.headers()["x-content-type-options"], "nosniff", "{path}");
-            assert!(!resp.status().is_server_error(), "{path}: {}", resp.status());
+            assert_eq!(
+                resp.headers()["x-content-type-options"],
+                "nosniff",
+                "{path}"
+            );
+            assert!(
+                !resp.status().is_server_error(),
+                "{path}: {}",
+                resp.status()
+            );
         }
     }
     // Pages under /reports/ get a policy a page can live with (no script).
-    let resp = svc.send(server::Verb::Get, "/reports/anything", None, None).await;
+    let resp = svc
+        .send(server::Verb::Get, "/reports/anything", None, None)
+        .await;
     let csp = resp.headers()["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("style-src") && !csp.contains("script-src 'self'"), "{csp}");
+    assert!(
+        csp.contains("style-src") && !csp.contains("script-src 'self'"),
+        "{csp}"
+    );
     svc.stop().await;
 }
 
@@ -220,7 +250,12 @@ async fn answers_are_gzip_compressed_when_the_client_asks() {
         .unwrap();
     assert_eq!(resp.headers()["content-encoding"], "gzip");
     let compressed = resp.bytes().await.unwrap();
-    assert!(compressed.len() * 3 < plain.len(), "{} vs {}", compressed.len(), plain.len());
+    assert!(
+        compressed.len() * 3 < plain.len(),
+        "{} vs {}",
+        compressed.len(),
+        plain.len()
+    );
     let mut inflated = Vec::new();
     flate2::read::GzDecoder::new(&compressed[..])
         .read_to_end(&mut inflated)

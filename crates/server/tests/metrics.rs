@@ -15,7 +15,10 @@ async fn metrics_text(svc: &Service) -> String {
     let resp = svc.http.get(svc.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
     resp.text().await.unwrap()
 }
 
@@ -44,12 +47,17 @@ async fn exercised() -> Service {
     assert_eq!(svc.get(&eicar, analyst).await.0, StatusCode::OK);
     assert_eq!(svc.get(&eicar, analyst).await.0, StatusCode::OK);
     assert_eq!(svc.get(&eicar, None).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(svc.get("/no/such/route/1", None).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(svc.get("/no/such/route/2", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        svc.get("/no/such/route/1", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        svc.get("/no/such/route/2", None).await.0,
+        StatusCode::NOT_FOUND
+    );
     // Five at once for one new hash: one call, four coalesced.
     let fresh = format!("/v1/observables/{}", new_hash("metrics"));
-    let answers =
-        futures_util::future::join_all((0..5).map(|_| svc.get(&fresh, analyst))).await;
+    let answers = futures_util::future::join_all((0..5).map(|_| svc.get(&fresh, analyst))).await;
     assert!(answers.iter().all(|(s, _)| *s == StatusCode::OK));
     svc.state.metrics().jobs_queued().set(3);
     svc.state.metrics().jobs_running().add(2);
@@ -62,41 +70,64 @@ async fn metrics_count_routes_cache_virustotal_quota_and_coalescing() {
     let text = metrics_text(&svc).await;
     let route = "route=\"GET /v1/observables/{indicator}\"";
     assert_eq!(
-        value(&text, &format!("vtc_http_requests_total{{{route},status=\"200\"}}")),
+        value(
+            &text,
+            &format!("vtc_http_requests_total{{{route},status=\"200\"}}")
+        ),
         Some(7.0),
         "{text}"
     );
     assert_eq!(
-        value(&text, &format!("vtc_http_requests_total{{{route},status=\"401\"}}")),
+        value(
+            &text,
+            &format!("vtc_http_requests_total{{{route},status=\"401\"}}")
+        ),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        value(&text, "vtc_http_requests_total{route=\"unmatched\",status=\"404\"}"),
+        value(
+            &text,
+            "vtc_http_requests_total{route=\"unmatched\",status=\"404\"}"
+        ),
         Some(2.0),
         "scanned paths are one label: {text}"
     );
     assert!(!text.contains("/no/such/route"), "{text}");
     assert_eq!(
-        value(&text, &format!("vtc_http_request_duration_seconds_count{{{route}}}")),
+        value(
+            &text,
+            &format!("vtc_http_request_duration_seconds_count{{{route}}}")
+        ),
         Some(8.0),
         "{text}"
     );
     assert_eq!(
-        value(&text, &format!("vtc_http_request_duration_seconds_bucket{{{route},le=\"+Inf\"}}")),
+        value(
+            &text,
+            &format!("vtc_http_request_duration_seconds_bucket{{{route},le=\"+Inf\"}}")
+        ),
         Some(8.0),
         "{text}"
     );
     // EICAR: a miss then a hit; the new hash: five misses, one call.
     assert_eq!(value(&text, "vtc_cache_hits_total"), Some(1.0), "{text}");
     assert_eq!(value(&text, "vtc_cache_misses_total"), Some(6.0), "{text}");
-    assert_eq!(value(&text, "vtc_coalesced_requests_total"), Some(4.0), "{text}");
+    assert_eq!(
+        value(&text, "vtc_coalesced_requests_total"),
+        Some(4.0),
+        "{text}"
+    );
     assert_eq!(
         value(&text, "vtc_virustotal_requests_total{status=\"200\"}"),
         Some(2.0),
         "{text}"
     );
-    assert_eq!(value(&text, "vtc_virustotal_429_total"), Some(0.0), "{text}");
+    assert_eq!(
+        value(&text, "vtc_virustotal_429_total"),
+        Some(0.0),
+        "{text}"
+    );
     let key_line = text
         .lines()
         .find(|l| l.starts_with("vtc_virustotal_quota_remaining{") && l.contains("window=\"day\""))
@@ -104,7 +135,9 @@ async fn metrics_count_routes_cache_virustotal_quota_and_coalescing() {
     assert!(key_line.contains("key=\"key-"), "{key_line}");
     assert!(key_line.ends_with(" 4998"), "{key_line}");
     assert!(
-        !text.lines().any(|l| l.starts_with("vtc_virustotal_quota_remaining{") && l.contains("month")),
+        !text
+            .lines()
+            .any(|l| l.starts_with("vtc_virustotal_quota_remaining{") && l.contains("month")),
         "an unlimited window has no remaining: {text}"
     );
     assert!(!text.contains("service-key"), "never the key");
@@ -143,7 +176,11 @@ async fn the_exposition_parses_with_prometheus_own_parser() {
         .wait_with_output()
         .unwrap();
     let parsed = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for family in [
         "vtc_http_requests counter",
         "vtc_http_request_duration_seconds histogram",

@@ -54,7 +54,9 @@ async fn the_served_document_covers_every_operation_of_the_route_table() {
         let input = &op["requestBody"]["content"]["application/json"]["schema"];
         assert_eq!(
             input["properties"].as_object().map(|p| p.len()),
-            action.input_schema()["properties"].as_object().map(|p| p.len()),
+            action.input_schema()["properties"]
+                .as_object()
+                .map(|p| p.len()),
             "{}",
             action.name
         );

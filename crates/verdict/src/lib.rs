@@ -30,7 +30,17 @@ use std::fmt;
 /// `Good < Unknown < Suspect < Bad` — an indicator VirusTotal has never
 /// seen is not known to be good, but nothing has flagged it either.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {

@@ -82,7 +82,9 @@ pub struct Record {
 /// parsed again.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
-pub struct FullObject(#[schemars(with = "serde_json::Map<String, serde_json::Value>")] pub Box<RawValue>);
+pub struct FullObject(
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")] pub Box<RawValue>,
+);
 
 /// [`IndicatorKind`] as the JSON says it (the schema of `type`; `ioc`
 /// stays free of schema code).

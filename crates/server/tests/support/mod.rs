@@ -235,4 +235,3 @@ pub fn new_hash(seed: &str) -> String {
         s
     })
 }
-
