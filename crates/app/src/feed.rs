@@ -25,16 +25,23 @@ pub async fn export_feed(
     if !filter.sources.is_empty() && !filter.sources.iter().any(|s| s == SOURCE_ENRICH) {
         return render_entries(format, config, &entries, filter, now);
     }
-    enrich::cached_records(store, origin, verdict, filter.since, now, |record, fetched| {
-        let entry = FeedEntry {
-            record,
-            sources: vec![SOURCE_ENRICH.to_owned()],
-            updated_at: fetched,
-        };
-        if filter.admits(&entry) {
-            entries.push(entry);
-        }
-    })
+    enrich::cached_records(
+        store,
+        origin,
+        verdict,
+        filter.since,
+        now,
+        |record, fetched| {
+            let entry = FeedEntry {
+                record,
+                sources: vec![SOURCE_ENRICH.to_owned()],
+                updated_at: fetched,
+            };
+            if filter.admits(&entry) {
+                entries.push(entry);
+            }
+        },
+    )
     .await?;
     render_entries(format, config, &entries, filter, now)
 }

@@ -48,7 +48,10 @@ pub async fn cached_records(
                 }
             };
             let Some(indicator) = indicator_of(&cached.kind, &cached.keys) else {
-                tracing::warn!("skipping a cached {} report with no indicator key", cached.kind);
+                tracing::warn!(
+                    "skipping a cached {} report with no indicator key",
+                    cached.kind
+                );
                 continue;
             };
             let assessment = verdict::assess(&report, verdict, now);
@@ -87,6 +90,9 @@ mod tests {
         assert_eq!(indicator.as_deref(), Some(keys[1].as_str()));
         assert!(indicator_of("url", &keys).is_none());
         let url = indicator_of("url", &["http://evil.test/x".to_owned()]);
-        assert_eq!(url.map(|i| i.to_string()).as_deref(), Some("http://evil.test/x"));
+        assert_eq!(
+            url.map(|i| i.to_string()).as_deref(),
+            Some("http://evil.test/x")
+        );
     }
 }

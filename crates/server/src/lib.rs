@@ -142,15 +142,17 @@ pub fn router(state: AppState) -> Router {
                     routes::SequentialRequestId::default(),
                 ))
                 // The path only: a feed URL's query holds its secret.
-                .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                    |request: &axum::http::Request<_>| {
-                        tracing::debug_span!(
-                            "request",
-                            method = %request.method(),
-                            path = %request.uri().path(),
-                        )
-                    },
-                ))
+                .layer(
+                    tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                        |request: &axum::http::Request<_>| {
+                            tracing::debug_span!(
+                                "request",
+                                method = %request.method(),
+                                path = %request.uri().path(),
+                            )
+                        },
+                    ),
+                )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::from_fn(time_limit))
                 // axum's own limit, so a body too large is a JSON 413 from

@@ -94,7 +94,9 @@ struct ObservableQuery {
 
 /// The query string as `T` (none is `T::default()`), or a 400 saying
 /// what is wrong with it.
-pub(crate) fn parse_query<T: serde::de::DeserializeOwned + Default>(uri: &Uri) -> Result<T, AppError> {
+pub(crate) fn parse_query<T: serde::de::DeserializeOwned + Default>(
+    uri: &Uri,
+) -> Result<T, AppError> {
     if uri.query().is_none() {
         return Ok(T::default());
     }

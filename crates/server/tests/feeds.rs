@@ -185,7 +185,10 @@ async fn feed_urls_serve_what_lookups_cached_to_a_token_or_the_secret() {
         .get("/feeds/cb.json?min_verdict=good", Some(&svc.reader))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("bad or suspect"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("bad or suspect"));
     let (status, _) = svc
         .get("/feeds/cb.json?colour=red", Some(&svc.reader))
         .await;

@@ -914,9 +914,17 @@ pub async fn cached_reports_list_live_reports_of_one_origin_page_by_page(b: &dyn
     put(&*s, "8.8.8.8", &[], "ip", "i1", HOUR, T + 2 * MINUTE)
         .await
         .expect("put");
-    put(&*s, "http://x.test/", &[], "url", "u1", HOUR, T + 3 * MINUTE)
-        .await
-        .expect("put");
+    put(
+        &*s,
+        "http://x.test/",
+        &[],
+        "url",
+        "u1",
+        HOUR,
+        T + 3 * MINUTE,
+    )
+    .await
+    .expect("put");
     s.put_report(
         OTHER,
         NewReport {
@@ -943,7 +951,10 @@ pub async fn cached_reports_list_live_reports_of_one_origin_page_by_page(b: &dyn
     let mut after = None;
     let mut pages = 0;
     loop {
-        let page = s.cached_reports(O, all(after, None), now).await.expect("list");
+        let page = s
+            .cached_reports(O, all(after, None), now)
+            .await
+            .expect("list");
         assert!(page.len() <= 2, "a page holds at most its limit");
         pages += 1;
         match page.last() {
@@ -978,7 +989,11 @@ pub async fn cached_reports_list_live_reports_of_one_origin_page_by_page(b: &dyn
         .await
         .expect("list");
     let json: Vec<&str> = recent.iter().map(|r| r.json.as_str()).collect();
-    assert_eq!(json, ["f2", "i1", "u1"], "fetched at or after the time given");
+    assert_eq!(
+        json,
+        ["f2", "i1", "u1"],
+        "fetched at or after the time given"
+    );
 
     let elsewhere = s
         .cached_reports(OTHER, all(None, None), now)

@@ -121,7 +121,11 @@ async fn the_export_carries_what_lookups_found_malicious_and_calls_no_api() {
         .map(|o| o["name"].as_str().unwrap())
         .collect();
     objects.sort_unstable();
-    assert_eq!(objects, ["domain-ip", "file"], "in the order the lookups cached them");
+    assert_eq!(
+        objects,
+        ["domain-ip", "file"],
+        "in the order the lookups cached them"
+    );
 
     assert_eq!(common::requests(&emu), before, "an export calls no API");
 
@@ -138,8 +142,14 @@ async fn bad_options_are_one_clear_line_and_exit_2() {
     for (args, expected) in [
         (vec!["--format", "csv"], "cb, stix or misp"),
         (vec!["--format", "cb", "--since", "yesterday"], "7D"),
-        (vec!["--format", "cb", "--type", "email"], "file, url, domain or ip"),
-        (vec!["--format", "cb", "--min-verdict", "good"], "bad or suspect"),
+        (
+            vec!["--format", "cb", "--type", "email"],
+            "file, url, domain or ip",
+        ),
+        (
+            vec!["--format", "cb", "--min-verdict", "good"],
+            "bad or suspect",
+        ),
     ] {
         let out = common::run(export("http://127.0.0.1:9", &db, &args)).await;
         let stderr = common::stderr(&out);
@@ -161,6 +171,9 @@ async fn bad_options_are_one_clear_line_and_exit_2() {
     .await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = common::stderr(&out);
-    assert!(stderr.contains("[feeds]") && stderr.contains("letters and digits"), "{stderr}");
+    assert!(
+        stderr.contains("[feeds]") && stderr.contains("letters and digits"),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
