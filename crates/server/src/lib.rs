@@ -18,6 +18,7 @@
 
 mod auth;
 mod error;
+mod feeds;
 mod metrics;
 mod middleware;
 mod openapi;
@@ -97,6 +98,8 @@ struct Inner {
     actions: actions::Context,
     tokens: Tokens,
     metrics: Metrics,
+    /// The `[feeds]` table: how the feeds present themselves, their secret.
+    feeds: ::feeds::FeedConfig,
 }
 
 /// Why the service could not start.
@@ -154,6 +157,7 @@ impl AppState {
                 actions,
                 tokens,
                 metrics: Metrics::new(ROUTES.iter().map(Route::label).collect()),
+                feeds: settings.feeds.clone(),
             }),
             limits: Limits::default(),
         })
@@ -216,7 +220,18 @@ pub fn router(state: AppState) -> Router {
                     request_id.clone(),
                     routes::SequentialRequestId::default(),
                 ))
-                .layer(tower_http::trace::TraceLayer::new_for_http())
+                // The path only: a feed URL's query holds its secret.
+                .layer(
+                    tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                        |request: &axum::http::Request<_>| {
+                            tracing::debug_span!(
+                                "request",
+                                method = %request.method(),
+                                path = %request.uri().path(),
+                            )
+                        },
+                    ),
+                )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(from_fn_with_state(state.clone(), middleware::track))
                 .layer(from_fn(middleware::security_headers))

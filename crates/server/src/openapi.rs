@@ -170,7 +170,7 @@ pub fn document() -> Value {
                     .or_insert_with(|| json!({}))
                     .as_object_mut();
                 if let Some(responses) = responses {
-                    if let Access::Role(role) = operation.access {
+                    if let Some(role) = operation.access.role() {
                         responses.insert(
                             "401".into(),
                             error_response("no token, or one that is unknown or revoked"),
@@ -187,11 +187,14 @@ pub fn document() -> Value {
                         json!({"description": "any other failure", "content": {"application/json": {"schema": error.clone()}}}),
                     );
                 }
-                if let Access::Role(role) = operation.access {
-                    object.insert("security".into(), json!([{"bearer": []}]));
+                let security = match operation.access {
+                    Access::Public => json!([]),
+                    Access::Role(_) => json!([{"bearer": []}]),
+                    Access::RoleOrFeedSecret(_) => json!([{"bearer": []}, {"feedSecret": []}]),
+                };
+                object.insert("security".into(), security);
+                if let Some(role) = operation.access.role() {
                     object.insert("x-vtc-role".into(), json!(role.as_str()));
-                } else {
-                    object.insert("security".into(), json!([]));
                 }
             }
             let item = paths.entry(operation.path).or_insert_with(|| json!({}));
@@ -216,6 +219,12 @@ pub fn document() -> Value {
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A token from `vtc token create` (`vtc_` and 64 hex digits)",
+                },
+                "feedSecret": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "secret",
+                    "description": "The `[feeds] secret` of the config file (feed URLs only)",
                 },
             },
         },

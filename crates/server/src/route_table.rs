@@ -16,6 +16,20 @@ pub enum Access {
     Public,
     /// A bearer token of at least this role.
     Role(Role),
+    /// A bearer token of at least this role, or the `[feeds] secret` in
+    /// the query (`?secret=`), as EDR servers subscribe to a bare URL. The
+    /// handler checks it (the router cannot know the secret's place).
+    RoleOrFeedSecret(Role),
+}
+
+impl Access {
+    /// The token role that opens it, if a token can.
+    pub fn role(self) -> Option<Role> {
+        match self {
+            Access::Public => None,
+            Access::Role(role) | Access::RoleOrFeedSecret(role) => Some(role),
+        }
+    }
 }
 
 /// The HTTP methods the service answers.
@@ -197,9 +211,14 @@ pub static ROUTES: &[Route] = &[
                         path_parameter("indicator", "A file hash, URL, domain or IP address", json!({"type": "string", "minLength": 1, "maxLength": 4096})),
                         query_flag("refresh", "Ask VirusTotal whatever the cache holds"),
                         query_flag("full", "Add the VirusTotal object as `full`"),
+                        {"name": "format", "in": "query", "required": false,
+                         "description": "`json` (the record) or `stix` (a STIX 2.1 bundle of it)",
+                         "schema": {"type": "string", "enum": ["json", "stix"], "default": "json"}},
                     ],
                     "responses": {
-                        "200": json_response("the record", schemas.record()),
+                        "200": json_response("the record, or with `format=stix` a STIX 2.1 bundle", json!({
+                            "anyOf": [schemas.record(), stix_bundle()],
+                        })),
                         "400": error_response("not an indicator, or a bad query string"),
                         "429": error_response("the VirusTotal budget is spent"),
                         "502": error_response("VirusTotal answered something that is not its API"),
@@ -253,6 +272,45 @@ pub static ROUTES: &[Route] = &[
                     "summary": "Each VirusTotal key's budget as the governor counts it, by label",
                     "responses": {"200": json_response("the budgets", schemas.quota())},
                 }),
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/feeds/cb.json",
+        access: Access::RoleOrFeedSecret(Role::Reader),
+        handler: crate::feeds::carbon_black,
+        operations: |route, _| {
+            vec![feed_operation(
+                route,
+                "feed_cb",
+                "Carbon Black EDR feed of the cached reports",
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/feeds/stix.json",
+        access: Access::RoleOrFeedSecret(Role::Reader),
+        handler: crate::feeds::stix_feed,
+        operations: |route, _| {
+            vec![feed_operation(
+                route,
+                "feed_stix",
+                "STIX 2.1 bundle of the cached reports",
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/feeds/misp.json",
+        access: Access::RoleOrFeedSecret(Role::Reader),
+        handler: crate::feeds::misp,
+        operations: |route, _| {
+            vec![feed_operation(
+                route,
+                "feed_misp",
+                "MISP event of the cached reports",
             )]
         },
     },
@@ -318,6 +376,46 @@ fn action_operations(_route: &Route, schemas: &mut Schemas) -> Vec<Operation> {
             }
         })
         .collect()
+}
+
+/// A STIX 2.1 bundle, as `?format=stix` answers it.
+fn stix_bundle() -> Value {
+    json!({
+        "type": "object",
+        "required": ["type", "id", "objects"],
+        "properties": {
+            "type": {"const": "bundle"},
+            "id": {"type": "string"},
+            "objects": {"type": "array", "items": {"type": "object"}},
+        },
+    })
+}
+
+/// A feed URL: the filters of `vtc feed export` in the query.
+fn feed_operation(route: &Route, id: &str, summary: &str) -> Operation {
+    let text = |name: &str, description: &str| {
+        json!({"name": name, "in": "query", "required": false, "description": description,
+               "schema": {"type": "string", "maxLength": 200}})
+    };
+    single(
+        route,
+        route.path,
+        json!({
+            "operationId": id,
+            "summary": summary,
+            "description": "The same document `vtc feed export` writes. A reader token, or the `[feeds] secret` as `?secret=`.",
+            "parameters": [
+                text("min_verdict", "Least verdict listed: `suspect` or `bad`"),
+                text("since", "Only reports updated since (RFC 3339, or a duration such as `7d`)"),
+                text("type", "Comma-separated kinds: file, url, domain, ip"),
+                text("source", "Only indicators of this source"),
+            ],
+            "responses": {
+                "200": json_response("the feed", json!({"type": "object"})),
+                "400": error_response("a bad filter"),
+            },
+        }),
+    )
 }
 
 fn single(route: &Route, example_path: &str, object: Value) -> Operation {

@@ -47,7 +47,7 @@ async fn every_route_refuses_no_wrong_revoked_and_low_tokens_and_admits_the_righ
             let path = op.example_path.clone();
             async move { svc.send(op.verb, &path, token.as_deref(), body).await }
         };
-        let Access::Role(role) = op.access else {
+        let Some(role) = op.access.role() else {
             let resp = call(None).await;
             let status = resp.status();
             assert!(
@@ -68,6 +68,13 @@ async fn every_route_refuses_no_wrong_revoked_and_low_tokens_and_admits_the_righ
                 StatusCode::UNAUTHORIZED,
                 "{what} with {case}: {body}"
             );
+            assert_error(status, &body, StatusCode::UNAUTHORIZED);
+            refusals += 1;
+        }
+        if let Access::RoleOrFeedSecret(_) = op.access {
+            // No secret is configured here, so any is wrong.
+            let path = format!("{}?secret=guess", op.example_path);
+            let (status, body) = answer(svc.send(op.verb, &path, None, None).await).await;
             assert_error(status, &body, StatusCode::UNAUTHORIZED);
             refusals += 1;
         }
