@@ -78,7 +78,10 @@ rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
 
 echo
 echo "== saturation: wrk -t1 -c32 -d${duration}s"
+mbefore="$(cpu_seconds "$minimal_pid")"
 wrk -t1 -c32 -d"${duration}s" --latency "$baseline$path" >"$work/wrk-minimal.txt"
+mafter="$(cpu_seconds "$minimal_pid")"
+minimal_requests="$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$work/wrk-minimal.txt")"
 before="$(cpu_seconds "$serve_pid")"
 wrk -t1 -c32 -d"${duration}s" --latency -s "$work/auth.lua" "$service$path" >"$work/wrk-serve.txt"
 after="$(cpu_seconds "$serve_pid")"
@@ -91,23 +94,23 @@ echo "vtc serve (token, cache, record): $serve_rps requests/s"
 awk -v s="$serve_rps" -v m="$minimal_rps" 'BEGIN {printf "ratio: %.1f%% (goal >= 70%%)\n", 100 * s / m}'
 awk -v a="$after" -v b="$before" -v n="$serve_requests" \
     'BEGIN {printf "vtc serve CPU: %.2f s user+sys for %d requests = %.1f us per request\n", a - b, n, 1e6 * (a - b) / n}'
+awk -v a="$mafter" -v b="$mbefore" -v n="$minimal_requests" \
+    'BEGIN {printf "minimal CPU: %.2f s user+sys for %d requests = %.1f us per request\n", a - b, n, 1e6 * (a - b) / n}'
 sed -n '/Latency Distribution/,/99%/p' "$work/wrk-serve.txt"
 
 echo
 echo "== fixed rate: hey -z ${duration}s -q 100 -c 50 (5,000 requests/s offered)"
 for name in minimal serve; do
-    if [ "$name" = minimal ]; then url="$baseline$path"; auth=(); else url="$service$path"; auth=(-H "Authorization: Bearer $token"); fi
-    before="$(cpu_seconds "$serve_pid")"
+    if [ "$name" = minimal ]; then url="$baseline$path"; auth=(); pid="$minimal_pid"; else url="$service$path"; auth=(-H "Authorization: Bearer $token"); pid="$serve_pid"; fi
+    before="$(cpu_seconds "$pid")"
     hey -z "${duration}s" -q 100 -c 50 "${auth[@]}" "$url" >"$work/hey-$name.txt"
-    after="$(cpu_seconds "$serve_pid")"
+    after="$(cpu_seconds "$pid")"
     achieved="$(sed -n 's/^ *Requests\/sec: *//p' "$work/hey-$name.txt")"
     p99="$(sed -n 's/^ *99%* in \([0-9.]*\) secs.*/\1/p' "$work/hey-$name.txt")"
     codes="$(sed -n '/Status code distribution/,$p' "$work/hey-$name.txt" | tr -s ' \n' ' ')"
     awk -v n="$name" -v r="$achieved" -v p="$p99" -v c="$codes" \
         'BEGIN {printf "%s: %s requests/s achieved, p99 %.2f ms (goal < 2 ms); %s\n", n, r, 1000 * p, c}'
-    if [ "$name" = serve ]; then
-        count="$(awk -v r="$achieved" -v d="$duration" 'BEGIN {printf "%d", r * d}')"
-        awk -v a="$after" -v b="$before" -v n="$count" \
-            'BEGIN {printf "vtc serve CPU at 5,000/s: %.1f us per request\n", 1e6 * (a - b) / n}'
-    fi
+    count="$(awk -v r="$achieved" -v d="$duration" 'BEGIN {printf "%d", r * d}')"
+    awk -v n="$name" -v a="$after" -v b="$before" -v c="$count" \
+        'BEGIN {printf "%s CPU at the fixed rate: %.1f us per request\n", n, 1e6 * (a - b) / c}'
 done

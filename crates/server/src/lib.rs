@@ -16,6 +16,7 @@
 //! reads a local file a request names (`read_local_files = false`) and
 //! takes no downloads (no sample sink).
 
+mod answer_memo;
 mod auth;
 mod error;
 mod feeds;
@@ -25,6 +26,7 @@ mod openapi;
 mod route_table;
 mod routes;
 
+pub use answer_memo::MEMO_TTL;
 pub use auth::{
     create_token, new_token, token_digest, Caller, Role, TokenError, Tokens, TOKEN_RECHECK,
 };
@@ -98,6 +100,8 @@ struct Inner {
     actions: actions::Context,
     tokens: Tokens,
     metrics: Metrics,
+    /// Cached answers' JSON, for two seconds (`answer_memo.rs`).
+    answers: answer_memo::AnswerMemo,
     /// The `[feeds]` table: how the feeds present themselves, their secret.
     feeds: ::feeds::FeedConfig,
 }
@@ -157,6 +161,7 @@ impl AppState {
                 actions,
                 tokens,
                 metrics: Metrics::new(ROUTES.iter().map(Route::label).collect()),
+                answers: answer_memo::AnswerMemo::default(),
                 feeds: settings.feeds.clone(),
             }),
             limits: Limits::default(),
@@ -191,22 +196,21 @@ impl AppState {
 /// The whole service: every route of [`ROUTES`] behind its access check,
 /// under the shared layers.
 pub fn router(state: AppState) -> Router {
-    use axum::middleware::{from_fn, from_fn_with_state};
+    use axum::middleware::from_fn_with_state;
     use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
     let mut router = Router::new();
     for (index, route) in ROUTES.iter().enumerate() {
-        let mut handler = (route.handler)();
-        if let Access::Role(role) = route.access {
-            handler = handler.route_layer(from_fn_with_state(
-                (state.clone(), role),
-                middleware::require_role,
-            ));
-        }
-        // Outside the token check, so a 401 is counted under its route.
-        handler = handler.route_layer(from_fn_with_state(
-            middleware::RouteIndex(index),
-            middleware::tag_route,
-        ));
+        // The feed routes check their token or secret themselves.
+        let needs = match route.access {
+            Access::Role(role) => Some((state.clone(), role)),
+            Access::Public | Access::RoleOrFeedSecret(_) => None,
+        };
+        let guard = middleware::RouteGuard {
+            index: middleware::RouteIndex(index),
+            needs,
+        };
+        let handler = (route.handler)()
+            .route_layer(from_fn_with_state(guard, middleware::guard_route));
         router = router.route(route.path, handler);
     }
     let request_id = axum::http::HeaderName::from_static("x-request-id");
@@ -233,11 +237,8 @@ pub fn router(state: AppState) -> Router {
                     ),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(from_fn_with_state(state.clone(), middleware::track))
-                .layer(from_fn(middleware::security_headers))
-                .layer(tower_http::compression::CompressionLayer::new())
-                .layer(from_fn_with_state(state.clone(), middleware::time_limit))
-                .layer(from_fn_with_state(state, middleware::read_body)),
+                .layer(from_fn_with_state(state, middleware::frame))
+                .layer(tower_http::compression::CompressionLayer::new()),
         )
 }
 

@@ -16,37 +16,49 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RouteIndex(pub usize);
 
-/// Per route: names the response by its route.
-pub(crate) async fn tag_route(
-    State(index): State<RouteIndex>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    response.extensions_mut().insert(index);
-    response
+/// What a route's own layer knows: its index, and the role its token
+/// must have (none for a public route or one whose handler checks).
+#[derive(Clone)]
+pub(crate) struct RouteGuard {
+    pub index: RouteIndex,
+    pub needs: Option<(AppState, Role)>,
 }
 
-/// Per protected route: the caller's token must have `role`; the
-/// [`crate::Caller`] goes to the handler in the request's extensions.
-pub(crate) async fn require_role(
-    State((state, role)): State<(AppState, Role)>,
+/// Per route: checks the token (the [`crate::Caller`] goes to the handler
+/// in the request's extensions) and names the response by its route, so
+/// a 401 is counted under the route too. One layer for both: each
+/// `from_fn` layer costs a boxed service clone per request.
+pub(crate) async fn guard_route(
+    State(guard): State<RouteGuard>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match state.tokens().authorize(request.headers(), role).await {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
-        Err(e) => e.into_response(),
-    }
+    let mut response = match &guard.needs {
+        Some((state, role)) => match state.tokens().authorize(request.headers(), *role).await {
+            Ok(caller) => {
+                request.extensions_mut().insert(caller);
+                next.run(request).await
+            }
+            Err(e) => e.into_response(),
+        },
+        None => next.run(request).await,
+    };
+    response.extensions_mut().insert(guard.index);
+    response
 }
 
-/// Outermost: counts every answer by route and status, with its latency.
-pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Outermost of ours, one layer for what every request gets (each
+/// `from_fn` layer costs a boxed service clone per request): the body read
+/// under its bounds, the time limit, the security headers, and the
+/// metrics of the answer by route and status, with its latency.
+pub(crate) async fn frame(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let response = next.run(request).await;
+    let page = request.uri().path().starts_with("/reports/");
+    let mut response = match read_body(&state, request).await {
+        Ok(request) => time_limit(&state, request, next).await,
+        Err(refused) => refused,
+    };
+    security_headers(page, &mut response);
     let route = response.extensions().get::<RouteIndex>().map(|r| r.0);
     state
         .metrics()
@@ -63,9 +75,7 @@ const CSP_PAGE: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; im
 
 /// A Content-Security-Policy (unless the handler set its own), `nosniff`
 /// and no referrer on every answer.
-pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
-    let page = request.uri().path().starts_with("/reports/");
-    let mut response = next.run(request).await;
+fn security_headers(page: bool, response: &mut Response) {
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         let csp = if page { CSP_PAGE } else { CSP_API };
@@ -82,16 +92,11 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    response
 }
 
 /// Answers a request still running after the limit with a JSON 504
 /// (tower-http's timeout layer would answer an empty body).
-pub(crate) async fn time_limit(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn time_limit(state: &AppState, request: Request, next: Next) -> Response {
     let limit = state.limits().request_timeout;
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
@@ -107,14 +112,10 @@ pub(crate) async fn time_limit(
 /// Reads the whole body before any handler runs, so a body over the limit
 /// is a JSON 413 and one that trickles in (a slowloris client) is cut off
 /// with a JSON 408 after the body read timeout, whatever the route.
-pub(crate) async fn read_body(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn read_body(state: &AppState, request: Request) -> Result<Request, Response> {
     let limits = state.limits();
     if request.body().is_end_stream() {
-        return next.run(request).await;
+        return Ok(request);
     }
     let too_large = || {
         AppError::new(
@@ -130,38 +131,29 @@ pub(crate) async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
-        return too_large();
+        return Err(too_large());
     }
     let (parts, body) = request.into_parts();
     let limited = http_body_util::Limited::new(body, limits.max_body_bytes);
-    let bytes = match tokio::time::timeout(limits.body_read_timeout, limited.collect()).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e))
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return too_large()
+    match tokio::time::timeout(limits.body_read_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => Ok(Request::from_parts(parts, Body::from(collected.to_bytes()))),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(too_large())
         }
-        Ok(Err(e)) => {
-            return AppError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidBody",
-                format!("the body could not be read: {e}"),
-            )
-            .into_response()
-        }
-        Err(_) => {
-            return AppError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "BodyTimeout",
-                format!(
-                    "the body did not arrive within {} s",
-                    limits.body_read_timeout.as_secs()
-                ),
-            )
-            .into_response()
-        }
-    };
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+        Ok(Err(e)) => Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidBody",
+            format!("the body could not be read: {e}"),
+        )
+        .into_response()),
+        Err(_) => Err(AppError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "BodyTimeout",
+            format!(
+                "the body did not arrive within {} s",
+                limits.body_read_timeout.as_secs()
+            ),
+        )
+        .into_response()),
+    }
 }

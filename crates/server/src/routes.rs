@@ -118,12 +118,22 @@ pub(crate) async fn observable(
         Some("stix") => true,
         Some(_) => return Err(AppError::bad_request("format: must be json or stix")),
     };
-    if let Err(e) = Indicator::parse(&input) {
-        return Err(AppError::new(
+    let indicator = Indicator::parse(&input).map_err(|e| {
+        AppError::new(
             StatusCode::BAD_REQUEST,
             "InvalidIndicator",
             format!("indicator: {e}"),
-        ));
+        )
+    })?;
+    let key = indicator.to_string();
+    let memo = &state.inner.answers;
+    if options.refresh {
+        memo.forget(&key);
+    } else if !stix {
+        if let Some(json) = memo.get(&key, options.full) {
+            state.metrics().cache_lookup(true);
+            return Ok(json_bytes(json));
+        }
     }
     let enricher = if options.refresh {
         &state.inner.refresher
@@ -147,7 +157,15 @@ pub(crate) async fn observable(
     if stix {
         return crate::feeds::stix_of(&state, record);
     }
-    Ok(Json(record).into_response())
+    let json = Bytes::from(serde_json::to_vec(&record).map_err(AppError::internal)?);
+    if record.cached {
+        memo.put(key, options.full, json.clone());
+    }
+    Ok(json_bytes(json))
+}
+
+fn json_bytes(json: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 
 /// What the client's quota governor counts per key (by label, never the
