@@ -261,10 +261,21 @@ async fn answers_are_gzip_compressed_when_the_client_asks() {
         .read_to_end(&mut inflated)
         .unwrap();
     assert_eq!(inflated, plain);
-    // A record too.
+    // A small record is not worth it; a full one is.
+    let path = format!("/v1/observables/{}", support::EICAR_SHA256);
     let resp = svc
         .http
-        .get(svc.url(&format!("/v1/observables/{}", support::EICAR_SHA256)))
+        .get(svc.url(&path))
+        .bearer_auth(&svc.tokens.analyst)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("content-encoding").is_none());
+    let resp = svc
+        .http
+        .get(svc.url(&format!("{path}?full=true")))
         .bearer_auth(&svc.tokens.analyst)
         .header("accept-encoding", "gzip")
         .send()
