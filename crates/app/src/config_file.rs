@@ -23,6 +23,9 @@ pub struct FileConfig {
     pub keys: Vec<KeyConfig>,
     pub verdict: verdict::VerdictConfig,
     pub cache: enrich::CacheTtls,
+    /// The `[collect]` table, read by the collector itself (the `collect`
+    /// crate), which sits above this one.
+    pub collect: Option<toml::Table>,
 }
 
 /// Shows neither the key nor a proxy's credentials.

@@ -15,6 +15,7 @@
 
 mod config_file;
 mod database;
+pub mod log_file;
 mod settings;
 
 pub use config_file::{FileConfig, KeyConfig, QuotaConfig};

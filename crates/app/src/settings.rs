@@ -215,6 +215,8 @@ pub struct Settings {
     pub request_timeout: Option<Duration>,
     /// Who hears why requests wait (a front end's notice or job status).
     pub quota_observer: Option<Arc<dyn vt_api::QuotaObserver>>,
+    /// The config file's `[collect]` table, for `collect::CollectConfig`.
+    pub collect: Option<toml::Table>,
 }
 
 impl Settings {
@@ -292,6 +294,7 @@ impl Settings {
             cache: file.cache,
             request_timeout: file.timeout.filter(|s| *s > 0).map(Duration::from_secs),
             quota_observer: None,
+            collect: file.collect,
         })
     }
 

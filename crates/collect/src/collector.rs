@@ -171,6 +171,13 @@ impl Collector {
         if sources.carbonblack {
             self.carbonblack()?;
         }
+        tracing::info!(
+            folders = sources.folders.len(),
+            hashes = sources.hashes.is_some(),
+            carbonblack = sources.carbonblack,
+            rescan_window = %self.config.rescan_window,
+            "collecting until SIGTERM or Ctrl-C"
+        );
         let wake = Arc::new(Notify::new());
         let (stop_tx, stop) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
@@ -259,6 +266,10 @@ impl Collector {
         }
         self.enricher.flush_cache_writes().await;
         self.refresher.flush_cache_writes().await;
+        tracing::info!(
+            queried = summary.queried,
+            "stopped; every source's checkpoint is in the database"
+        );
         outcome.map(|()| summary)
     }
 

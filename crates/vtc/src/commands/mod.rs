@@ -2,6 +2,7 @@
 
 mod action;
 mod analysis;
+mod collect;
 mod comments;
 mod db;
 mod demo;
@@ -112,6 +113,17 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Serve(args) => {
             let settings = resolve(&args.global)?;
             serve::run(args, &settings).await
+        }
+        Command::Collect(args) => {
+            if let Some(conf) = &args.import_config {
+                return collect::import(conf, args.output.as_deref());
+            }
+            let global = match &args.action {
+                Some(crate::cli::CollectAction::Status(status)) => status.global.over(&args.global),
+                None => args.global.clone(),
+            };
+            let settings = resolve(&global)?;
+            collect::run(args, &settings).await
         }
         Command::Token(args) => {
             let settings = resolve(&args.global)?;
