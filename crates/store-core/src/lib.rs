@@ -505,7 +505,10 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: usize,
     ) -> Result<Vec<CollectedBinary>, StoreError>;
 
-    /// Writes look-up results back, all in one transaction.
+    /// Writes look-up results back, all in one transaction. A result's
+    /// hashes may show that other kept binaries are the same one (seen by
+    /// md5 here, by sha256 there): those are folded into it (lists joined,
+    /// times widened) and removed, so it is looked up and published once.
     async fn collect_results(&self, results: &[QueryResult]) -> Result<(), StoreError>;
 
     /// Every kept binary (only those in the feed when `in_feed_only`), by id.

@@ -912,7 +912,7 @@ fn result_for(
         binary: id,
         at,
         md5: None,
-        sha1: Some("1".repeat(40)),
+        sha1: None,
         sha256: None,
         size: Some(68),
         verdict: verdict.to_owned(),
@@ -987,6 +987,36 @@ pub async fn collector_sightings_merge_by_any_hash_with_their_checkpoint(b: &dyn
     .await
     .unwrap();
     assert_eq!(s.collect_binaries(false).await.unwrap().len(), 1);
+    // Seen by sha1 alone first, the same binary is a second row until
+    // VirusTotal gives its hashes; then the two are one.
+    let sha1 = "c".repeat(40);
+    s.collect_sightings(
+        "hashes",
+        &[crate::Sighting {
+            sha1: Some(sha1.clone()),
+            host: Some("host-3".into()),
+            ..Default::default()
+        }],
+        None,
+        T - MINUTE,
+    )
+    .await
+    .unwrap();
+    let due = s.collect_due(None, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    let mut full = result_for(due[0].id, T, "bad", T);
+    full.md5 = Some(md5.clone());
+    full.sha1 = Some(sha1.clone());
+    full.sha256 = Some(sha256.clone());
+    s.collect_results(&[full]).await.unwrap();
+    let all = s.collect_binaries(false).await.unwrap();
+    assert_eq!(all.len(), 1, "folded into one: {all:?}");
+    assert_eq!(all[0].hosts, ["host-1", "host-2", "h", "host-3"]);
+    assert_eq!(all[0].first_seen, T - MINUTE);
+    assert!(
+        s.collect_due(None, 10).await.unwrap().is_empty(),
+        "and not due twice"
+    );
     // Lists are bounded.
     let many: Vec<_> = (0..100)
         .map(|i| {
@@ -1045,6 +1075,7 @@ pub async fn collector_due_lists_unqueried_then_aged_ones_once_per_window(b: &dy
     // within the window.
     let mut rescan = result_for(aged[0].id, T, "good", T - day * 30);
     rescan.rescanned = true;
+    rescan.sha1 = Some("1".repeat(40));
     s.collect_results(&[rescan]).await.unwrap();
     let aged_after = s.collect_due(Some(window), 10).await.unwrap();
     assert_eq!(aged_after.len(), 1);

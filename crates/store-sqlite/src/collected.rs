@@ -222,6 +222,7 @@ pub(crate) fn results(db: &mut Db, results: &[QueryResult]) -> Outcome<()> {
              WHERE id = ?1",
         )?;
         for r in results {
+            merge_duplicates(&tx, r)?;
             let size = r.size.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
             update.execute(params![
                 r.binary,
@@ -242,6 +243,67 @@ pub(crate) fn results(db: &mut Db, results: &[QueryResult]) -> Outcome<()> {
         }
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Rows that turn out to be the same binary as `r.binary` once VirusTotal
+/// gave its other hashes (one source named it by md5, another by sha256)
+/// are folded into it: their lists and times join it, and they go, so the
+/// binary is looked up and published once.
+fn merge_duplicates(tx: &Transaction<'_>, r: &QueryResult) -> Outcome<()> {
+    let mut others = Vec::new();
+    for (column, value) in [("md5", &r.md5), ("sha1", &r.sha1), ("sha256", &r.sha256)] {
+        let Some(value) = value else { continue };
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM collected WHERE {column} = ?1 AND id != ?2"
+        ))?;
+        let rows = stmt.query_map(params![value, r.binary], binary_row)?;
+        for row in rows {
+            let (b, _) = row?;
+            if !others.iter().any(|o: &CollectedBinary| o.id == b.id) {
+                others.push(b);
+            }
+        }
+    }
+    if others.is_empty() {
+        return Ok(());
+    }
+    let Some((mut this, _)) = tx
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM collected WHERE id = ?1"))?
+        .query_row([r.binary], binary_row)
+        .optional()?
+    else {
+        return Ok(());
+    };
+    for o in &others {
+        for s in &o.sources {
+            add_listed(&mut this.sources, Some(s));
+        }
+        for h in &o.hosts {
+            add_listed(&mut this.hosts, Some(h));
+        }
+        for n in &o.file_names {
+            add_listed(&mut this.file_names, Some(n));
+        }
+        this.first_seen = this.first_seen.min(o.first_seen);
+        this.last_seen = this.last_seen.max(o.last_seen);
+        this.path = this.path.take().or_else(|| o.path.clone());
+        tx.prepare_cached("DELETE FROM collected WHERE id = ?1")?
+            .execute([o.id])?;
+    }
+    tx.prepare_cached(
+        "UPDATE collected SET sources = ?2, hosts = ?3, file_names = ?4, first_seen = ?5,
+           last_seen = ?6, path = ?7 WHERE id = ?1",
+    )?
+    .execute(params![
+        this.id,
+        list_json(&this.sources),
+        list_json(&this.hosts),
+        list_json(&this.file_names),
+        millis(this.first_seen),
+        millis(this.last_seen),
+        this.path,
+    ])?;
     Ok(())
 }
 
