@@ -27,6 +27,8 @@ const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 /// An analysis (after a rescan or an upload) is awaited this long at most.
 const ANALYSIS_WAIT: Duration = Duration::from_secs(600);
 const ANALYSIS_POLL: Duration = Duration::from_secs(5);
+/// How long look-ups under way may take to finish after a stop signal.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Which sources a run reads.
 #[derive(Debug, Clone, Default)]
@@ -243,9 +245,27 @@ impl Collector {
         }
         let mut summary = RunSummary::default();
         tokio::pin!(shutdown);
+        let mut stopping = false;
         let outcome = loop {
-            if let Err(e) = self.drain(&mut summary, &stop).await {
-                break Err(e);
+            {
+                let drain = self.drain(&mut summary, &stop);
+                tokio::pin!(drain);
+                let drained = tokio::select! {
+                    r = &mut drain => r,
+                    _ = &mut shutdown => {
+                        // No new look-up starts; those under way get a
+                        // moment to finish and be written.
+                        stopping = true;
+                        let _ = stop_tx.send(true);
+                        tokio::time::timeout(STOP_GRACE, drain).await.unwrap_or(Ok(()))
+                    }
+                };
+                if let Err(e) = drained {
+                    break Err(e);
+                }
+            }
+            if stopping {
+                break Ok(());
             }
             tokio::select! {
                 _ = &mut shutdown => break Ok(()),
@@ -289,7 +309,9 @@ impl Collector {
             if due.is_empty() {
                 return Ok(());
             }
+            // After a stop signal no new look-up starts.
             let mut results = futures_util::stream::iter(due)
+                .take_while(|_| std::future::ready(!*stop.borrow()))
                 .map(|b| self.query_one(b))
                 .buffer_unordered(self.config.quick_scan_threads);
             let mut progress = false;

@@ -262,4 +262,40 @@ mod tests {
         let old = import_connector_config("days_rescan=30\n").unwrap();
         assert_eq!(old.config.rescan_window, "30D");
     }
+
+    /// The fuzz target's property (fuzz/fuzz_targets/import_config.rs) over
+    /// a few thousand mutations of a real file, so `cargo test` keeps it.
+    #[test]
+    fn mutated_configs_never_panic_and_imports_read_back() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = b"[]=:;# \t\n\"'abcxyz019_.-\\\xc3\xa9";
+        for _ in 0..3000 {
+            let mut bytes = CONNECTOR.as_bytes().to_vec();
+            for _ in 0..(next() % 8) {
+                let at = (next() as usize) % bytes.len();
+                match next() % 3 {
+                    0 => bytes[at] = alphabet[(next() as usize) % alphabet.len()],
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                continue;
+            };
+            let _ = parse_ini(text);
+            if let Ok(imported) = import_connector_config(text) {
+                let table: toml::Table = toml::from_str(&imported.toml).unwrap();
+                let collect = table.get("collect").and_then(|c| c.as_table());
+                CollectConfig::from_table(collect).unwrap();
+            }
+        }
+    }
 }

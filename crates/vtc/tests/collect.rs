@@ -629,3 +629,26 @@ async fn a_hash_list_resumes_from_its_checkpoint() {
     assert!(third.status.success(), "{}", stderr(&third));
     assert_eq!(status(&db, &config)["binaries"], 2);
 }
+
+/// The systemd units start commands that exist, with flags vtc accepts
+/// (`--help` after them makes clap check every flag without running).
+#[test]
+fn the_systemd_units_start_real_commands() {
+    let units = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../integrations/systemd");
+    for unit in ["vtc-collect.service", "vtc-serve.service"] {
+        let text = std::fs::read_to_string(units.join(unit)).unwrap();
+        let exec = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .unwrap_or_else(|| panic!("{unit} has an ExecStart"));
+        let mut words = exec.split_whitespace();
+        assert_eq!(words.next(), Some("/usr/local/bin/vtc"));
+        let out = Command::new(env!("CARGO_BIN_EXE_vtc"))
+            .args(words)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{unit}: {}", stderr(&out));
+        assert!(text.contains("KillSignal=SIGTERM"), "{unit}");
+    }
+}
