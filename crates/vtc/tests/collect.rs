@@ -664,25 +664,49 @@ async fn sigterm_during_slow_look_ups_stops_cleanly_and_keeps_what_finished() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let (db, config) = (dir.path().join("vtc.sqlite"), dir.path().join("config.toml"));
+    let (db, config) = (
+        dir.path().join("vtc.sqlite"),
+        dir.path().join("config.toml"),
+    );
     std::fs::write(&config, "[collect]\nquick_scan_threads = 1\n").unwrap();
     let list = dir.path().join("hashes.txt");
     let hashes: String = (0..20u32).map(|i| format!("{i:032x}\n")).collect();
     std::fs::write(&list, hashes).unwrap();
-    let child = spawn(collect(&emu, &db, &config, &["--hashes", list.to_str().unwrap()]));
-    wait_for("the first look-up to start", Duration::from_secs(30), || {
-        route(&emu, "GET /files/{id}") >= 1
-    })
+    let child = spawn(collect(
+        &emu,
+        &db,
+        &config,
+        &["--hashes", list.to_str().unwrap()],
+    ));
+    wait_for(
+        "the first look-up to start",
+        Duration::from_secs(30),
+        || route(&emu, "GET /files/{id}") >= 1,
+    )
     .await;
     let asked = Instant::now();
     signal(&child, "-TERM");
     let out = wait_exit(child).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(asked.elapsed() < Duration::from_secs(12), "stopped in {:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(12),
+        "stopped in {:?}",
+        asked.elapsed()
+    );
     let s = status(&db, &config);
     assert_eq!(s["binaries"], 20);
     let looked_up = route(&emu, "GET /files/{id}");
     assert!(looked_up < 20, "it stopped taking new ones ({looked_up})");
-    assert_eq!(s["queried"].as_u64(), Some(looked_up), "each one asked was written: {s}");
-    assert_eq!(s["sources"][0]["checkpoint"].as_str().map(|c| c.ends_with(":660")), Some(true), "{s}");
+    assert_eq!(
+        s["queried"].as_u64(),
+        Some(looked_up),
+        "each one asked was written: {s}"
+    );
+    assert_eq!(
+        s["sources"][0]["checkpoint"]
+            .as_str()
+            .map(|c| c.ends_with(":660")),
+        Some(true),
+        "{s}"
+    );
 }

@@ -128,39 +128,6 @@ impl FolderScanner {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn unchanged_files_are_not_read_again_and_changed_ones_are() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        std::fs::write(dir.path().join("a.bin"), b"one").unwrap();
-        std::fs::write(dir.path().join("sub/b.bin"), b"two").unwrap();
-        let mut s = FolderScanner::new(dir.path()).unwrap();
-        assert_eq!(s.scan_all().len(), 2);
-        assert!(s.scan_all().is_empty(), "nothing changed");
-        assert_eq!(s.files_hashed, 2);
-        std::fs::write(dir.path().join("sub/b.bin"), b"three").unwrap();
-        let again = s.scan_all();
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].size, Some(5));
-        assert_eq!(again[0].file_name.as_deref(), Some("b.bin"));
-    }
-
-    #[test]
-    fn symbolic_links_are_not_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        std::fs::write(outside.path().join("secret"), b"x").unwrap();
-        std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
-        let mut s = FolderScanner::new(dir.path()).unwrap();
-        assert!(s.scan_all().is_empty());
-    }
-}
-
 /// Hands a batch of sightings to the store (no checkpoint: a folder's
 /// state is its files) and wakes the query loop.
 async fn keep(
@@ -284,5 +251,38 @@ pub async fn watch(
                 keep(&store, &source, found, &wake).await?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn unchanged_files_are_not_read_again_and_changed_ones_are() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("a.bin"), b"one").unwrap();
+        std::fs::write(dir.path().join("sub/b.bin"), b"two").unwrap();
+        let mut s = FolderScanner::new(dir.path()).unwrap();
+        assert_eq!(s.scan_all().len(), 2);
+        assert!(s.scan_all().is_empty(), "nothing changed");
+        assert_eq!(s.files_hashed, 2);
+        std::fs::write(dir.path().join("sub/b.bin"), b"three").unwrap();
+        let again = s.scan_all();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].size, Some(5));
+        assert_eq!(again[0].file_name.as_deref(), Some("b.bin"));
+    }
+
+    #[test]
+    fn symbolic_links_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+        let mut s = FolderScanner::new(dir.path()).unwrap();
+        assert!(s.scan_all().is_empty());
     }
 }
