@@ -57,6 +57,21 @@ pub async fn feed_binaries(store: &dyn Store) -> Result<Vec<CollectedBinary>, Co
     Ok(store.collect_binaries(true).await?)
 }
 
+/// The same binaries as their last enrichment records (the shape every
+/// output shares, `verdict::Record`), for formats built from records.
+pub async fn feed_records(store: &dyn Store) -> Result<Vec<Record>, CollectError> {
+    let mut records = Vec::new();
+    for b in store.collect_binaries(true).await? {
+        match b.record.as_deref().map(serde_json::from_str::<Record>) {
+            Some(Ok(record)) => records.push(record),
+            // Written by this crate; one unreadable is skipped, not fatal.
+            Some(Err(e)) => tracing::warn!(id = b.id, "a collected record is unreadable: {e}"),
+            None => {}
+        }
+    }
+    Ok(records)
+}
+
 /// A configured collector.
 pub struct Collector {
     enricher: enrich::Enricher,

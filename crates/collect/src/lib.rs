@@ -8,7 +8,8 @@
 //! Main types: [`Collector`] (the query loop and the run), [`CollectConfig`]
 //! (the `[collect]` table), [`RescanWindow`], the sources in [`sources`],
 //! and [`import_connector_config`] for the original's INI file. The feeds
-//! read the state through [`feed_binaries`].
+//! read the state through [`feed_binaries`] (binaries with hashes, hosts
+//! and verdicts) or [`feed_records`] (their last enrichment records).
 //!
 //! This crate knows no clap, terminal or HTTP route: it takes an enricher
 //! and a store built by the front end and writes only to the store (and to
@@ -21,7 +22,7 @@ mod config;
 mod import;
 pub mod sources;
 
-pub use collector::{feed_binaries, Collector, RunSummary, Sources};
+pub use collector::{feed_binaries, feed_records, Collector, RunSummary, Sources};
 pub use config::{CollectConfig, RescanWindow, DIRECT_UPLOAD_LIMIT, MAX_UPLOAD};
 pub use import::{import_connector_config, parse_ini, Imported, IniEntry, MAX_INI_BYTES};
 

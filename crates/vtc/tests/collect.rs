@@ -190,6 +190,11 @@ async fn a_watched_folder_of_fifty_files_is_looked_up_by_hash_only_and_the_feed_
         .remove(0);
     assert_eq!(eicar.file_names.len(), 10);
     assert_eq!(eicar.md5.as_deref(), Some(EICAR_MD5));
+    let records = collect::feed_records(store.as_ref()).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].verdict, verdict::Verdict::Bad);
+    assert_eq!(records[0].sha256.as_deref(), Some(EICAR_SHA256));
+    assert!(records[0].malicious > 0);
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("stopped; every source's checkpoint is in the database"));
     assert!(
