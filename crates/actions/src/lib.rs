@@ -58,7 +58,7 @@ pub use relationships::{
     relationship_names, relationships, search, RelationshipsRequest, SearchRequest,
 };
 pub use reports::{
-    domain_report, file_report, ip_report, lookup, url_report, DomainReportRequest,
+    domain_report, file_report, ip_report, lookup, report_with_relationships, url_report, DomainReportRequest,
     FileReportRequest, IpReportRequest, LookupRequest, UrlReportRequest,
 };
 pub use samples::{FileSink, Kept, SampleDraft, SampleSink};

@@ -193,6 +193,18 @@ pub enum Command {
     Serve(ServeArgs),
     /// Bearer tokens of `vtc serve`.
     Token(TokenArgs),
+    /// Run a TheHive Cortex analyzer job (VirusTotal_GetReport, _Scan, _Rescan, _DownloadSample).
+    Cortex(CortexArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CortexArgs {
+    /// The job directory (input/input.json in, output/output.json out);
+    /// without it, or without its input.json, the job is read from stdin
+    /// and the report written to stdout (the older form).
+    pub job_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 mod action;
 mod analysis;
 mod comments;
+mod cortex;
 mod db;
 mod demo;
 mod download;
@@ -112,6 +113,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Serve(args) => {
             let settings = resolve(&args.global)?;
             serve::run(args, &settings).await
+        }
+        // A job's failures are reports Cortex reads, so it resolves its own.
+        Command::Cortex(args) => {
+            let options = args.global.over(before);
+            cortex::run(args, &options).await
         }
         Command::Token(args) => {
             let settings = resolve(&args.global)?;
