@@ -398,6 +398,11 @@ impl Client {
         self.upload_url_at(&["files", "upload_url"]).await
     }
 
+    /// `GET /private/files/upload_url`: the same for private scanning.
+    pub async fn private_upload_url(&self) -> Result<String, Error> {
+        self.upload_url_at(&["private", "files", "upload_url"]).await
+    }
+
     async fn upload_url_at(&self, segments: &[&str]) -> Result<String, Error> {
         let raw: String = self
             .fetch_data(Call::get(self.endpoint(segments), Vec::new()))

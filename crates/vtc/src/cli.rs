@@ -588,11 +588,15 @@ pub struct PrivateRescanArgs {
 #[derive(Debug, Args)]
 pub struct ActionArgs {
     /// The action, e.g. file_report, scan_url, get_relationships (see --list).
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present_any = ["list", "manifest"])]
     pub name: Option<String>,
     /// List the actions with their inputs (JSON with --format json).
     #[arg(long, conflicts_with_all = ["name", "schema"])]
     pub list: bool,
+    /// Print the SOAR manifest (integrations/soar/manifest.json): every
+    /// action with its aliases and schemas, and the asset settings.
+    #[arg(long, conflicts_with_all = ["name", "schema", "list"])]
+    pub manifest: bool,
     /// Print the action's input and output JSON Schemas instead of running it.
     #[arg(long, requires = "name")]
     pub schema: bool,
