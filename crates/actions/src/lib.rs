@@ -59,8 +59,8 @@ pub use relationships::{
     RelationshipsRequest, SearchRequest,
 };
 pub use reports::{
-    domain_report, file_report, ip_report, lookup, report_with_relationships, url_report, DomainReportRequest,
-    FileReportRequest, IpReportRequest, LookupRequest, UrlReportRequest,
+    domain_report, file_report, ip_report, lookup, report_with_relationships, url_report,
+    DomainReportRequest, FileReportRequest, IpReportRequest, LookupRequest, UrlReportRequest,
 };
 pub use samples::{FileSink, Kept, SampleDraft, SampleSink};
 pub use scan::{

@@ -122,7 +122,10 @@ pub struct UploadUrlOutput {
 
 /// A URL for uploading one large file (`GET /files/upload_url`, or
 /// `/private/files/upload_url`), for callers that send the bytes themselves.
-pub async fn upload_url(ctx: &Context, req: UploadUrlRequest) -> Result<UploadUrlOutput, ActionError> {
+pub async fn upload_url(
+    ctx: &Context,
+    req: UploadUrlRequest,
+) -> Result<UploadUrlOutput, ActionError> {
     let url = if req.private {
         ctx.client.private_upload_url().await
     } else {

@@ -293,11 +293,31 @@ pub static ALIASES: &[Alias] = &[
     alias("analyse_a_url", "scan_url", "Analyse a URL"),
     alias("analyse_file", "scan_file", "Analyse file"),
     alias("analyses_get", "get_analysis", "Analyses get"),
-    alias("delete_a_private_file_report", "private_delete_file", "Delete a private file report"),
-    alias("get_a_private_file_report", "private_file_report", "Get a private file report"),
-    alias("get_a_url_for_uploading_large_files", "get_upload_url", "Get a URL for uploading large files"),
-    alias("get_a_widget_rendering_url", "get_widget", "Get a widget rendering URL"),
-    alias("get_list_of_private_files", "private_list_files", "Get list of private files"),
+    alias(
+        "delete_a_private_file_report",
+        "private_delete_file",
+        "Delete a private file report",
+    ),
+    alias(
+        "get_a_private_file_report",
+        "private_file_report",
+        "Get a private file report",
+    ),
+    alias(
+        "get_a_url_for_uploading_large_files",
+        "get_upload_url",
+        "Get a URL for uploading large files",
+    ),
+    alias(
+        "get_a_widget_rendering_url",
+        "get_widget",
+        "Get a widget rendering URL",
+    ),
+    alias(
+        "get_list_of_private_files",
+        "private_list_files",
+        "Get list of private files",
+    ),
     alias(
         "get_object_descriptors_related_to_a_file",
         "get_relationship_descriptors",
@@ -310,18 +330,42 @@ pub static ALIASES: &[Alias] = &[
     ),
     alias("reanalyse_file", "rescan", "Reanalyse file"),
     alias("reanalyse_url", "rescan", "Reanalyse URL"),
-    alias("rescan_a_private_file", "private_rescan", "Rescan a private file"),
+    alias(
+        "rescan_a_private_file",
+        "private_rescan",
+        "Rescan a private file",
+    ),
     alias(
         "retrieve_the_widgets_html_content",
         "get_widget_html",
         "Retrieve the widget's HTML content",
     ),
-    alias("submit_private_url_submission", "private_scan_url", "Submit private URL submission"),
-    alias("upload_a_private_file", "private_scan_file", "Upload a private file"),
-    alias("get_a_domain_report", "domain_report", "Get a domain report"),
+    alias(
+        "submit_private_url_submission",
+        "private_scan_url",
+        "Submit private URL submission",
+    ),
+    alias(
+        "upload_a_private_file",
+        "private_scan_file",
+        "Upload a private file",
+    ),
+    alias(
+        "get_a_domain_report",
+        "domain_report",
+        "Get a domain report",
+    ),
     alias("get_a_file_report", "file_report", "Get a file report"),
-    alias("get_an_ip_address_report", "ip_report", "Get an IP address report"),
-    alias("get_a_url_analysis_report", "url_report", "Get a URL analysis report"),
+    alias(
+        "get_an_ip_address_report",
+        "ip_report",
+        "Get an IP address report",
+    ),
+    alias(
+        "get_a_url_analysis_report",
+        "url_report",
+        "Get a URL analysis report",
+    ),
 ];
 
 /// A connector's action title as an identifier: lower case, `'` dropped,
@@ -491,7 +535,10 @@ mod tests {
             );
         }
         assert_eq!(find("Reanalyse URL").unwrap().name, "rescan");
-        assert_eq!(find("RETRIEVE the widget's HTML content").unwrap().name, "get_widget_html");
+        assert_eq!(
+            find("RETRIEVE the widget's HTML content").unwrap().name,
+            "get_widget_html"
+        );
         assert!(find("no such thing").is_none());
         assert!(find(&"x".repeat(10_000)).is_none());
     }
@@ -500,7 +547,10 @@ mod tests {
     /// --manifest` writes it; regenerate it with that command.
     #[test]
     fn the_soar_manifest_is_generated_from_the_table() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../integrations/soar/manifest.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../integrations/soar/manifest.json"
+        );
         let kept = std::fs::read_to_string(path).expect("integrations/soar/manifest.json");
         let fresh = serde_json::to_string_pretty(&manifest()).unwrap() + "\n";
         assert!(

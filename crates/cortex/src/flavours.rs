@@ -36,7 +36,11 @@ fn action_failure(err: ActionError) -> Failure {
 fn relationships_of(indicator: &Indicator) -> &'static [&'static str] {
     match indicator {
         Indicator::File(_) => &["contacted_domains", "contacted_ips", "contacted_urls"],
-        Indicator::Url(_) => &["contacted_domains", "contacted_ips", "last_serving_ip_address"],
+        Indicator::Url(_) => &[
+            "contacted_domains",
+            "contacted_ips",
+            "last_serving_ip_address",
+        ],
         Indicator::Domain(_) => &["resolutions", "downloaded_files", "referrer_files", "urls"],
         Indicator::Ip(_) => &["resolutions", "downloaded_files", "referrer_files", "urls"],
     }
@@ -45,7 +49,10 @@ fn relationships_of(indicator: &Indicator) -> &'static [&'static str] {
 fn wait_fields(input: &Input) -> (Option<u64>, Option<u64>) {
     let c = &input.config;
     let interval = u64::try_from(c.polling_interval.as_millis()).unwrap_or(u64::MAX);
-    (Some(interval.max(1)), Some(c.polling_timeout.as_secs().max(1)))
+    (
+        Some(interval.max(1)),
+        Some(c.polling_timeout.as_secs().max(1)),
+    )
 }
 
 /// The observable as an indicator of the type Cortex says it is.
@@ -58,12 +65,8 @@ async fn observable(job: &Job, input: &Input) -> Result<(Indicator, String), Fai
             .filter(|d| !d.is_empty())
             .ok_or_else(|| "missing data field".to_owned())
     };
-    let wrong = |what: &str, value: &str| {
-        format!(
-            "data: {:?} is not {what}",
-            crate::input::bounded(value)
-        )
-    };
+    let wrong =
+        |what: &str, value: &str| format!("data: {:?} is not {what}", crate::input::bounded(value));
     match input.data_type.as_str() {
         "file" => {
             let path = input_file(job, input)?;
@@ -164,8 +167,16 @@ async fn get_report(ctx: &Context, job: &Job, input: &Input) -> Result<Value, Fa
             analysis = Some(fresh);
         }
     }
-    let sample = maybe_download(ctx, job, input, &indicator, &object, analysis.as_ref(), &mut notes)
-        .await;
+    let sample = maybe_download(
+        ctx,
+        job,
+        input,
+        &indicator,
+        &object,
+        analysis.as_ref(),
+        &mut notes,
+    )
+    .await;
     Ok(success(Findings {
         flavour: Flavour::GetReport,
         config: &input.config,
@@ -213,7 +224,10 @@ async fn maybe_download(
     } else {
         "last_analysis_results"
     };
-    let results = source.attributes.as_ref().and_then(|a| a.get(results_field));
+    let results = source
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(results_field));
     let flagged = source.detection.as_ref().is_some_and(|d| d.malicious > 0);
     let missed = c
         .highlighted_antivirus
@@ -342,8 +356,16 @@ async fn rescan(ctx: &Context, job: &Job, input: &Input) -> Result<Value, Failur
         .await
         .map_err(action_failure)?;
     let mut notes = Vec::new();
-    let sample = maybe_download(ctx, job, input, &indicator, &object, Some(&analysis), &mut notes)
-        .await;
+    let sample = maybe_download(
+        ctx,
+        job,
+        input,
+        &indicator,
+        &object,
+        Some(&analysis),
+        &mut notes,
+    )
+    .await;
     Ok(success(Findings {
         flavour: Flavour::Rescan,
         config: &input.config,

@@ -245,7 +245,10 @@ fn read_config(config: &Map<String, Value>) -> Result<Config, String> {
     let field = |name: &str| format!("config.{name}");
     let service = string(config, "service")
         .map_err(|e| format!("config.{e}"))?
-        .ok_or_else(|| "service parameter is missing (config.service: get, scan, rescan or download)".to_owned())?;
+        .ok_or_else(|| {
+            "service parameter is missing (config.service: get, scan, rescan or download)"
+                .to_owned()
+        })?;
     let flavour = Flavour::from_service(&service).ok_or_else(|| {
         format!(
             "config.service: {:?} is not a service of this analyzer (get, scan, rescan or download)",
@@ -388,7 +391,9 @@ fn engines(value: Option<&Value>) -> Result<Vec<String>, String> {
             }
             names
         }
-        Some(_) => return Err("config.highlighted_antivirus: expected a list of engine names".into()),
+        Some(_) => {
+            return Err("config.highlighted_antivirus: expected a list of engine names".into())
+        }
     };
     let names: Vec<String> = names.into_iter().filter(|n| !n.is_empty()).collect();
     if names.len() > MAX_ENGINES {
@@ -444,8 +449,8 @@ mod tests {
 
     #[test]
     fn defaults_are_the_definitions_defaults() {
-        let input = parse(json!({"dataType": "hash", "data": "x", "config": {"service": "get"}}))
-            .unwrap();
+        let input =
+            parse(json!({"dataType": "hash", "data": "x", "config": {"service": "get"}})).unwrap();
         assert_eq!(input.tlp, 2);
         assert_eq!(input.pap, 2);
         let c = &input.config;
@@ -459,12 +464,27 @@ mod tests {
     #[test]
     fn a_bad_value_is_refused_naming_its_field_and_the_key_is_removed() {
         let cases = [
-            (json!({"data": "x", "config": {"service": "get"}}), "dataType"),
+            (
+                json!({"data": "x", "config": {"service": "get"}}),
+                "dataType",
+            ),
             (json!({"dataType": "hash", "config": {}}), "service"),
-            (json!({"dataType": "hash", "config": {"service": "nope"}}), "config.service"),
-            (json!({"dataType": 3, "config": {"service": "get"}}), "dataType"),
-            (json!({"dataType": "hash", "tlp": "red", "config": {"service": "get"}}), "tlp"),
-            (json!({"dataType": "hash", "tlp": 9, "config": {"service": "get"}}), "tlp"),
+            (
+                json!({"dataType": "hash", "config": {"service": "nope"}}),
+                "config.service",
+            ),
+            (
+                json!({"dataType": 3, "config": {"service": "get"}}),
+                "dataType",
+            ),
+            (
+                json!({"dataType": "hash", "tlp": "red", "config": {"service": "get"}}),
+                "tlp",
+            ),
+            (
+                json!({"dataType": "hash", "tlp": 9, "config": {"service": "get"}}),
+                "tlp",
+            ),
             (
                 json!({"dataType": "hash", "config": {"service": "get", "polling_interval": -1}}),
                 "config.polling_interval",
@@ -499,10 +519,12 @@ mod tests {
 
     #[test]
     fn numbers_and_lists_come_in_the_forms_cortex_sends() {
-        let input = parse(json!({"dataType": "hash", "data": "x", "tlp": 3, "config": {
+        let input = parse(
+            json!({"dataType": "hash", "data": "x", "tlp": 3, "config": {
             "service": "rescan", "polling_interval": "0.5", "rescan_hash_older_than_days": 30,
             "highlighted_antivirus": "Avast, Kaspersky,", "proxy": {"http": "http://p:3128"},
-            "check_tlp": true, "max_tlp": 3}}))
+            "check_tlp": true, "max_tlp": 3}}),
+        )
         .unwrap();
         let c = input.config;
         assert_eq!(c.polling_interval, Duration::from_millis(500));

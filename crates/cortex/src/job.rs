@@ -19,12 +19,10 @@ impl Job {
     /// The job in `dir`: reads `dir/input/input.json`.
     pub fn open(dir: &Path) -> Result<Job, CortexError> {
         let path = dir.join("input").join("input.json");
-        let bytes = read_bounded(
-            std::fs::File::open(&path).map_err(|e| CortexError::Io {
-                what: format!("cannot read {}", path.display()),
-                source: e,
-            })?,
-        )
+        let bytes = read_bounded(std::fs::File::open(&path).map_err(|e| CortexError::Io {
+            what: format!("cannot read {}", path.display()),
+            source: e,
+        })?)
         .map_err(|e| CortexError::Io {
             what: format!("cannot read {}", path.display()),
             source: e,

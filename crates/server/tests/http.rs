@@ -487,12 +487,20 @@ async fn every_action_runs_over_http_and_by_its_connector_alias() {
     let svc = start(EmulatorConfig::default()).await;
     let admin = Some(svc.tokens.admin.as_str());
     let (status, body) = svc
-        .post("/v1/actions/get_widget", admin, &json!({"id": "example.com"}).to_string())
+        .post(
+            "/v1/actions/get_widget",
+            admin,
+            &json!({"id": "example.com"}).to_string(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let widget_url = body["data"]["url"].as_str().unwrap().to_owned();
     let (status, body) = svc
-        .post("/v1/actions/scan_url", admin, &json!({"url": "http://http-actions.example/"}).to_string())
+        .post(
+            "/v1/actions/scan_url",
+            admin,
+            &json!({"url": "http://http-actions.example/"}).to_string(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let analysis = body["data"]["id"].as_str().unwrap().to_owned();
@@ -528,24 +536,39 @@ async fn every_action_runs_over_http_and_by_its_connector_alias() {
         ),
         ("search", json!({"query": EICAR_SHA256})),
         ("get_comments", json!({"id": "example.com"})),
-        ("add_comment", json!({"id": "example.com", "text": "over http #soar"})),
+        (
+            "add_comment",
+            json!({"id": "example.com", "text": "over http #soar"}),
+        ),
         ("get_votes", json!({"id": "example.com"})),
-        ("add_vote", json!({"id": "example.com", "verdict": "harmless"})),
+        (
+            "add_vote",
+            json!({"id": "example.com", "verdict": "harmless"}),
+        ),
         ("get_widget", json!({"id": "example.com"})),
         ("get_widget_html", json!({"url": widget_url})),
         ("get_upload_url", json!({})),
         ("private_scan_file", json!({"path": "/etc/passwd"})),
-        ("private_scan_url", json!({"url": "http://private-http.example/2"})),
+        (
+            "private_scan_url",
+            json!({"url": "http://private-http.example/2"}),
+        ),
         ("private_file_report", json!({"sha256": EICAR_SHA256})),
         ("private_list_files", json!({"limit": 5})),
-        ("private_delete_file", json!({"sha256": new_hash("http-delete")})),
+        (
+            "private_delete_file",
+            json!({"sha256": new_hash("http-delete")}),
+        ),
         ("private_rescan", json!({"sha256": EICAR_SHA256})),
         ("private_get_analysis", json!({"id": private_analysis})),
         (
             "private_get_relationships",
             json!({"sha256": EICAR_SHA256, "relationship": "contacted_ips", "limit": 2}),
         ),
-        ("private_url_report", json!({"url": "http://private-http.example/"})),
+        (
+            "private_url_report",
+            json!({"url": "http://private-http.example/"}),
+        ),
         ("get_quota", json!({})),
     ];
     for action in actions::ACTIONS {
@@ -567,8 +590,15 @@ async fn every_action_runs_over_http_and_by_its_connector_alias() {
             continue;
         }
         // A private file never uploaded is a 404 from VirusTotal, answered as such.
-        if *name == "private_delete_file" || *name == "private_file_report" || *name == "private_rescan" || *name == "private_get_relationships" {
-            assert!(status == StatusCode::OK || status == StatusCode::NOT_FOUND, "{name}: {status} {body}");
+        if *name == "private_delete_file"
+            || *name == "private_file_report"
+            || *name == "private_rescan"
+            || *name == "private_get_relationships"
+        {
+            assert!(
+                status == StatusCode::OK || status == StatusCode::NOT_FOUND,
+                "{name}: {status} {body}"
+            );
             continue;
         }
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
@@ -576,7 +606,11 @@ async fn every_action_runs_over_http_and_by_its_connector_alias() {
     }
     for alias in actions::ALIASES {
         let (status, body) = svc
-            .post(&format!("/v1/actions/{}", alias.name), admin, r#"{"bogus_field": 1}"#)
+            .post(
+                &format!("/v1/actions/{}", alias.name),
+                admin,
+                r#"{"bogus_field": 1}"#,
+            )
             .await;
         assert_error(status, &body, StatusCode::BAD_REQUEST);
         let message = body["error"]["message"].as_str().unwrap();
@@ -586,7 +620,11 @@ async fn every_action_runs_over_http_and_by_its_connector_alias() {
         );
     }
     let (status, body) = svc
-        .post("/v1/actions/get_a_file_report", admin, &json!({"hash": EICAR_SHA256}).to_string())
+        .post(
+            "/v1/actions/get_a_file_report",
+            admin,
+            &json!({"hash": EICAR_SHA256}).to_string(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["id"], EICAR_SHA256);

@@ -308,7 +308,13 @@ impl Client {
         } else {
             vec![("relationships".to_owned(), relationships.join(","))]
         };
-        match execute(&self.inner, &Call::get(url, query), Want::Parsed(parse_report)).await? {
+        match execute(
+            &self.inner,
+            &Call::get(url, query),
+            Want::Parsed(parse_report),
+        )
+        .await?
+        {
             Got::Parsed(report) => Ok(report),
             Got::Stream(_) => Err(Error::InvalidConfig(
                 "internal: wanted a parsed body".into(),
@@ -400,7 +406,8 @@ impl Client {
 
     /// `GET /private/files/upload_url`: the same for private scanning.
     pub async fn private_upload_url(&self) -> Result<String, Error> {
-        self.upload_url_at(&["private", "files", "upload_url"]).await
+        self.upload_url_at(&["private", "files", "upload_url"])
+            .await
     }
 
     async fn upload_url_at(&self, segments: &[&str]) -> Result<String, Error> {

@@ -563,7 +563,11 @@ async fn every_actions_output_validates_against_its_published_schema() {
             "scan_url" => analysis = data["id"].as_str().expect("analysis id").to_owned(),
             "get_widget" => widget_url = data["url"].as_str().expect("widget url").to_owned(),
             "get_relationship_descriptors" => {
-                assert!(data.as_array().expect("list").iter().all(|d| d["attributes"].is_null()))
+                assert!(data
+                    .as_array()
+                    .expect("list")
+                    .iter()
+                    .all(|d| d["attributes"].is_null()))
             }
             "private_scan_file" => {
                 private_analysis = data["id"].as_str().expect("analysis id").to_owned()
@@ -639,10 +643,14 @@ async fn connector_action_names_are_accepted_as_aliases() {
     assert!(aliases.len() >= 20, "{aliases:?}");
     for (alias, action) in &aliases {
         // The same bad field is refused in the action's own words.
-        let (out, value) = action_with(&emu, &dir, PREMIUM, &[alias], r#"{"bogus_field": 1}"#).await;
+        let (out, value) =
+            action_with(&emu, &dir, PREMIUM, &[alias], r#"{"bogus_field": 1}"#).await;
         assert_eq!(out.status.code(), Some(2), "{alias}: {value}");
         let message = value["error"]["message"].as_str().unwrap_or("");
-        assert!(message.starts_with(&format!("{action}:")), "{alias} -> {action}: {message}");
+        assert!(
+            message.starts_with(&format!("{action}:")),
+            "{alias} -> {action}: {message}"
+        );
     }
     let (out, value) = action(
         &emu,
@@ -676,6 +684,9 @@ async fn connector_action_names_are_accepted_as_aliases() {
         "/../../integrations/soar/manifest.json"
     ))
     .expect("manifest");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&kept));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&kept)
+    );
     emu.shutdown().await;
 }

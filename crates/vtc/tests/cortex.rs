@@ -97,7 +97,10 @@ async fn run_job(emu: &RunningEmulator, dir: &tempfile::TempDir) -> Run {
         }
     }
     let total = requests(emu) - total_before;
-    assert!(!text.contains(PREMIUM) && !text.contains(PUBLIC), "key in {text}");
+    assert!(
+        !text.contains(PREMIUM) && !text.contains(PUBLIC),
+        "key in {text}"
+    );
     assert!(!stderr(&out).contains(PREMIUM), "key on stderr");
     check_with_cortexutils(dir);
     Run {
@@ -147,10 +150,12 @@ fn assert_cortex_success(run: &Run, predicate: &str) -> Vec<Value> {
     for t in taxonomies {
         let t = t.as_object().unwrap();
         assert_eq!(t.len(), 4, "{t:?}");
-        assert!(["info", "safe", "suspicious", "malicious"]
-            .contains(&t["level"].as_str().unwrap()));
+        assert!(["info", "safe", "suspicious", "malicious"].contains(&t["level"].as_str().unwrap()));
         assert_eq!(t["namespace"], "VT");
-        assert!(t["predicate"].is_string() && t["value"].is_string(), "{t:?}");
+        assert!(
+            t["predicate"].is_string() && t["value"].is_string(),
+            "{t:?}"
+        );
     }
     if predicate != "DownloadSample" {
         assert_eq!(taxonomies[0]["predicate"], predicate, "{r}");
@@ -200,22 +205,38 @@ async fn get_report_answers_each_data_type_in_one_call_with_the_cortex_shape() {
     let cases = [
         ("hash", json!({"dataType": "hash", "data": EICAR_SHA256})),
         ("hash", json!({"dataType": "hash", "data": malicious})),
-        ("domain", json!({"dataType": "domain", "data": "example.com"})),
-        ("fqdn", json!({"dataType": "fqdn", "data": "www.example.com"})),
+        (
+            "domain",
+            json!({"dataType": "domain", "data": "example.com"}),
+        ),
+        (
+            "fqdn",
+            json!({"dataType": "fqdn", "data": "www.example.com"}),
+        ),
         ("ip", json!({"dataType": "ip", "data": "8.8.8.8"})),
-        ("url", json!({"dataType": "url", "data": "http://example.com/"})),
+        (
+            "url",
+            json!({"dataType": "url", "data": "http://example.com/"}),
+        ),
     ];
     for (kind, observable) in cases {
-        let dir = job_dir(&cortex_input(&emu, "get", observable.clone(), json!({})), &[]);
+        let dir = job_dir(
+            &cortex_input(&emu, "get", observable.clone(), json!({})),
+            &[],
+        );
         let run = run_job(&emu, &dir).await;
         let taxonomies = assert_cortex_success(&run, "GetReport");
         assert_eq!(run.total, 1, "{kind}: one call, got {:?}", run.calls);
-        assert!(taxonomies[0]["value"].as_str().unwrap().contains('/'), "{taxonomies:?}");
+        assert!(
+            taxonomies[0]["value"].as_str().unwrap().contains('/'),
+            "{taxonomies:?}"
+        );
         match kind {
             "hash" | "url" => assert!(
-                taxonomies
-                    .iter()
-                    .any(|t| t["value"].as_str().unwrap().ends_with("contacted domain(s)")),
+                taxonomies.iter().any(|t| t["value"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("contacted domain(s)")),
                 "{observable}: {taxonomies:?}"
             ),
             _ => assert!(
@@ -228,7 +249,12 @@ async fn get_report_answers_each_data_type_in_one_call_with_the_cortex_shape() {
     }
     // EICAR is malicious, with its YARA rule as an artifact.
     let dir = job_dir(
-        &cortex_input(&emu, "get", json!({"dataType": "hash", "data": EICAR_SHA256}), json!({})),
+        &cortex_input(
+            &emu,
+            "get",
+            json!({"dataType": "hash", "data": EICAR_SHA256}),
+            json!({}),
+        ),
         &[],
     );
     let run = run_job(&emu, &dir).await;
@@ -238,7 +264,11 @@ async fn get_report_answers_each_data_type_in_one_call_with_the_cortex_shape() {
     assert!(
         artifacts.iter().any(|a| a["dataType"] == "other"
             && a["data"] == "EICAR_Test_File"
-            && a["tags"].as_array().unwrap().iter().any(|t| t == "detection:YARA")),
+            && a["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == "detection:YARA")),
         "{artifacts:?}"
     );
     assert!(run.report["full"]["highlights"]["crowdsourced_yara_results"].is_array());
@@ -267,7 +297,12 @@ async fn malicious_files_give_contacted_hosts_urls_yara_and_ids_artifacts() {
     let emu = keyed_emulator().await;
     let hash = synthetic_hash(WorldClass::Malicious, "cortex-artifacts");
     let dir = job_dir(
-        &cortex_input(&emu, "get", json!({"dataType": "hash", "data": hash}), json!({})),
+        &cortex_input(
+            &emu,
+            "get",
+            json!({"dataType": "hash", "data": hash}),
+            json!({}),
+        ),
         &[],
     );
     let run = run_job(&emu, &dir).await;
@@ -312,7 +347,12 @@ async fn a_highlighted_engine_is_not_detected_only_when_it_did_not_detect() {
     let emu = keyed_emulator().await;
     // Which engines flagged EICAR and which did not, from the report itself.
     let dir = job_dir(
-        &cortex_input(&emu, "get", json!({"dataType": "hash", "data": EICAR_SHA256}), json!({})),
+        &cortex_input(
+            &emu,
+            "get",
+            json!({"dataType": "hash", "data": EICAR_SHA256}),
+            json!({}),
+        ),
         &[],
     );
     let run = run_job(&emu, &dir).await;
@@ -345,14 +385,21 @@ async fn a_highlighted_engine_is_not_detected_only_when_it_did_not_detect() {
         .filter(|t| t["value"] == "Not detected!")
         .map(|t| t["predicate"].as_str().unwrap())
         .collect();
-    assert_eq!(not_detected, [miss.as_str(), "NoSuchEngine"], "{taxonomies:?}");
+    assert_eq!(
+        not_detected,
+        [miss.as_str(), "NoSuchEngine"],
+        "{taxonomies:?}"
+    );
     emu.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tlp_and_pap_above_the_maximum_are_refused_before_any_call() {
     let emu = keyed_emulator().await;
-    for (field, message) in [("tlp", "TLP is higher than allowed."), ("pap", "PAP is higher than allowed.")] {
+    for (field, message) in [
+        ("tlp", "TLP is higher than allowed."),
+        ("pap", "PAP is higher than allowed."),
+    ] {
         let mut input = cortex_input(
             &emu,
             "get",
@@ -384,7 +431,12 @@ async fn an_old_report_is_rescanned_and_a_recent_one_is_not() {
     let observable = json!({"dataType": "hash", "data": EICAR_SHA256});
     // Far newer than 100 years: no rescan, one call.
     let dir = job_dir(
-        &cortex_input(&emu, "get", observable.clone(), json!({"rescan_hash_older_than_days": 36500})),
+        &cortex_input(
+            &emu,
+            "get",
+            observable.clone(),
+            json!({"rescan_hash_older_than_days": 36500}),
+        ),
         &[],
     );
     let run = run_job(&emu, &dir).await;
@@ -393,15 +445,28 @@ async fn an_old_report_is_rescanned_and_a_recent_one_is_not() {
     assert_eq!(calls(&run, "POST /files/{id}/analyse"), 0);
     // Older than 0 days: rescanned, the taxonomy from the fresh analysis.
     let dir = job_dir(
-        &cortex_input(&emu, "get", observable, json!({"rescan_hash_older_than_days": 0})),
+        &cortex_input(
+            &emu,
+            "get",
+            observable,
+            json!({"rescan_hash_older_than_days": 0}),
+        ),
         &[],
     );
     let run = run_job(&emu, &dir).await;
     assert_cortex_success(&run, "GetReport");
-    assert_eq!(calls(&run, "POST /files/{id}/analyse"), 1, "{:?}", run.calls);
+    assert_eq!(
+        calls(&run, "POST /files/{id}/analyse"),
+        1,
+        "{:?}",
+        run.calls
+    );
     assert_eq!(calls(&run, "GET /files/{id}"), 1, "{:?}", run.calls);
     assert!(calls(&run, "GET /analyses/{id}") >= 1, "{:?}", run.calls);
-    assert_eq!(run.report["full"]["analysis"]["attributes"]["status"], "completed");
+    assert_eq!(
+        run.report["full"]["analysis"]["attributes"]["status"],
+        "completed"
+    );
     assert!(run.report["full"]["notes"][0]
         .as_str()
         .unwrap()
@@ -418,7 +483,10 @@ async fn scan_uploads_a_file_or_submits_a_url_and_reads_relations_from_its_own_c
         json!({"dataType": "file", "file": "sample.bin", "filename": "sample.bin"}),
         json!({"highlighted_antivirus": ["Avast"]}),
     );
-    let dir = job_dir(&input, &[("sample.bin", b"a sample nobody has seen, for cortex")]);
+    let dir = job_dir(
+        &input,
+        &[("sample.bin", b"a sample nobody has seen, for cortex")],
+    );
     let run = run_job(&emu, &dir).await;
     assert_cortex_success(&run, "Scan");
     assert_eq!(calls(&run, "POST /files"), 1, "{:?}", run.calls);
@@ -458,7 +526,12 @@ async fn rescan_analyses_the_hash_again_and_reports_the_fresh_verdict() {
     let run = run_job(&emu, &job_dir(&input, &[])).await;
     let taxonomies = assert_cortex_success(&run, "Rescan");
     assert_eq!(taxonomies[0]["level"], "malicious", "{taxonomies:?}");
-    assert_eq!(calls(&run, "POST /files/{id}/analyse"), 1, "{:?}", run.calls);
+    assert_eq!(
+        calls(&run, "POST /files/{id}/analyse"),
+        1,
+        "{:?}",
+        run.calls
+    );
     assert_eq!(calls(&run, "GET /files/{id}"), 1, "{:?}", run.calls);
     let polls = calls(&run, "GET /analyses/{id}");
     assert_eq!(run.total, 2 + polls, "{:?}", run.calls);
@@ -478,10 +551,16 @@ async fn download_sample_is_a_file_artifact_and_a_public_key_a_json_failure() {
     let run = run_job(&emu, &dir).await;
     assert_cortex_success(&run, "DownloadSample");
     assert_eq!(run.total, 1, "{:?}", run.calls);
-    assert!(run.report["summary"]["taxonomies"].as_array().unwrap().is_empty());
+    assert!(run.report["summary"]["taxonomies"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let artifact = &run.report["artifacts"][0];
     assert_eq!(artifact["dataType"], "file");
-    let saved = dir.path().join("output").join(artifact["file"].as_str().unwrap());
+    let saved = dir
+        .path()
+        .join("output")
+        .join(artifact["file"].as_str().unwrap());
     assert_eq!(std::fs::read(saved).unwrap(), EICAR);
     assert_eq!(run.report["full"]["sample"]["sha256"], EICAR_SHA256);
 
@@ -517,15 +596,31 @@ async fn bad_jobs_are_json_failures_never_crashes_or_false_successes() {
     let emu = keyed_emulator().await;
     let unknown = synthetic_hash(WorldClass::Unknown, "cortex-unknown");
     let cases = [
-        (json!({"dataType": "hash", "data": unknown}), json!({}), "Not found"),
-        (json!({"dataType": "hash", "data": "nope"}), json!({}), "not an md5"),
-        (json!({"dataType": "mail", "data": "a@b.c"}), json!({}), "not supported"),
+        (
+            json!({"dataType": "hash", "data": unknown}),
+            json!({}),
+            "Not found",
+        ),
+        (
+            json!({"dataType": "hash", "data": "nope"}),
+            json!({}),
+            "not an md5",
+        ),
+        (
+            json!({"dataType": "mail", "data": "a@b.c"}),
+            json!({}),
+            "not supported",
+        ),
         (
             json!({"dataType": "file", "file": "../../etc/passwd", "filename": "x"}),
             json!({}),
             "not a file name inside",
         ),
-        (json!({"dataType": "file", "filename": "x"}), json!({}), "file is missing"),
+        (
+            json!({"dataType": "file", "filename": "x"}),
+            json!({}),
+            "file is missing",
+        ),
         (
             json!({"dataType": "hash", "data": EICAR_SHA256}),
             json!({"service": "explode"}),
@@ -610,8 +705,19 @@ fn the_analyzer_definitions_match_the_options_the_crate_reads() {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let def: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!(def["name"], flavour.analyzer(), "{path}");
-        for field in ["version", "author", "url", "license", "description", "command", "baseConfig"] {
-            assert!(def[field].as_str().is_some_and(|s| !s.is_empty()), "{path}: {field}");
+        for field in [
+            "version",
+            "author",
+            "url",
+            "license",
+            "description",
+            "command",
+            "baseConfig",
+        ] {
+            assert!(
+                def[field].as_str().is_some_and(|s| !s.is_empty()),
+                "{path}: {field}"
+            );
         }
         assert_eq!(def["config"]["service"], flavour.service(), "{path}");
         let data_types: Vec<&str> = def["dataTypeList"]
@@ -629,7 +735,10 @@ fn the_analyzer_definitions_match_the_options_the_crate_reads() {
                 ["string", "number", "boolean"].contains(&item["type"].as_str().unwrap()),
                 "{path}: {item}"
             );
-            assert!(item["multi"].is_boolean() && item["required"].is_boolean(), "{item}");
+            assert!(
+                item["multi"].is_boolean() && item["required"].is_boolean(),
+                "{item}"
+            );
             assert!(item["description"].is_string(), "{item}");
             if let Some(default) = item.get("defaultValue") {
                 let wanted = match item["type"].as_str().unwrap() {
@@ -649,8 +758,11 @@ fn the_analyzer_definitions_match_the_options_the_crate_reads() {
             }
         }
         let with_defaults = json!({"dataType": "hash", "config": config}).to_string();
-        let bare = json!({"dataType": "hash", "config": {"service": flavour.service()}}).to_string();
-        let a = cortex::parse_input(with_defaults.as_bytes()).unwrap().config;
+        let bare =
+            json!({"dataType": "hash", "config": {"service": flavour.service()}}).to_string();
+        let a = cortex::parse_input(with_defaults.as_bytes())
+            .unwrap()
+            .config;
         let b = cortex::parse_input(bare.as_bytes()).unwrap().config;
         assert_eq!(a.polling_interval, b.polling_interval, "{path}");
         assert_eq!(a.polling_timeout, b.polling_timeout, "{path}");

@@ -9,21 +9,20 @@ use crate::exit::{usage, Exit};
 use std::io::IsTerminal;
 
 pub async fn run(args: CortexArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
-    let job = match &args.job_dir {
-        Some(dir) if cortex::Job::is_job_dir(dir) => cortex::Job::open(dir)?,
-        Some(dir) if !dir.is_dir() => {
-            return Err(usage(format!(
-                "{} is not a job directory (JOBDIR/input/input.json)",
-                dir.display()
-            )))
-        }
-        _ if std::io::stdin().is_terminal() => {
-            return Err(usage(
+    let job =
+        match &args.job_dir {
+            Some(dir) if cortex::Job::is_job_dir(dir) => cortex::Job::open(dir)?,
+            Some(dir) if !dir.is_dir() => {
+                return Err(usage(format!(
+                    "{} is not a job directory (JOBDIR/input/input.json)",
+                    dir.display()
+                )))
+            }
+            _ if std::io::stdin().is_terminal() => return Err(usage(
                 "no job: give a job directory holding input/input.json, or the job's JSON on stdin",
-            ))
-        }
-        _ => cortex::Job::from_reader(std::io::stdin().lock())?,
-    };
+            )),
+            _ => cortex::Job::from_reader(std::io::stdin().lock())?,
+        };
     let report = cortex::analyse(&job, &crate::config::overrides(global)).await;
     job.write(&report, &mut std::io::stdout().lock())?;
     if cortex::succeeded(&report) {
