@@ -26,6 +26,8 @@ pub struct FileConfig {
     /// The `[collect]` table, read by the collector itself (the `collect`
     /// crate), which sits above this one.
     pub collect: Option<toml::Table>,
+    /// How the feeds present themselves, and their URL secret.
+    pub feeds: feeds::FeedConfig,
 }
 
 /// Shows neither the key nor a proxy's credentials.

@@ -47,8 +47,6 @@ pub struct CollectConfig {
     pub max_upload_bytes: u64,
     /// Milliseconds a watched file must stay quiet before it is hashed.
     pub debounce_ms: u64,
-    /// The name the feed of malicious binaries is published under.
-    pub feed_name: String,
     /// Where the original served its feed (`listener_address:listener_port`);
     /// `vtc serve --listen` takes it.
     pub feed_listen: Option<String>,
@@ -73,7 +71,6 @@ impl Default for CollectConfig {
             quick_scan_threads: 4,
             max_upload_bytes: DIRECT_UPLOAD_LIMIT,
             debounce_ms: 500,
-            feed_name: "virustotal".to_owned(),
             feed_listen: None,
             feed_host: None,
         }

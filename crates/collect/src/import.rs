@@ -78,7 +78,8 @@ pub fn parse_ini(text: &str) -> Result<Vec<IniEntry>, CollectError> {
 /// What an import produced.
 #[derive(Debug)]
 pub struct Imported {
-    /// vtc's config file text (TOML): `api_key` and a `[collect]` table.
+    /// vtc's config file text (TOML): `api_key`, a `[collect]` table and,
+    /// when the connector named its feed, `[feeds] name`.
     pub toml: String,
     /// Keys of the connector's file with no counterpart, with the reason.
     pub unmapped: Vec<(String, &'static str)>,
@@ -90,6 +91,14 @@ struct VtcConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     api_key: Option<&'a str>,
     collect: &'a CollectConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feeds: Option<FeedsTable>,
+}
+
+/// The `[feeds]` table's part the connector had: the feed's name.
+#[derive(Serialize)]
+struct FeedsTable {
+    name: String,
 }
 
 fn flag(key: &str, value: &str) -> Result<bool, CollectError> {
@@ -119,6 +128,7 @@ pub fn import_connector_config(text: &str) -> Result<Imported, CollectError> {
     let mut unmapped = Vec::new();
     let (mut listen_addr, mut listen_port) = (None::<String>, None::<u16>);
     let mut days_rescan: Option<u64> = None;
+    let mut feed_name: Option<String> = None;
     let mut rescan_given = false;
     for e in &entries {
         let (key, value) = (e.key.as_str(), e.value.as_str());
@@ -144,8 +154,16 @@ pub fn import_connector_config(text: &str) -> Result<Imported, CollectError> {
             "listener_address" => listen_addr = set(value),
             "feed_host" => config.feed_host = set(value),
             "feed_name" | "name" => {
-                if let Some(v) = set(value) {
-                    config.feed_name = v;
+                // A Carbon Black feed name is letters and digits only.
+                let name: String = value
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(64)
+                    .collect();
+                if name.is_empty() {
+                    unmapped.push((key.to_owned(), "not a feed name (letters and digits)"));
+                } else {
+                    feed_name = Some(name);
                 }
             }
             "virustotal_url" => unmapped.push((
@@ -178,6 +196,7 @@ pub fn import_connector_config(text: &str) -> Result<Imported, CollectError> {
     let toml = toml::to_string(&VtcConfig {
         api_key: api_key.as_deref(),
         collect: &config,
+        feeds: feed_name.map(|name| FeedsTable { name }),
     })
     .map_err(|e| CollectError::Config(format!("cannot write the config: {e}")))?;
     Ok(Imported {
@@ -208,7 +227,8 @@ mod tests {
         carbonblack_server_token=cbtoken\n\
         carbonblack_server_sslverify=0\n\
         rescan_window=7D\n\
-        debug=1\n";
+        debug=1\n\
+        feed_name=virustotal\n";
 
     #[test]
     fn the_connector_settings_map_onto_vtc_and_the_rest_is_listed() {
@@ -235,6 +255,7 @@ mod tests {
         // The TOML is vtc's config: it reads back.
         let back: toml::Table = toml::from_str(&imported.toml).unwrap();
         assert_eq!(back["api_key"].as_str(), Some("0123456789abcdef"));
+        assert_eq!(back["feeds"]["name"].as_str(), Some("virustotal"));
         let table = back["collect"].as_table().unwrap();
         let again = CollectConfig::from_table(Some(table)).unwrap();
         assert_eq!(again.rescan_window, "7D");

@@ -18,6 +18,62 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vt_emulator::{EmulatorConfig, RunningEmulator, WorldMode, EICAR, EICAR_MD5};
 
+const FEED_SECRET: &str = "collect-feed-secret-0123456789";
+
+/// The md5 IOCs of a Carbon Black feed, sorted.
+fn cb_feed_md5s(feed: &serde_json::Value) -> Vec<String> {
+    let mut md5s: Vec<String> = feed["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["iocs"]["md5"].as_array().unwrap().clone())
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect();
+    md5s.sort();
+    md5s
+}
+
+/// `/feeds/cb.json` of a `vtc serve` on the same database, read with the
+/// feed secret as an EDR server subscribes.
+async fn served_cb_feed(emu: &RunningEmulator, db: &Path, config: &Path) -> serde_json::Value {
+    let mut cmd = vtc(&emu.base_url(), db);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        "test-key",
+        "--config",
+    ])
+    .arg(config)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let url = format!("{base}/feeds/cb.json?secret={FEED_SECRET}");
+    let body = reqwest::get(&url).await.unwrap();
+    assert!(body.status().is_success(), "{}", body.status());
+    let feed = body.json().await.unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    feed
+}
+
 const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
 
 async fn empty_world() -> RunningEmulator {
@@ -128,7 +184,11 @@ async fn a_watched_folder_of_fifty_files_is_looked_up_by_hash_only_and_the_feed_
         dir.path().join("config.toml"),
         dir.path().join("logs/collect.log"),
     );
-    std::fs::write(&config, "[collect]\ndebounce_ms = 200\n").unwrap();
+    std::fs::write(
+        &config,
+        format!("[collect]\ndebounce_ms = 200\n[feeds]\nsecret = \"{FEED_SECRET}\"\n"),
+    )
+    .unwrap();
     let watched = dir.path().join("watched");
     std::fs::create_dir_all(watched.join("early")).unwrap();
     // Two files there before the start (the first scan finds them).
@@ -195,6 +255,34 @@ async fn a_watched_folder_of_fifty_files_is_looked_up_by_hash_only_and_the_feed_
     assert_eq!(records[0].verdict, verdict::Verdict::Bad);
     assert_eq!(records[0].sha256.as_deref(), Some(EICAR_SHA256));
     assert!(records[0].malicious > 0);
+    drop(store);
+    // The Carbon Black feed lists exactly the malicious binary, in the
+    // export and at /feeds/cb.json alike.
+    let mut export = Command::new(env!("CARGO_BIN_EXE_vtc"));
+    export
+        .env("XDG_CONFIG_HOME", dir.path())
+        .args([
+            "feed",
+            "export",
+            "--format",
+            "cb",
+            "--api-url",
+            &emu.base_url(),
+            "--db",
+        ])
+        .arg(&db)
+        .arg("--config")
+        .arg(&config);
+    let exported = run(export).await;
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let feed: serde_json::Value = serde_json::from_slice(&exported.stdout).unwrap();
+    assert_eq!(cb_feed_md5s(&feed), [EICAR_MD5], "{feed}");
+    let served = served_cb_feed(&emu, &db, &config).await;
+    assert_eq!(cb_feed_md5s(&served), [EICAR_MD5]);
+    assert_eq!(
+        served["reports"], feed["reports"],
+        "the URL serves the same feed"
+    );
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("stopped; every source's checkpoint is in the database"));
     assert!(
