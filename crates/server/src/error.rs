@@ -88,7 +88,10 @@ impl From<enrich::EnrichError> for AppError {
         match err {
             enrich::EnrichError::Stopped { source, .. } => {
                 let (status, code) = if source.is_rate_limited()
-                    || matches!(*source, vt_api::Error::QuotaExhausted { .. })
+                    || matches!(
+                        *source,
+                        vt_api::Error::QuotaExhausted { .. } | vt_api::Error::BulkReserve { .. }
+                    )
                 {
                     (StatusCode::TOO_MANY_REQUESTS, "QuotaExceededError")
                 } else {
