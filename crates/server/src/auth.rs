@@ -129,6 +129,7 @@ pub async fn create_token(store: &dyn Store, name: &str, role: Role) -> Result<S
             role: role.as_str().to_owned(),
             sha256,
             created_at: time::OffsetDateTime::now_utc(),
+            quota: None,
         })
         .await?;
     Ok(token)

@@ -91,8 +91,7 @@ impl From<enrich::EnrichError> for AppError {
                     || matches!(
                         *source,
                         vt_api::Error::QuotaExhausted { .. } | vt_api::Error::BulkReserve { .. }
-                    )
-                {
+                    ) {
                     (StatusCode::TOO_MANY_REQUESTS, "QuotaExceededError")
                 } else {
                     (StatusCode::SERVICE_UNAVAILABLE, "Unavailable")

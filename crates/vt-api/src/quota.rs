@@ -360,10 +360,8 @@ impl Governor {
     /// Keeps `percent` (0 to 100) of every key's daily and monthly budget
     /// for interactive requests: bulk work stops short of it.
     pub fn set_bulk_reserve(&self, percent: u8) {
-        self.bulk_reserve_percent.store(
-            percent.min(100),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        self.bulk_reserve_percent
+            .store(percent.min(100), std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<KeyState>> {
