@@ -17,7 +17,7 @@ mod config_file;
 mod database;
 mod settings;
 
-pub use config_file::{FileConfig, KeyConfig, QuotaConfig};
+pub use config_file::{FileConfig, KeyConfig, PolicyConfig, QuotaConfig, ServiceConfig};
 pub use database::{prune_at_start, prune_database, PruneReport};
 pub use settings::{
     EnricherOptions, KeyBudget, OutputFormat, Overrides, QuotaMode, Settings, DEFAULT_QUOTA_DAY,

@@ -92,7 +92,9 @@ struct ObservableQuery {
 
 /// The query string as `T` (none is `T::default()`), or a 400 saying
 /// what is wrong with it.
-fn parse_query<T: serde::de::DeserializeOwned + Default>(uri: &Uri) -> Result<T, AppError> {
+pub(crate) fn parse_query<T: serde::de::DeserializeOwned + Default>(
+    uri: &Uri,
+) -> Result<T, AppError> {
     if uri.query().is_none() {
         return Ok(T::default());
     }
@@ -107,18 +109,39 @@ async fn observable(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Json<verdict::Record>, AppError> {
-    state
+    let caller = state
         .inner
         .tokens
         .authorize(&headers, Role::Analyst)
         .await?;
     let options: ObservableQuery = parse_query(&uri)?;
-    if let Err(e) = Indicator::parse(&input) {
-        return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidIndicator",
-            format!("indicator: {e}"),
-        ));
+    let indicator = match Indicator::parse(&input) {
+        Ok(indicator) => indicator,
+        Err(e) => {
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidIndicator",
+                format!("indicator: {e}"),
+            ))
+        }
+    };
+    // Only a lookup that may spend VirusTotal quota counts against the
+    // client's own: a refresh, or a miss in the cache.
+    let cached = !options.refresh
+        && state
+            .inner
+            .store
+            .get_report(
+                state.inner.enricher.origin(),
+                &indicator.to_string(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+    if !cached {
+        crate::client_quota::charge(&state, &caller, 1).await?;
     }
     let enricher = if options.refresh {
         &state.inner.refresher
@@ -143,15 +166,18 @@ async fn observable(
 
 /// What the client's quota governor counts per key (by label, never the
 /// key): used and allowed per minute, day and month, and when it may next
-/// send. Per-client usage joins this when per-client quotas exist.
+/// send; and each client's own usage (the caller's, or everyone's for an
+/// admin).
 async fn quota_status(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
-    state.inner.tokens.authorize(&headers, Role::Reader).await?;
-    Ok(Json(
-        json!({"keys": state.inner.enricher.client().quota_status()}),
-    ))
+    let caller = state.inner.tokens.authorize(&headers, Role::Reader).await?;
+    let clients = crate::client_quota::usage(&state, &caller).await?;
+    Ok(Json(json!({
+        "keys": state.inner.enricher.client().quota_status(),
+        "clients": clients,
+    })))
 }
 
 /// `{type}` of `/v1/reports`: VirusTotal's collection names.
@@ -219,7 +245,7 @@ async fn action(
     // Unknown names are refused after the token is checked, so the table
     // of actions is not shown to anyone without one.
     let needed = action.map_or(Role::Reader, |a| action_role(a.name));
-    state.inner.tokens.authorize(&headers, needed).await?;
+    let caller = state.inner.tokens.authorize(&headers, needed).await?;
     let action = action.ok_or_else(|| {
         AppError::not_found(format!(
             "no action {:?} (GET the list with `vtc action --list`)",
@@ -233,6 +259,8 @@ async fn action(
         serde_json::from_slice(&body)
             .map_err(|e| AppError::bad_request(format!("the body is not JSON: {e}")))?
     };
+    // Every action asks VirusTotal: each call counts against the client's quota.
+    crate::client_quota::charge(&state, &caller, 1).await?;
     let data = action.run(&state.inner.actions, input).await?;
     Ok(Json(json!({ "data": data })))
 }

@@ -372,6 +372,7 @@ impl Governor {
 
     /// Books the soonest slot over all keys, or says every key's day or
     /// month is spent.
+    #[cfg(test)]
     pub fn reserve(&self) -> Result<Permit, Error> {
         self.reserve_interactive(None)
     }
