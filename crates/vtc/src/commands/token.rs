@@ -20,18 +20,20 @@ pub async fn run(action: TokenAction, settings: &Settings) -> anyhow::Result<Exi
                 TokenRole::Analyst => server::Role::Analyst,
                 TokenRole::Admin => server::Role::Admin,
             };
-            let token = match server::create_token_with_quota(store.as_ref(), &name, role, quota)
-                .await
-            {
-                Ok(token) => token,
-                Err(
-                    e @ (server::TokenError::BadName
-                    | server::TokenError::Store(store::StoreError::TokenExists { .. })),
-                ) => return Err(usage(e.to_string())),
-                Err(e) => return Err(e.into()),
-            };
+            let token =
+                match server::create_token_with_quota(store.as_ref(), &name, role, quota).await {
+                    Ok(token) => token,
+                    Err(
+                        e @ (server::TokenError::BadName
+                        | server::TokenError::Store(store::StoreError::TokenExists { .. })),
+                    ) => return Err(usage(e.to_string())),
+                    Err(e) => return Err(e.into()),
+                };
             println!("{token}");
-            let limit = quota.map_or_else(|| "no quota of its own".to_owned(), |q| format!("quota {q}"));
+            let limit = quota.map_or_else(
+                || "no quota of its own".to_owned(),
+                |q| format!("quota {q}"),
+            );
             eprintln!("vtc: token {name:?} ({role}, {limit}) created; it is shown only this once");
             Ok(Exit::Success)
         }
