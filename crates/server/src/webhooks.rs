@@ -134,7 +134,7 @@ async fn deliver(
                 return;
             }
             Ok(resp) => format!("answered {}", resp.status()),
-            Err(e) => format!("{}", without_url(&e)),
+            Err(e) => without_url(&e),
         };
         if attempt == retry.attempts.max(1) {
             counts.failed.fetch_add(1, Ordering::Relaxed);

@@ -608,7 +608,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// that are queued or whose lease ended, of jobs not cancelled: every
     /// interactive item before any bulk one (bulk only when `bulk`), then
     /// by job and `seq`. Two workers never get the same item while a lease
-    /// holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    /// holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`). In the same
+    /// transaction, items of cancelled jobs whose lease ran out are
+    /// cancelled (their worker is gone) and those jobs finished.
     async fn claim_items(
         &self,
         worker: &str,

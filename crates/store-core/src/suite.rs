@@ -1068,7 +1068,7 @@ pub async fn a_cancelled_job_hands_out_no_more_items(b: &dyn Backend) {
         .await
         .expect("none"));
     assert!(s
-        .claim_items("w2", 10, MINUTE, true, T + HOUR)
+        .claim_items("w2", 10, MINUTE, true, T + Duration::from_secs(30))
         .await
         .expect("claim")
         .is_empty());
@@ -1089,6 +1089,29 @@ pub async fn a_cancelled_job_hands_out_no_more_items(b: &dyn Backend) {
         states,
         [ItemState::Done, ItemState::Cancelled, ItemState::Cancelled]
     );
+
+    // A worker that dies holding an item of a cancelled job does not keep
+    // the job open: once its lease runs out, the item is cancelled.
+    let other = queue_job(&*s, "soar", QueuePriority::Interactive, &["x", "y"], T).await;
+    let held = s
+        .claim_items("gone", 1, MINUTE, true, T)
+        .await
+        .expect("claim");
+    assert_eq!(held.len(), 1);
+    assert!(s.cancel_enrich_job(other, T).await.expect("cancel"));
+    let later = T + HOUR;
+    let none = s
+        .claim_items("w2", 10, MINUTE, true, later)
+        .await
+        .expect("claim");
+    assert!(none.is_empty());
+    let status = s.enrich_job(other).await.expect("job").expect("exists");
+    assert_eq!((status.cancelled, status.leased), (2, 0));
+    assert_eq!(status.finished_at, Some(later));
+    assert!(!s
+        .complete_item(other, 0, "gone", "{}", false, later)
+        .await
+        .expect("late"));
 }
 
 pub async fn job_results_page_in_input_order_and_survive_a_reopen(b: &dyn Backend) {

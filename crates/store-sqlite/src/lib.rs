@@ -1310,6 +1310,25 @@ impl Store for SqliteStore {
             let tx = db
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Items of cancelled jobs whose worker vanished are not taken
+            // again: they are cancelled, and their jobs may finish.
+            let abandoned: Vec<i64> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT DISTINCT i.job_id FROM enrich_items i
+                     JOIN enrich_jobs j ON j.id = i.job_id
+                     WHERE i.state = 1 AND i.lease_until <= ?1 AND j.cancelled_at IS NOT NULL",
+                )?;
+                let rows = stmt.query_map([at], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for job in abandoned {
+                tx.prepare_cached(
+                    "UPDATE enrich_items SET state = 3, leased_by = NULL, lease_until = NULL
+                     WHERE job_id = ?1 AND state = 1 AND lease_until <= ?2",
+                )?
+                .execute(params![job, at])?;
+                finish_if_drained(&tx, EnrichJobId::new(job), now)?;
+            }
             let mut claimed = Vec::new();
             {
                 let mut select = tx.prepare_cached(
