@@ -172,6 +172,18 @@ async fn a_job_interrupted_by_sigkill_finishes_after_a_restart_each_item_once() 
         assert_eq!(item["state"], "done", "{item}");
         assert_eq!(item["record"]["indicator"], inputs[i], "{item}");
     }
+    // The client's usage (the batch's items) is kept across the restart.
+    let quota: Value = http
+        .get(format!("{base}/v1/quota"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(quota["clients"][0]["used"], ITEMS, "{quota}");
+    assert_eq!(quota["clients"][0]["quota"], "1000/day", "{quota}");
     // Each item looked up once, give or take those in flight at the kill
     // (two slots per priority) whose answer never reached the cache.
     let lookups = emu.emulator().stats()["by_route"]["GET /files/{id}"]
