@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub keys: Vec<KeyConfig>,
     pub verdict: verdict::VerdictConfig,
     pub cache: enrich::CacheTtls,
+    /// How the feeds present themselves, and their URL secret.
+    pub feeds: feeds::FeedConfig,
     /// `vtc serve`'s own settings.
     pub service: ServiceConfig,
     /// `[[policies]]`: which ingested indicators `vtc serve` enriches.

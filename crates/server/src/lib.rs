@@ -16,6 +16,7 @@
 mod auth;
 mod client_quota;
 mod error;
+mod feeds;
 mod ingest;
 mod jobs;
 mod routes;
@@ -58,6 +59,8 @@ struct Inner {
     store: Arc<dyn store::Store>,
     actions: actions::Context,
     tokens: Tokens,
+    /// The `[feeds]` table: how the feeds present themselves, their secret.
+    feeds: ::feeds::FeedConfig,
     /// The job queue's limits and worker settings.
     jobs: JobSettings,
     /// `[[policies]]`, in the order written: the first that matches decides.
@@ -161,6 +164,7 @@ impl AppState {
                 store,
                 actions,
                 tokens,
+                feeds: settings.feeds.clone(),
                 jobs: JobSettings::from_config(&settings.service),
                 policies,
                 webhooks: webhooks::Webhooks::start(options.webhook_retry),
@@ -205,6 +209,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::reports())
         .merge(routes::quota())
         .merge(routes::actions())
+        .merge(feeds::feeds())
         .merge(jobs::routes())
         .merge(ingest::routes())
         .fallback(routes::no_route)
@@ -216,7 +221,18 @@ pub fn router(state: AppState) -> Router {
                     request_id.clone(),
                     routes::SequentialRequestId::default(),
                 ))
-                .layer(tower_http::trace::TraceLayer::new_for_http())
+                // The path only: a feed URL's query holds its secret.
+                .layer(
+                    tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                        |request: &axum::http::Request<_>| {
+                            tracing::debug_span!(
+                                "request",
+                                method = %request.method(),
+                                path = %request.uri().path(),
+                            )
+                        },
+                    ),
+                )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::from_fn(time_limit))
                 // axum's own limit, so a body too large is a JSON 413 from
