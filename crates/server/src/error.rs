@@ -7,19 +7,31 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-/// What every failure answers: `{"error": {"code", "message"}}`.
+use serde_json::json;
+
+/// What every failure answers: `{"error": {"code", "message"}}` (plus,
+/// on a 429, when to come back). The schema of the body `IntoResponse`
+/// writes, for the OpenAPI document.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[allow(dead_code)]
 pub(crate) struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[allow(dead_code)]
 pub(crate) struct ErrorDetail {
     /// Stable: VirusTotal's error code (`NotFoundError`, `QuotaExceededError`,
     /// ...) or the service's own (`InvalidInput`, `Unauthorized`, ...).
     pub code: String,
     /// For people; a 5xx says only that the service failed.
     pub message: String,
+    /// RFC 3339: when a refused request may succeed (429).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<String>,
+    /// Seconds until then, as the `Retry-After` header says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// A failed request: the status, a stable code and a message for the caller.
@@ -28,8 +40,9 @@ pub struct AppError {
     status: StatusCode,
     code: String,
     message: String,
-    /// Seconds for a `Retry-After` header (429, 503).
-    retry_after: Option<u64>,
+    /// When a refused request may succeed (a 429): answered as
+    /// `Retry-After` (seconds) and `error.resets_at`.
+    resets_at: Option<time::OffsetDateTime>,
 }
 
 impl AppError {
@@ -38,18 +51,20 @@ impl AppError {
             status,
             code: code.into(),
             message: message.into(),
-            retry_after: None,
+            resets_at: None,
         }
     }
 
-    /// The answer says when to try again (`Retry-After`, in seconds).
-    pub fn with_retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
-        self
+    /// The answer says when to try again, `seconds` from now.
+    pub fn with_retry_after(self, seconds: u64) -> Self {
+        let seconds = i64::try_from(seconds).unwrap_or(i64::MAX / 2);
+        self.resets_at(time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds))
     }
 
-    pub fn retry_after(&self) -> Option<u64> {
-        self.retry_after
+    /// Says when the refused request may succeed (`Retry-After`).
+    pub fn resets_at(mut self, at: time::OffsetDateTime) -> Self {
+        self.resets_at = Some(at);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -115,8 +130,10 @@ impl From<enrich::EnrichError> for AppError {
         match err {
             enrich::EnrichError::Stopped { source, .. } => {
                 let (status, code) = if source.is_rate_limited()
-                    || matches!(*source, vt_api::Error::QuotaExhausted { .. })
-                {
+                    || matches!(
+                        *source,
+                        vt_api::Error::QuotaExhausted { .. } | vt_api::Error::BulkReserve { .. }
+                    ) {
                     (StatusCode::TOO_MANY_REQUESTS, "QuotaExceededError")
                 } else {
                     (StatusCode::SERVICE_UNAVAILABLE, "Unavailable")
@@ -147,19 +164,28 @@ impl IntoResponse for AppError {
         } else {
             self.message
         };
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code,
-                message,
-            },
-        };
-        let mut response = (self.status, Json(body)).into_response();
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        let mut body = json!({"error": {"code": self.code, "message": message}});
+        match self.resets_at {
+            Some(at) => {
+                let now = time::OffsetDateTime::now_utc();
+                // Whole seconds, rounded up, at least 1: a client that waits
+                // that long finds the new window open.
+                let wait = (at - now).whole_milliseconds().max(0);
+                let seconds = (wait + 999) / 1000;
+                body["error"]["resets_at"] = json!(at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default());
+                body["error"]["retry_after"] = json!(seconds.max(1) as u64);
+                let mut response = (self.status, Json(body)).into_response();
+                if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.max(1).to_string()) {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, value);
+                }
+                response
+            }
+            None => (self.status, Json(body)).into_response(),
         }
-        response
     }
 }
 

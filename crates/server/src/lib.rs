@@ -18,28 +18,37 @@
 
 mod answer_memo;
 mod auth;
+mod client_quota;
 mod error;
 mod feeds;
+mod ingest;
+mod jobs;
 mod metrics;
 mod middleware;
 mod openapi;
 mod route_table;
 mod routes;
+mod webhooks;
 
 pub use answer_memo::MEMO_TTL;
 pub use auth::{
-    create_token, new_token, token_digest, Caller, Role, TokenError, Tokens, TOKEN_RECHECK,
+    create_token, create_token_with_quota, new_token, token_digest, Caller, Role, TokenError,
+    Tokens, TOKEN_RECHECK,
 };
+pub use client_quota::{ClientQuota, QuotaParseError, QuotaWindow};
 pub use error::AppError;
+pub use ingest::PolicyError;
+pub use jobs::JobSettings;
 pub use metrics::{Gauge, Metrics};
 pub use openapi::document as openapi_document;
 pub use route_table::{operations, Access, Operation, Route, Verb, EXAMPLE_SHA256, ROUTES};
+pub use webhooks::WebhookRetry;
 
 use axum::Router;
-use tower_http::compression::Predicate;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::compression::Predicate;
 
 /// Largest request body accepted (an action's JSON input).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -108,6 +117,20 @@ struct Inner {
     answers: answer_memo::AnswerMemo,
     /// The `[feeds]` table: how the feeds present themselves, their secret.
     feeds: ::feeds::FeedConfig,
+    /// The job queue's limits and worker settings.
+    jobs: JobSettings,
+    /// `[[policies]]`, in the order written: the first that matches decides.
+    policies: Vec<ingest::Policy>,
+    webhooks: webhooks::Webhooks,
+    /// Wakes the job worker when a job is queued.
+    work: tokio::sync::Notify,
+}
+
+/// What a service is built with besides its settings (tests shorten the
+/// webhook back-off).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceOptions {
+    pub webhook_retry: WebhookRetry,
 }
 
 /// Why the service could not start.
@@ -118,6 +141,10 @@ pub enum ServerError {
     App(#[from] app::AppError),
     #[error(transparent)]
     Tokens(#[from] TokenError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("[service] bulk_reserve_percent is a percentage (0 to 100), not {0}")]
+    BulkReserve(u8),
     #[error("cannot serve on {addr}: {source}")]
     Io {
         addr: String,
@@ -130,6 +157,18 @@ impl AppState {
     /// Opens the store, builds the client sharing it, the enrichers and the
     /// action context, and reads the `[[tokens]]` of the settings.
     pub async fn build(settings: &app::Settings) -> Result<AppState, ServerError> {
+        AppState::build_with(settings, ServiceOptions::default()).await
+    }
+
+    /// [`AppState::build`] with `options`. Starts the webhook dispatcher
+    /// on the current runtime.
+    pub async fn build_with(
+        settings: &app::Settings,
+        options: ServiceOptions,
+    ) -> Result<AppState, ServerError> {
+        if let Some(p) = settings.service.bulk_reserve_percent.filter(|p| *p > 100) {
+            return Err(ServerError::BulkReserve(p));
+        }
         let store = settings.open_store().await?;
         match store.tokens().await {
             Ok(kept) if kept.is_empty() => tracing::warn!(
@@ -140,16 +179,33 @@ impl AppState {
         }
         let tokens = Tokens::new(store.clone());
         let client = settings.client_sharing(&store).await?;
-        let options = |refresh| enrich::EnrichOptions {
+        let enrich_options = |refresh, max_age| enrich::EnrichOptions {
             verdict: settings.verdict.clone(),
             ttl: settings.cache,
             refresh,
-            max_age: None,
+            max_age,
             full: true,
             rescan_stale: false,
         };
-        let enricher = enrich::Enricher::new(client.clone(), store.clone(), options(false));
-        let refresher = enrich::Enricher::new(client.clone(), store.clone(), options(true));
+        let enricher =
+            enrich::Enricher::new(client.clone(), store.clone(), enrich_options(false, None));
+        let refresher =
+            enrich::Enricher::new(client.clone(), store.clone(), enrich_options(true, None));
+        let mut policies: Vec<ingest::Policy> = Vec::new();
+        for config in &settings.policies {
+            let policy = ingest::Policy::from_config(config, |max_age| match max_age {
+                None => enricher.clone(),
+                Some(_) => enrich::Enricher::new(
+                    client.clone(),
+                    store.clone(),
+                    enrich_options(false, max_age),
+                ),
+            })?;
+            if policies.iter().any(|p| p.name == policy.name) {
+                return Err(PolicyError::duplicate(&policy.name).into());
+            }
+            policies.push(policy);
+        }
         let mut actions = actions::Context::new(client);
         actions.read_local_files = false;
         actions.samples = None;
@@ -167,6 +223,10 @@ impl AppState {
                 metrics: Metrics::new(ROUTES.iter().map(Route::label).collect()),
                 answers: answer_memo::AnswerMemo::default(),
                 feeds: settings.feeds.clone(),
+                jobs: JobSettings::from_config(&settings.service),
+                policies,
+                webhooks: webhooks::Webhooks::start(options.webhook_retry),
+                work: tokio::sync::Notify::new(),
             }),
             limits: Limits::default(),
         })
@@ -185,6 +245,22 @@ impl AppState {
     /// The counters `/metrics` shows; a front end sets the jobs gauges.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The policy named `name`, if configured.
+    pub(crate) fn policy(&self, name: &str) -> Option<&ingest::Policy> {
+        self.inner.policies.iter().find(|p| p.name == name)
+    }
+
+    /// Webhook deliveries so far: delivered, failed for good, dropped.
+    pub fn webhook_counts(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = self.inner.webhooks.counts();
+        (
+            c.delivered.load(Relaxed),
+            c.failed.load(Relaxed),
+            c.dropped.load(Relaxed),
+        )
     }
 
     pub fn tokens(&self) -> &Tokens {
@@ -213,8 +289,8 @@ pub fn router(state: AppState) -> Router {
             index: middleware::RouteIndex(index),
             needs,
         };
-        let handler = (route.handler)()
-            .route_layer(from_fn_with_state(guard, middleware::guard_route));
+        let handler =
+            (route.handler)().route_layer(from_fn_with_state(guard, middleware::guard_route));
         router = router.route(route.path, handler);
     }
     let request_id = axum::http::HeaderName::from_static("x-request-id");
@@ -248,13 +324,11 @@ pub fn router(state: AppState) -> Router {
                 .layer(
                     tower_http::compression::CompressionLayer::new()
                         .quality(tower_http::CompressionLevel::Fastest)
-                        .compress_when(
-                            tower_http::compression::DefaultPredicate::new().and(
-                                tower_http::compression::predicate::SizeAbove::new(
-                                    COMPRESS_ABOVE_BYTES,
-                                ),
+                        .compress_when(tower_http::compression::DefaultPredicate::new().and(
+                            tower_http::compression::predicate::SizeAbove::new(
+                                COMPRESS_ABOVE_BYTES,
                             ),
-                        ),
+                        )),
                 ),
         )
 }
@@ -279,6 +353,7 @@ pub async fn serve(
         .unwrap_or_default();
     let limits = state.limits();
     let enricher = state.inner.enricher.clone();
+    let worker = jobs::Worker::start(state.clone());
     let app = router(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -314,6 +389,9 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+    // Items in progress are handed back (their leases ended), so the next
+    // start takes them again at once.
+    worker.stop().await;
     // Cache writes that run behind an answer land before the process ends.
     enricher.flush_cache_writes().await;
     Ok(())

@@ -137,7 +137,10 @@ async fn read_body(state: &AppState, request: Request) -> Result<Request, Respon
     let limited = http_body_util::Limited::new(body, limits.max_body_bytes);
     match tokio::time::timeout(limits.body_read_timeout, limited.collect()).await {
         Ok(Ok(collected)) => Ok(Request::from_parts(parts, Body::from(collected.to_bytes()))),
-        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(too_large())
         }
         Ok(Err(e)) => Err(AppError::new(

@@ -316,6 +316,96 @@ pub static ROUTES: &[Route] = &[
     },
     Route {
         verb: Verb::Post,
+        path: "/v1/enrich",
+        access: Access::Role(Role::Analyst),
+        handler: || axum::routing::post(crate::jobs::enrich_batch),
+        operations: |route, _| {
+            vec![Operation {
+                example_body: Some("[]".into()),
+                ..single(
+                    route,
+                    "/v1/enrich",
+                    json!({
+                        "operationId": "enrich",
+                        "summary": "Enrich a batch (a JSON array of indicators, or newline text): a job id at once",
+                        "requestBody": {"required": true, "content": {
+                            "application/json": {"schema": {"type": "array", "items": {"type": "string"}}},
+                            "text/plain": {"schema": {"type": "string"}},
+                        }},
+                        "responses": {
+                            "202": json_response("the job", json!({"type": "object"})),
+                            "400": error_response("not a list of indicators, or too many"),
+                            "413": error_response("the body is over the limit"),
+                            "429": error_response("the client's own quota is spent"),
+                        },
+                    }),
+                )
+            }]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/v1/jobs/{id}",
+        access: Access::Role(Role::Reader),
+        handler: || axum::routing::get(crate::jobs::job_status),
+        operations: |route, _| {
+            vec![job_operation(
+                route,
+                "job_status",
+                "A job's status and counts",
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/v1/jobs/{id}",
+        access: Access::Role(Role::Analyst),
+        handler: || axum::routing::delete(crate::jobs::cancel_job),
+        operations: |route, _| vec![job_operation(route, "job_cancel", "Cancel a job")],
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/v1/jobs/{id}/results",
+        access: Access::Role(Role::Reader),
+        handler: || axum::routing::get(crate::jobs::job_results),
+        operations: |route, _| {
+            let mut op = job_operation(
+                route,
+                "job_results",
+                "A job's records, a page at a time (cursor)",
+            );
+            op.example_path = "/v1/jobs/1/results".into();
+            vec![op]
+        },
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/v1/ingest",
+        access: Access::Role(Role::Analyst),
+        handler: || axum::routing::post(crate::ingest::ingest),
+        operations: |route, _| {
+            vec![Operation {
+                example_body: Some("{}".into()),
+                ..single(
+                    route,
+                    "/v1/ingest",
+                    json!({
+                        "operationId": "ingest",
+                        "summary": "Indicators with a source and tags, enriched as the policies say",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "responses": {
+                            "202": json_response("what the policies decided", json!({"type": "object"})),
+                            "400": error_response("a bad body"),
+                            "413": error_response("the body is over the limit"),
+                            "429": error_response("the client's own quota is spent"),
+                        },
+                    }),
+                )
+            }]
+        },
+    },
+    Route {
+        verb: Verb::Post,
         path: "/v1/actions/{name}",
         access: Access::Role(Role::Analyst),
         handler: || axum::routing::post(routes::action),
@@ -376,6 +466,24 @@ fn action_operations(_route: &Route, schemas: &mut Schemas) -> Vec<Operation> {
             }
         })
         .collect()
+}
+
+/// A job route: `{id}` in the path.
+fn job_operation(route: &Route, id: &str, summary: &str) -> Operation {
+    single(
+        route,
+        "/v1/jobs/1",
+        json!({
+            "operationId": id,
+            "summary": summary,
+            "parameters": [path_parameter("id", "The job id `POST /v1/enrich` answered", json!({"type": "string", "minLength": 1, "maxLength": 100}))],
+            "responses": {
+                "200": json_response("the job", json!({"type": "object"})),
+                "400": error_response("a bad id or cursor"),
+                "404": error_response("no such job (or another client's)"),
+            },
+        }),
+    )
 }
 
 /// A STIX 2.1 bundle, as `?format=stix` answers it.

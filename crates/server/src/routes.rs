@@ -110,6 +110,7 @@ pub(crate) fn parse_query<T: serde::de::DeserializeOwned + Default>(
 pub(crate) async fn observable(
     State(state): State<AppState>,
     Path(input): Path<String>,
+    Extension(caller): Extension<Caller>,
     uri: Uri,
 ) -> Result<Response, AppError> {
     let options: ObservableQuery = parse_query(&uri)?;
@@ -134,6 +135,24 @@ pub(crate) async fn observable(
             state.metrics().cache_lookup(true);
             return Ok(json_bytes(json));
         }
+    }
+    // Only a lookup that may spend VirusTotal quota counts against the
+    // client's own: a refresh, or a miss in the cache.
+    let cached = !options.refresh
+        && state
+            .inner
+            .store
+            .get_report(
+                state.inner.enricher.origin(),
+                &key,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+    if !cached {
+        crate::client_quota::charge(&state, &caller, 1).await?;
     }
     let enricher = if options.refresh {
         &state.inner.refresher
@@ -170,11 +189,17 @@ fn json_bytes(json: Bytes) -> Response {
 
 /// What the client's quota governor counts per key (by label, never the
 /// key): used and allowed per minute, day and month, and when it may next
-/// send. Per-client usage joins this when per-client quotas exist.
-pub(crate) async fn quota_status(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
-    Ok(Json(
-        json!({"keys": state.inner.enricher.client().quota_status()}),
-    ))
+/// send; and each client's own usage (the caller's, or everyone's for an
+/// admin).
+pub(crate) async fn quota_status(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, AppError> {
+    let clients = crate::client_quota::usage(&state, &caller).await?;
+    Ok(Json(json!({
+        "keys": state.inner.enricher.client().quota_status(),
+        "clients": clients,
+    })))
 }
 
 /// `{type}` of `/v1/reports`: VirusTotal's collection names.
@@ -260,6 +285,8 @@ pub(crate) async fn action(
         serde_json::from_slice(&body)
             .map_err(|e| AppError::bad_request(format!("the body is not JSON: {e}")))?
     };
+    // Every action asks VirusTotal: each call counts against the client's quota.
+    crate::client_quota::charge(&state, &caller, 1).await?;
     let data = bounded(&state, action.run(&state.inner.actions, input)).await??;
     Ok(Json(json!({ "data": data })))
 }
