@@ -58,10 +58,12 @@ echo "emulator $emulator, service $service, ${max_time}s at most, $examples exam
 
 # positive_data_acceptance is left out: a schema cannot say which strings
 # are indicators, so "0" is valid for the document and a 400 for us.
+# use_after_free too: DELETE /v1/jobs/{id} cancels a job, whose status
+# stays readable (documented), which that check takes for a leak.
 status=0
 timeout --kill-after=10 "$((max_time + 30))" schemathesis run "$service/openapi.json" \
     --header "Authorization: Bearer $token" \
-    --checks all --exclude-checks positive_data_acceptance \
+    --checks all --exclude-checks positive_data_acceptance,use_after_free \
     --max-examples "$examples" --max-time "$max_time" \
     --seed 1 --workers 2 --request-timeout 30 \
     --generation-database none --no-color \

@@ -361,7 +361,13 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/jobs/{id}",
         access: Access::Role(Role::Analyst),
         handler: || axum::routing::delete(crate::jobs::cancel_job),
-        operations: |route, _| vec![job_operation(route, "job_cancel", "Cancel a job")],
+        operations: |route, _| {
+            vec![job_operation(
+                route,
+                "job_cancel",
+                "Cancel a job (its status stays readable, as `cancelled`)",
+            )]
+        },
     },
     Route {
         verb: Verb::Get,
@@ -503,7 +509,7 @@ fn stix_bundle() -> Value {
 fn feed_operation(route: &Route, id: &str, summary: &str) -> Operation {
     let text = |name: &str, description: &str| {
         json!({"name": name, "in": "query", "required": false, "description": description,
-               "schema": {"type": "string", "maxLength": 200}})
+               "schema": {"type": "string"}})
     };
     single(
         route,
