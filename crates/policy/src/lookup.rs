@@ -33,7 +33,9 @@ pub struct Decided {
 #[derive(Clone)]
 pub struct Decider {
     policies: Arc<PolicySet>,
-    enricher: Enricher,
+    /// `None` without an API key: a decision that needs a rating takes
+    /// the unreachable fallback.
+    enricher: Option<Enricher>,
     memory: Arc<Mutex<HashMap<String, Remembered>>>,
 }
 
@@ -44,7 +46,7 @@ struct Remembered {
 }
 
 impl Decider {
-    pub fn new(policies: Arc<PolicySet>, enricher: Enricher) -> Decider {
+    pub fn new(policies: Arc<PolicySet>, enricher: Option<Enricher>) -> Decider {
         Decider {
             policies,
             enricher,
@@ -99,7 +101,10 @@ impl Decider {
             return (RatingLookup::Unreachable, None, false);
         };
         let indicator = Indicator::File(file);
-        match self.enricher.cached_record(&indicator, hash).await {
+        let Some(enricher) = &self.enricher else {
+            return (RatingLookup::Unreachable, None, false);
+        };
+        match enricher.cached_record(&indicator, hash).await {
             Ok(Some(record)) if record.error.is_none() => {
                 let record = self.remember(hash, record);
                 return (RatingLookup::Rated(record.verdict), Some(record), true);
@@ -107,7 +112,7 @@ impl Decider {
             Ok(_) => {}
             Err(e) => tracing::warn!("cannot read the cache for a decision: {e}"),
         }
-        let before = self.enricher.client().metrics();
+        let before = enricher.client().metrics();
         let asked = {
             let this = self.clone();
             let hash = hash.to_owned();
@@ -123,7 +128,7 @@ impl Decider {
             }
             Err(_) => {
                 // Still running: why it is slow tells the fallback.
-                let after = self.enricher.client().metrics();
+                let after = enricher.client().metrics();
                 let lookup = if after.connect_failures > before.connect_failures {
                     RatingLookup::Unreachable
                 } else if after.throttled_waits > before.throttled_waits {
@@ -137,7 +142,10 @@ impl Decider {
     }
 
     async fn ask(&self, hash: &str) -> (RatingLookup, Option<Arc<Record>>) {
-        match self.enricher.try_enrich_line(hash).await {
+        let Some(enricher) = &self.enricher else {
+            return (RatingLookup::Unreachable, None);
+        };
+        match enricher.try_enrich_line(hash).await {
             Ok(record) if record.error.is_none() => {
                 let record = self.remember(hash, record);
                 (RatingLookup::Rated(record.verdict), Some(record))

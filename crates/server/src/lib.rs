@@ -14,6 +14,7 @@
 //! takes no downloads (no sample sink).
 
 mod auth;
+mod decide;
 mod error;
 mod routes;
 
@@ -47,6 +48,8 @@ struct Inner {
     store: Arc<dyn store::Store>,
     actions: actions::Context,
     tokens: Tokens,
+    /// Application control: the decider and the decision log.
+    decide: decide::DecideState,
 }
 
 /// Why the service could not start.
@@ -100,6 +103,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 enricher,
                 refresher,
+                decide: decide::DecideState::new(store.clone()),
                 store,
                 actions,
                 tokens,
@@ -127,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::reports())
         .merge(routes::quota())
         .merge(routes::actions())
+        .merge(decide::routes())
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::wrong_method)
         .with_state(state)
@@ -175,12 +180,15 @@ pub async fn serve(
         .map(|a| a.to_string())
         .unwrap_or_default();
     let enricher = state.inner.enricher.clone();
+    let after = state.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|source| ServerError::Io { addr, source })?;
-    // Cache writes that run behind an answer land before the process ends.
+    // Cache writes and decision-log writes that run behind an answer land
+    // before the process ends.
     enricher.flush_cache_writes().await;
+    after.inner.decide.flush().await;
     Ok(())
 }
 

@@ -4,6 +4,7 @@ mod action;
 mod analysis;
 mod comments;
 mod db;
+mod decide;
 mod demo;
 mod download;
 mod emulator;
@@ -116,6 +117,18 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Token(args) => {
             let settings = resolve(&args.global)?;
             token::run(args.action, &settings).await
+        }
+        Command::Policy(args) => {
+            let settings = resolve(&args.global)?;
+            decide::check(args.action, &settings).await
+        }
+        Command::Decide(args) => {
+            let settings = resolve(&args.global)?;
+            decide::run(args, &settings).await
+        }
+        Command::Decisions(args) => {
+            let settings = resolve(&args.global)?;
+            decide::decisions(args, &settings).await
         }
     }
 }
