@@ -62,8 +62,7 @@ impl Platform {
     /// Windows, `/Users/` macOS, any other absolute path Linux.
     pub fn infer(path: &str) -> Option<Platform> {
         let b = path.as_bytes();
-        if (b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':')
-            || path.starts_with("\\\\")
+        if (b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':') || path.starts_with("\\\\")
         {
             Some(Platform::Windows)
         } else if path.starts_with("/Users/") || path.starts_with("/private/") {
@@ -266,15 +265,25 @@ mod tests {
 
     #[test]
     fn windows_paths_are_windows_paths_on_any_host() {
-        let p = EndpointPath::new("C:/Users/bob//Downloads/./x/../setup.EXE", Platform::Windows);
+        let p = EndpointPath::new(
+            "C:/Users/bob//Downloads/./x/../setup.EXE",
+            Platform::Windows,
+        );
         assert_eq!(p.as_str(), "C:\\Users\\bob\\Downloads\\setup.EXE");
         assert_eq!(p.file_name(), "setup.EXE");
         let unc = EndpointPath::new("\\\\?\\UNC\\srv\\share\\a.exe", Platform::Windows);
         assert_eq!(unc.as_str(), "\\\\srv\\share\\a.exe");
         let long = EndpointPath::new("\\\\?\\D:\\a\\b.exe", Platform::Windows);
         assert_eq!(long.as_str(), "D:\\a\\b.exe");
-        let up = EndpointPath::new("C:\\Users\\bob\\Downloads\\..\\..\\..\\..\\x.exe", Platform::Windows);
-        assert_eq!(up.as_str(), "C:\\x.exe", "`..` never climbs above the drive");
+        let up = EndpointPath::new(
+            "C:\\Users\\bob\\Downloads\\..\\..\\..\\..\\x.exe",
+            Platform::Windows,
+        );
+        assert_eq!(
+            up.as_str(),
+            "C:\\x.exe",
+            "`..` never climbs above the drive"
+        );
     }
 
     #[test]
@@ -307,6 +316,9 @@ mod tests {
             sha256: Some("zz".into()),
             ..FileRequest::default()
         };
-        assert!(matches!(bad.normalised(), Err(RequestError::BadHash { .. })));
+        assert!(matches!(
+            bad.normalised(),
+            Err(RequestError::BadHash { .. })
+        ));
     }
 }

@@ -294,7 +294,8 @@ impl Resources {
 
     fn matches(&self, facts: &Facts) -> bool {
         let one = |list: &[String], v: &Option<String>| {
-            v.as_ref().is_some_and(|v| list.iter().any(|x| x == v || x == "*"))
+            v.as_ref()
+                .is_some_and(|v| list.iter().any(|x| x == v || x == "*"))
         };
         let any_group = |list: &[String]| facts.groups.iter().any(|g| list.contains(g));
         if one(&self.exclude_users, &facts.user)
@@ -452,7 +453,14 @@ impl PolicySet {
             .any(|f| matches!(f.kind, FilterKind::Rating(_)))
     }
 
-    fn eval(&self, id: FilterId, req: &FileRequest, facts: &Facts, rating: Option<Verdict>, depth: usize) -> Tri {
+    fn eval(
+        &self,
+        id: FilterId,
+        req: &FileRequest,
+        facts: &Facts,
+        rating: Option<Verdict>,
+        depth: usize,
+    ) -> Tri {
         let Some(filter) = self.filters.get(id.0) else {
             return Tri::No;
         };
@@ -478,7 +486,13 @@ impl PolicySet {
         }
     }
 
-    fn applies(&self, p: &Policy, req: &FileRequest, facts: &Facts, rating: Option<Verdict>) -> Tri {
+    fn applies(
+        &self,
+        p: &Policy,
+        req: &FileRequest,
+        facts: &Facts,
+        rating: Option<Verdict>,
+    ) -> Tri {
         if !p.enabled || !p.resources.matches(facts) {
             return Tri::No;
         }
@@ -524,16 +538,28 @@ impl PolicySet {
             let outcome = match (without, lookup) {
                 (Tri::No, _) => continue,
                 (Tri::Yes, _) => Tri::Yes,
-                (Tri::Undecided, RatingLookup::Rated(Verdict::Unknown)) if p.fallback.unknown.is_some() => {
+                (Tri::Undecided, RatingLookup::Rated(Verdict::Unknown))
+                    if p.fallback.unknown.is_some() =>
+                {
                     let action = p.fallback.unknown.unwrap_or(Action::Allow);
                     return self.fallback(p, action, FallbackCase::Unknown, rating);
                 }
                 (Tri::Undecided, RatingLookup::Rated(_)) => self.applies(p, req, &facts, rating),
                 (Tri::Undecided, RatingLookup::Unreachable) => {
-                    return self.fallback(p, p.fallback.unreachable, FallbackCase::Unreachable, rating);
+                    return self.fallback(
+                        p,
+                        p.fallback.unreachable,
+                        FallbackCase::Unreachable,
+                        rating,
+                    );
                 }
                 (Tri::Undecided, RatingLookup::BudgetSpent) => {
-                    return self.fallback(p, p.fallback.budget_spent, FallbackCase::BudgetSpent, rating);
+                    return self.fallback(
+                        p,
+                        p.fallback.budget_spent,
+                        FallbackCase::BudgetSpent,
+                        rating,
+                    );
                 }
                 // Not asked is a caller's slip; treat it as not there yet.
                 (Tri::Undecided, RatingLookup::Pending | RatingLookup::NotAsked) => {
@@ -588,8 +614,19 @@ impl PolicySet {
     }
 
     /// The names of the filters that made a policy apply, for the reasons.
-    fn matched(&self, p: &Policy, req: &FileRequest, facts: &Facts, rating: Option<Verdict>) -> Vec<String> {
-        let name = |id: &FilterId| self.filters.get(id.0).map(|f| f.name.clone()).unwrap_or_default();
+    fn matched(
+        &self,
+        p: &Policy,
+        req: &FileRequest,
+        facts: &Facts,
+        rating: Option<Verdict>,
+    ) -> Vec<String> {
+        let name = |id: &FilterId| {
+            self.filters
+                .get(id.0)
+                .map(|f| f.name.clone())
+                .unwrap_or_default()
+        };
         let mut out = Vec::new();
         if let Some(t) = p
             .targets

@@ -205,7 +205,12 @@ pub fn parse(text: &str) -> Result<PolicySet, PolicyError> {
             let span = e.span().unwrap_or(0..0);
             // toml's message repeats the offending line with a caret; the
             // first line says what is wrong.
-            let message = e.message().lines().next().unwrap_or("invalid TOML").to_owned();
+            let message = e
+                .message()
+                .lines()
+                .next()
+                .unwrap_or("invalid TOML")
+                .to_owned();
             return Err(PolicyError::Invalid(vec![lines.at(span, message)]));
         }
     };
@@ -277,7 +282,10 @@ impl Checker<'_> {
                     format!("filter names starting with builtin: are reserved ({name:?})"),
                 );
             } else if by_name.contains_key(&name) {
-                self.problem(f.name.span(), format!("a filter named {name:?} is already defined"));
+                self.problem(
+                    f.name.span(),
+                    format!("a filter named {name:?} is already defined"),
+                );
             } else {
                 by_name.insert(name.clone(), FilterId(filters.len()));
             }
@@ -298,8 +306,7 @@ impl Checker<'_> {
                     ),
                 }
             }
-            if let Some(FilterKind::Collection(slot)) = filters.get_mut(id.0).map(|f| &mut f.kind)
-            {
+            if let Some(FilterKind::Collection(slot)) = filters.get_mut(id.0).map(|f| &mut f.kind) {
                 *slot = ids;
             }
         }
@@ -340,11 +347,14 @@ impl Checker<'_> {
         ];
         let kind = f.kind.get_ref().as_str();
         let foreign: Vec<&str> = match kind {
-            "file" => [("members", f.members.is_some()), ("ratings", f.ratings.is_some())]
-                .iter()
-                .filter(|(_, set)| *set)
-                .map(|(n, _)| *n)
-                .collect(),
+            "file" => [
+                ("members", f.members.is_some()),
+                ("ratings", f.ratings.is_some()),
+            ]
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(n, _)| *n)
+            .collect(),
             "collection" => file_fields
                 .iter()
                 .chain([("ratings", f.ratings.is_some())].iter())
@@ -409,7 +419,10 @@ impl Checker<'_> {
             if parsed.is_none() {
                 self.problem(
                     p.span(),
-                    format!("unknown platform {:?} (windows, macos or linux)", p.get_ref()),
+                    format!(
+                        "unknown platform {:?} (windows, macos or linux)",
+                        p.get_ref()
+                    ),
                 );
             }
             parsed
@@ -437,13 +450,20 @@ impl Checker<'_> {
         let path = pattern(&f.path, false, "path regular expression");
         let publisher = pattern(&f.publisher, true, "publisher glob");
         let mut hashes = BTreeSet::new();
-        for (list, len, kind) in [(&f.sha256, 64, "sha256"), (&f.sha1, 40, "sha1"), (&f.md5, 32, "md5")] {
+        for (list, len, kind) in [
+            (&f.sha256, 64, "sha256"),
+            (&f.sha1, 40, "sha1"),
+            (&f.md5, 32, "md5"),
+        ] {
             for h in list.iter().flatten() {
                 let v = h.get_ref().trim();
                 if v.len() == len && v.bytes().all(|b| b.is_ascii_hexdigit()) {
                     hashes.insert(v.to_ascii_lowercase());
                 } else {
-                    self.problem(h.span(), format!("{v:?} is not a {kind} (hex, {len} digits)"));
+                    self.problem(
+                        h.span(),
+                        format!("{v:?} is not a {kind} (hex, {len} digits)"),
+                    );
                 }
             }
         }
@@ -549,7 +569,10 @@ impl Checker<'_> {
         let action = self.action(&p.action, false);
         if let Some(m) = &p.message {
             if m.get_ref().chars().count() > MAX_MESSAGE_CHARS {
-                self.problem(m.span(), format!("a message is at most {MAX_MESSAGE_CHARS} characters"));
+                self.problem(
+                    m.span(),
+                    format!("a message is at most {MAX_MESSAGE_CHARS} characters"),
+                );
             }
         }
         let mut fallback = FallbackActions::default();
@@ -631,7 +654,10 @@ impl Checker<'_> {
                 } else {
                     "deny, allow, audit or notify"
                 };
-                self.problem(a.span(), format!("unknown action {:?} ({names})", a.get_ref()));
+                self.problem(
+                    a.span(),
+                    format!("unknown action {:?} ({names})", a.get_ref()),
+                );
                 None
             }
         }

@@ -62,7 +62,10 @@ impl LoggedDecision {
             path: req.endpoint_path().map(|p| p.as_str().to_owned()),
             file_name: req.file_name(),
             platform: req.platform,
-            sha256: req.sha256.clone().or_else(|| from_record(|r| r.sha256.clone())),
+            sha256: req
+                .sha256
+                .clone()
+                .or_else(|| from_record(|r| r.sha256.clone())),
             sha1: req.sha1.clone().or_else(|| from_record(|r| r.sha1.clone())),
             md5: req.md5.clone().or_else(|| from_record(|r| r.md5.clone())),
             decision: d.decision.decision,
@@ -133,7 +136,12 @@ impl DecisionLog {
     pub async fn record(&self, d: &Decided) {
         let at = OffsetDateTime::now_utc();
         let row = LoggedDecision::of(d, at).to_row(at);
-        if self.tx.send(Message::Decision(Box::new(row))).await.is_err() {
+        if self
+            .tx
+            .send(Message::Decision(Box::new(row)))
+            .await
+            .is_err()
+        {
             tracing::error!("the decision log writer has stopped: a decision was not kept");
         }
     }

@@ -92,7 +92,11 @@ impl Decider {
     }
 
     /// The rating of `hash`: remembered, cached, or asked within `wait`.
-    async fn rating(&self, hash: &str, wait: Duration) -> (RatingLookup, Option<Arc<Record>>, bool) {
+    async fn rating(
+        &self,
+        hash: &str,
+        wait: Duration,
+    ) -> (RatingLookup, Option<Arc<Record>>, bool) {
         if let Some(r) = self.remembered(hash) {
             return (RatingLookup::Rated(r.verdict), Some(r), true);
         }
@@ -192,7 +196,12 @@ impl Decider {
             }
         }
         // A file is asked for by any of its hashes: remember it by all.
-        let keys = [Some(hash), record.sha256.as_deref(), record.sha1.as_deref(), record.md5.as_deref()];
+        let keys = [
+            Some(hash),
+            record.sha256.as_deref(),
+            record.sha1.as_deref(),
+            record.md5.as_deref(),
+        ];
         for key in keys.into_iter().flatten() {
             memory.insert(
                 key.to_ascii_lowercase(),

@@ -31,6 +31,15 @@ fn problems(text: &str) -> Vec<String> {
 }
 
 #[test]
+fn the_docs_show_the_example_file_verbatim() {
+    let docs = include_str!("../../../docs/application-control.md");
+    assert!(
+        docs.contains(&format!("```toml\n{EXAMPLE}```")),
+        "docs/application-control.md repeats docs/policies/privilege-manager.toml"
+    );
+}
+
+#[test]
 fn the_documented_example_is_accepted() {
     let set = policy::parse(EXAMPLE).unwrap();
     assert_eq!(set.policies().len(), 1);
@@ -41,17 +50,37 @@ fn the_documented_example_is_accepted() {
 fn the_example_denies_bad_files_in_downloads_and_temp_only() {
     let set = policy::parse(EXAMPLE).unwrap();
     let downloads = req("C:\\Users\\bob\\Downloads\\eicar.com");
-    assert_eq!(set.rating_needed(&downloads), Some(Duration::from_millis(3000)));
+    assert_eq!(
+        set.rating_needed(&downloads),
+        Some(Duration::from_millis(3000))
+    );
     let d = set.decide(&downloads, RatingLookup::Rated(Verdict::Bad));
     assert_eq!(d.decision, Action::Deny);
     assert!(!d.allowed);
-    assert_eq!(d.policy.as_deref(), Some("Allow Applications – VirusTotal Rating"));
-    assert!(d.message.as_deref().unwrap().starts_with("VirusTotal rates this application"));
+    assert_eq!(
+        d.policy.as_deref(),
+        Some("Allow Applications – VirusTotal Rating")
+    );
+    assert!(d
+        .message
+        .as_deref()
+        .unwrap()
+        .starts_with("VirusTotal rates this application"));
     assert_eq!(d.rating, Some(Verdict::Bad));
-    assert!(d.reasons.iter().any(|r| r.contains("Downloads and Temp Folders")), "{:?}", d.reasons);
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| r.contains("Downloads and Temp Folders")),
+        "{:?}",
+        d.reasons
+    );
     // Forward slashes and another case are the same Windows folder.
     let temp = req("c:/USERS/bob/AppData/Local/Temp/x/../eicar.com");
-    assert_eq!(set.decide(&temp, RatingLookup::Rated(Verdict::Bad)).decision, Action::Deny);
+    assert_eq!(
+        set.decide(&temp, RatingLookup::Rated(Verdict::Bad))
+            .decision,
+        Action::Deny
+    );
     // Elsewhere the rating is not even asked for.
     let program_files = req("C:\\Program Files\\App\\eicar.com");
     assert_eq!(set.rating_needed(&program_files), None);
@@ -73,16 +102,32 @@ fn each_fallback_case_is_named_and_applied() {
     let set = policy::parse(EXAMPLE).unwrap();
     let r = req("C:\\Users\\bob\\Downloads\\new.exe");
     let cases = [
-        (RatingLookup::Rated(Verdict::Unknown), FallbackCase::Unknown, Action::Audit),
+        (
+            RatingLookup::Rated(Verdict::Unknown),
+            FallbackCase::Unknown,
+            Action::Audit,
+        ),
         (RatingLookup::Pending, FallbackCase::Pending, Action::Allow),
-        (RatingLookup::Unreachable, FallbackCase::Unreachable, Action::Allow),
-        (RatingLookup::BudgetSpent, FallbackCase::BudgetSpent, Action::Allow),
+        (
+            RatingLookup::Unreachable,
+            FallbackCase::Unreachable,
+            Action::Allow,
+        ),
+        (
+            RatingLookup::BudgetSpent,
+            FallbackCase::BudgetSpent,
+            Action::Allow,
+        ),
     ];
     for (lookup, case, action) in cases {
         let d = set.decide(&r, lookup);
         assert_eq!(d.fallback, Some(case), "{lookup:?}");
         assert_eq!(d.decision, action, "{lookup:?}");
-        assert!(d.reasons.iter().any(|x| x.contains(case.as_str())), "{:?}", d.reasons);
+        assert!(
+            d.reasons.iter().any(|x| x.contains(case.as_str())),
+            "{:?}",
+            d.reasons
+        );
     }
     // The same fallbacks set to deny.
     let strict = EXAMPLE
@@ -124,8 +169,14 @@ action = "deny"
     let r = req("C:\\Users\\ann\\Downloads\\x.exe");
     let d = set.decide(&r, RatingLookup::Rated(Verdict::Unknown));
     assert_eq!((d.decision, d.fallback), (Action::Deny, None));
-    assert_eq!(d.message.as_deref(), Some("blocked by the policy \"greylist\""));
-    assert_eq!(set.decide(&r, RatingLookup::Rated(Verdict::Good)).decision, Action::Allow);
+    assert_eq!(
+        d.message.as_deref(),
+        Some("blocked by the policy \"greylist\"")
+    );
+    assert_eq!(
+        set.decide(&r, RatingLookup::Rated(Verdict::Good)).decision,
+        Action::Allow
+    );
 }
 
 const FILTERS: &str = r#"
@@ -171,7 +222,10 @@ fn denied(set: &policy::PolicySet, r: &FileRequest) -> bool {
 #[test]
 fn each_file_filter_criterion_and_collections_match() {
     let exe = one_policy("\"exe\"", "");
-    assert!(denied(&exe, &req("C:\\x\\SETUP.EXE")), "Windows names fold case");
+    assert!(
+        denied(&exe, &req("C:\\x\\SETUP.EXE")),
+        "Windows names fold case"
+    );
     assert!(
         denied(&exe, &req("/home/bob/SETUP.EXE")),
         "a filter for no platform in particular folds case everywhere"
@@ -180,14 +234,23 @@ fn each_file_filter_criterion_and_collections_match() {
 
     let tools = one_policy("\"any-tool\"", "");
     assert!(denied(&tools, &req("/opt/tools/x")));
-    assert!(denied(&tools, &req("/tmp/x")), "a built-in filter through two collections");
+    assert!(
+        denied(&tools, &req("/tmp/x")),
+        "a built-in filter through two collections"
+    );
     assert!(!denied(&tools, &req("/opt/other/x")));
     let mut windows = req("/opt/tools/x");
     windows.platform = Some(Platform::Windows);
-    assert!(!denied(&tools, &windows), "a linux filter does not match another platform");
+    assert!(
+        !denied(&tools, &windows),
+        "a linux filter does not match another platform"
+    );
 
     let known = one_policy("\"known\"", "");
-    assert!(denied(&known, &req("C:\\anywhere.exe")), "hash lists compare lower-case");
+    assert!(
+        denied(&known, &req("C:\\anywhere.exe")),
+        "hash lists compare lower-case"
+    );
     let mut other = req("C:\\anywhere.exe");
     other.sha256 = Some("0".repeat(64));
     assert!(!denied(&known, &other));
@@ -207,11 +270,20 @@ fn inclusion_and_exclusion_filters() {
     let set = one_policy("\"exe\"", "include = [\"any-tool\"]\nexclude = [\"known\"]");
     let mut r = req("/opt/tools/a.exe");
     r.sha256 = Some("1".repeat(64));
-    assert!(denied(&set, &r), "target and inclusion match, exclusion does not");
-    assert!(!denied(&set, &req("/opt/tools/a.exe")), "the exclusion (hash) matches");
+    assert!(
+        denied(&set, &r),
+        "target and inclusion match, exclusion does not"
+    );
+    assert!(
+        !denied(&set, &req("/opt/tools/a.exe")),
+        "the exclusion (hash) matches"
+    );
     let mut elsewhere = r.clone();
     elsewhere.path = Some("/srv/a.exe".into());
-    assert!(!denied(&set, &elsewhere), "the inclusion filter does not match");
+    assert!(
+        !denied(&set, &elsewhere),
+        "the inclusion filter does not match"
+    );
 }
 
 #[test]
@@ -266,11 +338,17 @@ action = "notify"
     let names: Vec<&str> = set.policies().iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["disabled", "allow known", "deny exe"]);
     let d = set.decide(&req("C:\\a.exe"), RatingLookup::NotAsked);
-    assert_eq!((d.decision, d.policy.as_deref()), (Action::Audit, Some("allow known")));
+    assert_eq!(
+        (d.decision, d.policy.as_deref()),
+        (Action::Audit, Some("allow known"))
+    );
     let mut other = req("C:\\a.exe");
     other.sha256 = Some("2".repeat(64));
     let d = set.decide(&other, RatingLookup::NotAsked);
-    assert_eq!((d.decision, d.policy.as_deref()), (Action::Deny, Some("deny exe")));
+    assert_eq!(
+        (d.decision, d.policy.as_deref()),
+        (Action::Deny, Some("deny exe"))
+    );
 }
 
 #[test]
@@ -359,14 +437,20 @@ action = "block"
         "36:10: unknown action \"block\"",
     ];
     for e in expect {
-        assert!(found.iter().any(|f| f.starts_with(e)), "missing {e:?} in {found:#?}");
+        assert!(
+            found.iter().any(|f| f.starts_with(e)),
+            "missing {e:?} in {found:#?}"
+        );
     }
     assert_eq!(found.len(), expect.len(), "{found:#?}");
 }
 
 #[test]
 fn syntax_errors_and_unknown_keys_have_positions_too() {
-    assert_eq!(problems("[[filters]\nname = 1"), ["1:10: invalid table header"]);
+    assert_eq!(
+        problems("[[filters]\nname = 1"),
+        ["1:10: invalid table header"]
+    );
     let typo = problems("[[filters]]\nname = \"x\"\nkind = \"file\"\npaht = 'x'\n");
     assert_eq!(typo.len(), 1);
     assert!(typo[0].starts_with("4:1: unknown field `paht`"), "{typo:?}");

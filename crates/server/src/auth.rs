@@ -225,7 +225,10 @@ mod tests {
             assert!(!Agent.may(needed), "{needed}");
         }
         assert!(Agent.may(Agent));
-        assert!(!Reader.may(Agent), "a reader spends no quota, so does not decide");
+        assert!(
+            !Reader.may(Agent),
+            "a reader spends no quota, so does not decide"
+        );
         assert!(Analyst.may(Agent) && Admin.may(Agent));
         assert!(Admin.may(Analyst) && Analyst.may(Reader) && !Reader.may(Analyst));
         assert_eq!("agent".parse::<Role>().unwrap(), Agent);

@@ -44,8 +44,7 @@ impl AppState {
     /// Decides by `set` from now on (`vtc serve --policy FILE`); without
     /// it `POST /v1/decide` answers 503. Set once: a second call is ignored.
     pub fn set_policy(&self, set: policy::PolicySet) {
-        let decider =
-            policy::Decider::new(Arc::new(set), Some(self.inner.enricher.clone()));
+        let decider = policy::Decider::new(Arc::new(set), Some(self.inner.enricher.clone()));
         if self.inner.decide.decider.set(decider).is_err() {
             tracing::warn!("the policy set was given twice; keeping the first");
         }
@@ -119,7 +118,9 @@ async fn decide(
             let requests = files
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| request(v).map_err(|e| AppError::bad_request(format!("files[{i}]: {e}"))))
+                .map(|(i, v)| {
+                    request(v).map_err(|e| AppError::bad_request(format!("files[{i}]: {e}")))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let decided = futures_util::future::join_all(
                 requests.into_iter().map(|r| one(decider, &state, r)),
@@ -127,7 +128,9 @@ async fn decide(
             .await;
             let mut out = Vec::with_capacity(decided.len());
             for (i, d) in decided.into_iter().enumerate() {
-                out.push(d.map_err(|e| AppError::bad_request(format!("files[{i}]: {}", e.message())))?);
+                out.push(
+                    d.map_err(|e| AppError::bad_request(format!("files[{i}]: {}", e.message())))?,
+                );
             }
             Ok(Json(serde_json::json!({ "decisions": out })))
         }
@@ -143,10 +146,12 @@ fn request(v: Value) -> Result<policy::FileRequest, String> {
     let f: FileIn = serde_json::from_value(v).map_err(|e| e.to_string())?;
     let platform = match f.platform.as_deref() {
         None => None,
-        Some(p) => Some(
-            policy::Platform::parse(p)
-                .ok_or_else(|| format!("unknown platform {:?} (windows, macos or linux)", p.chars().take(40).collect::<String>()))?,
-        ),
+        Some(p) => Some(policy::Platform::parse(p).ok_or_else(|| {
+            format!(
+                "unknown platform {:?} (windows, macos or linux)",
+                p.chars().take(40).collect::<String>()
+            )
+        })?),
     };
     Ok(policy::FileRequest {
         sha256: f.sha256,
@@ -179,7 +184,10 @@ async fn one(
             .sha256
             .clone()
             .or_else(|| decided.record.as_ref().and_then(|r| r.sha256.clone())),
-        path: decided.request.endpoint_path().map(|p| p.as_str().to_owned()),
+        path: decided
+            .request
+            .endpoint_path()
+            .map(|p| p.as_str().to_owned()),
         decision: decided.decision,
         cached: decided.cached,
     })
@@ -217,7 +225,10 @@ async fn decisions(
     let after_id = q
         .cursor
         .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| AppError::bad_request("cursor is the next_cursor of a page")))
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| AppError::bad_request("cursor is the next_cursor of a page"))
+        })
         .transpose()?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let rows = state

@@ -897,21 +897,37 @@ pub async fn decisions_are_kept_filtered_and_paged(b: &dyn Backend) {
         user: "CORP\\bob".into(),
         sha256: format!("{:064x}", i % 3),
         action: action.into(),
-        policy: if action == "deny" { "vt rating".into() } else { String::new() },
+        policy: if action == "deny" {
+            "vt rating".into()
+        } else {
+            String::new()
+        },
         json: format!("{{\"n\":{i}}}"),
     };
     let all: Vec<NewDecision> = (0..25)
-        .map(|i| d(i, if i % 2 == 0 { "ws1" } else { "ws2" }, if i % 5 == 0 { "deny" } else { "allow" }))
+        .map(|i| {
+            d(
+                i,
+                if i % 2 == 0 { "ws1" } else { "ws2" },
+                if i % 5 == 0 { "deny" } else { "allow" },
+            )
+        })
         .collect();
     s.add_decisions(&all[..20]).await.expect("add a batch");
     s.add_decisions(&all[20..]).await.expect("add another");
-    s.add_decisions(&[]).await.expect("an empty batch is nothing");
+    s.add_decisions(&[])
+        .await
+        .expect("an empty batch is nothing");
     // Pages of 10 cover all 25 once, in the order they were kept.
     let mut seen = Vec::new();
     let mut after = None;
     loop {
         let page = s
-            .decisions(&DecisionQuery { after_id: after, limit: 10, ..DecisionQuery::default() })
+            .decisions(&DecisionQuery {
+                after_id: after,
+                limit: 10,
+                ..DecisionQuery::default()
+            })
             .await
             .expect("page");
         if page.is_empty() {
@@ -923,12 +939,22 @@ pub async fn decisions_are_kept_filtered_and_paged(b: &dyn Backend) {
     }
     assert_eq!(seen, all, "every decision once, unchanged, in order");
     let query = |q: DecisionQuery| async move {
-        s.decisions(&DecisionQuery { limit: 100, ..q }).await.expect("query")
+        s.decisions(&DecisionQuery { limit: 100, ..q })
+            .await
+            .expect("query")
     };
-    let denied = query(DecisionQuery { action: Some("deny".into()), ..DecisionQuery::default() }).await;
+    let denied = query(DecisionQuery {
+        action: Some("deny".into()),
+        ..DecisionQuery::default()
+    })
+    .await;
     assert_eq!(denied.len(), 5);
     assert!(denied.iter().all(|r| r.decision.policy == "vt rating"));
-    let ws2 = query(DecisionQuery { host: Some("ws2".into()), ..DecisionQuery::default() }).await;
+    let ws2 = query(DecisionQuery {
+        host: Some("ws2".into()),
+        ..DecisionQuery::default()
+    })
+    .await;
     assert_eq!(ws2.len(), 12);
     let since = query(DecisionQuery {
         since: Some(T + Duration::from_secs(20)),
@@ -944,6 +970,15 @@ pub async fn decisions_are_kept_filtered_and_paged(b: &dyn Backend) {
         ..DecisionQuery::default()
     })
     .await;
-    assert_eq!(by_hash.len(), 7, "hash 1 is 8 decisions, one of them denied (policy set)");
-    assert!(query(DecisionQuery { user: Some("alice".into()), ..DecisionQuery::default() }).await.is_empty());
+    assert_eq!(
+        by_hash.len(),
+        7,
+        "hash 1 is 8 decisions, one of them denied (policy set)"
+    );
+    assert!(query(DecisionQuery {
+        user: Some("alice".into()),
+        ..DecisionQuery::default()
+    })
+    .await
+    .is_empty());
 }

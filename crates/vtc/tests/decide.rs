@@ -35,9 +35,18 @@ async fn decide(api: &str, db: &Path, args: &[&str]) -> (Option<i32>, Value, Str
     let mut cmd = common::vtc(api, db);
     // The emulator has no minute budget; the public key's 4 would make
     // the fifth lookup wait (the budget-spent case).
-    cmd.args(["--api-key", "k", "--quota-minute", "0", "--format", "json", "decide", "--policy"])
-        .arg(example())
-        .args(args);
+    cmd.args([
+        "--api-key",
+        "k",
+        "--quota-minute",
+        "0",
+        "--format",
+        "json",
+        "decide",
+        "--policy",
+    ])
+    .arg(example())
+    .args(args);
     let out = common::run(cmd).await;
     let json = serde_json::from_str(&common::stdout(&out)).unwrap_or(Value::Null);
     (out.status.code(), json, common::stderr(&out))
@@ -53,7 +62,8 @@ async fn policy_check_accepts_the_example_and_points_at_each_problem() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(common::stdout(&out).contains(": ok (1 policies, 1 enabled)"));
     assert!(
-        common::stderr(&out).contains("4 lookups a minute") && common::stderr(&out).contains("not for production"),
+        common::stderr(&out).contains("4 lookups a minute")
+            && common::stderr(&out).contains("not for production"),
         "no key: the caveat is said: {}",
         common::stderr(&out)
     );
@@ -62,7 +72,10 @@ async fn policy_check_accepts_the_example_and_points_at_each_problem() {
     let text = std::fs::read_to_string(example())
         .unwrap()
         .replace(r"downloads\\'", r"downloads\\(' ")
-        .replace("members = [\"User Downloads Folder\", \"User Temp Folder\"]", "members = [\"User Downloads Folder\", \"Tmp\"]")
+        .replace(
+            "members = [\"User Downloads Folder\", \"User Temp Folder\"]",
+            "members = [\"User Downloads Folder\", \"Tmp\"]",
+        )
         .replace("action = \"deny\"", "action = \"block\"");
     std::fs::write(&broken, text).unwrap();
     let mut cmd = common::vtc("http://127.0.0.1:9", &db);
@@ -78,7 +91,11 @@ async fn policy_check_accepts_the_example_and_points_at_each_problem() {
     ] {
         assert!(err.contains(&want), "missing {want:?} in {err}");
     }
-    assert_eq!(err.lines().filter(|l| l.starts_with(&shown)).count(), 3, "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with(&shown)).count(),
+        3,
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -93,20 +110,47 @@ async fn the_documented_example_end_to_end() {
     std::fs::write(&eicar, vt_emulator::EICAR).unwrap();
     let eicar = eicar.display().to_string();
     let downloads = r"C:\Users\bob\Downloads\eicar.com";
-    let (code, d, err) = decide(&api, &db, &["--file", &eicar, "--path", downloads, "--user", r"CORP\bob", "--host", "WS-17"]).await;
+    let (code, d, err) = decide(
+        &api,
+        &db,
+        &[
+            "--file",
+            &eicar,
+            "--path",
+            downloads,
+            "--user",
+            r"CORP\bob",
+            "--host",
+            "WS-17",
+        ],
+    )
+    .await;
     assert_eq!(code, Some(3), "denied is exit 3: {err}");
     assert_eq!(d["decision"], "deny");
     assert_eq!(d["allowed"], false);
     assert_eq!(d["rating"], "bad");
     assert_eq!(d["policy"], "Allow Applications – VirusTotal Rating");
-    assert!(d["message"].as_str().unwrap().starts_with(MESSAGE_START), "{d}");
+    assert!(
+        d["message"].as_str().unwrap().starts_with(MESSAGE_START),
+        "{d}"
+    );
     assert_eq!(d["sha256"], common::EICAR_SHA256);
     assert!(d["malicious"].as_u64().unwrap() > 0);
     let asked = common::requests(&emu);
     assert!(asked >= 1);
 
     // The same file anywhere else: allowed, and VirusTotal is not asked.
-    let (code, d, _) = decide(&api, &db, &["--sha256", common::EICAR_SHA256, "--path", r"C:\Tools\eicar.com"]).await;
+    let (code, d, _) = decide(
+        &api,
+        &db,
+        &[
+            "--sha256",
+            common::EICAR_SHA256,
+            "--path",
+            r"C:\Tools\eicar.com",
+        ],
+    )
+    .await;
     assert_eq!(code, Some(0));
     assert_eq!(d["decision"], "allow");
     assert_eq!(d["policy"], Value::Null);
@@ -114,47 +158,118 @@ async fn the_documented_example_end_to_end() {
     assert_eq!(common::requests(&emu), asked);
 
     // Again in Downloads (Temp this time, forward slashes): from the cache.
-    let (code, d, _) = decide(&api, &db, &["--sha256", common::EICAR_SHA256, "--path", "c:/users/bob/appdata/local/temp/eicar.com"]).await;
+    let (code, d, _) = decide(
+        &api,
+        &db,
+        &[
+            "--sha256",
+            common::EICAR_SHA256,
+            "--path",
+            "c:/users/bob/appdata/local/temp/eicar.com",
+        ],
+    )
+    .await;
     assert_eq!((code, d["decision"].as_str()), (Some(3), Some("deny")));
     assert_eq!(d["cached"], true);
-    assert_eq!(common::requests(&emu), asked, "a cached rating costs no call");
+    assert_eq!(
+        common::requests(&emu),
+        asked,
+        "a cached rating costs no call"
+    );
 
     // A Good file (the empty file) in Downloads: allowed.
-    let (code, d, _) = decide(&api, &db, &["--sha256", EMPTY_SHA256, "--path", r"C:\Users\ann\Downloads\empty.exe"]).await;
+    let (code, d, _) = decide(
+        &api,
+        &db,
+        &[
+            "--sha256",
+            EMPTY_SHA256,
+            "--path",
+            r"C:\Users\ann\Downloads\empty.exe",
+        ],
+    )
+    .await;
     assert_eq!(code, Some(0));
-    assert_eq!((d["decision"].as_str(), d["rating"].as_str()), (Some("allow"), Some("good")));
+    assert_eq!(
+        (d["decision"].as_str(), d["rating"].as_str()),
+        (Some("allow"), Some("good"))
+    );
     assert_eq!(d["fallback"], Value::Null);
 
     // A file VirusTotal does not know: the unknown fallback (audit).
     let unknown = "ab".repeat(32);
-    let (code, d, _) = decide(&api, &db, &["--sha256", &unknown, "--path", r"C:\Users\ann\Downloads\new.exe"]).await;
+    let (code, d, _) = decide(
+        &api,
+        &db,
+        &[
+            "--sha256",
+            &unknown,
+            "--path",
+            r"C:\Users\ann\Downloads\new.exe",
+        ],
+    )
+    .await;
     assert_eq!(code, Some(0));
-    assert_eq!((d["decision"].as_str(), d["fallback"].as_str()), (Some("audit"), Some("unknown")));
+    assert_eq!(
+        (d["decision"].as_str(), d["fallback"].as_str()),
+        (Some("audit"), Some("unknown"))
+    );
 
     // Every decision is in the log.
     let mut cmd = common::vtc(&api, &db);
     cmd.args(["decisions", "--format", "jsonl"]);
     let out = common::run(cmd).await;
     assert!(out.status.success(), "{}", common::stderr(&out));
-    let logged: Vec<Value> = common::stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let actions: Vec<&str> = logged.iter().map(|d| d["decision"].as_str().unwrap()).collect();
+    let logged: Vec<Value> = common::stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = logged
+        .iter()
+        .map(|d| d["decision"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, ["deny", "allow", "deny", "allow", "audit"]);
     assert_eq!(logged[0]["host"], "WS-17");
     assert_eq!(logged[0]["path"], downloads);
     let mut cmd = common::vtc(&api, &db);
-    cmd.args(["decisions", "--format", "csv", "--since", "1h", "--action", "deny"]);
+    cmd.args([
+        "decisions",
+        "--format",
+        "csv",
+        "--since",
+        "1h",
+        "--action",
+        "deny",
+    ]);
     let out = common::run(cmd).await;
     let csv = common::stdout(&out);
-    assert!(csv.starts_with("time,host,user,path,file_name,sha256,rating"), "{csv}");
+    assert!(
+        csv.starts_with("time,host,user,path,file_name,sha256,rating"),
+        "{csv}"
+    );
     assert_eq!(csv.lines().count(), 3, "header and the two denials: {csv}");
 
     // VirusTotal gone: the network-failure fallback, within the deadline.
     drop(emu);
     let started = Instant::now();
-    let (code, d, err) = decide(&api, &db, &["--sha256", &"cd".repeat(32), "--path", r"C:\Users\ann\Downloads\x.exe"]).await;
+    let (code, d, err) = decide(
+        &api,
+        &db,
+        &[
+            "--sha256",
+            &"cd".repeat(32),
+            "--path",
+            r"C:\Users\ann\Downloads\x.exe",
+        ],
+    )
+    .await;
     let took = started.elapsed();
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!((d["decision"].as_str(), d["fallback"].as_str()), (Some("allow"), Some("unreachable")), "{d}");
+    assert_eq!(
+        (d["decision"].as_str(), d["fallback"].as_str()),
+        (Some("allow"), Some("unreachable")),
+        "{d}"
+    );
     // The policy waits 3 s at most; the process' start and end come on top.
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
@@ -187,10 +302,17 @@ async fn decide_over_http_with_the_agent_role() {
     let reader = token(&api, &db, "soc", "reader").await;
 
     let mut cmd = common::vtc(&api, &db);
-    cmd.args(["--api-key", "k", "serve", "--listen", "127.0.0.1:0", "--policy"])
-        .arg(example())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        "--api-key",
+        "k",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--policy",
+    ])
+    .arg(example())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     let mut child = Running(cmd.spawn().unwrap());
     let stdout = child.0.stdout.take().unwrap();
     let first = tokio::task::spawn_blocking(move || {
@@ -200,10 +322,17 @@ async fn decide_over_http_with_the_agent_role() {
     })
     .await
     .unwrap();
-    let base = first.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
     let http = reqwest::Client::new();
     let post = |token: &str, body: Value| {
-        http.post(format!("{base}/v1/decide")).bearer_auth(token).json(&body).send()
+        http.post(format!("{base}/v1/decide"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
     };
 
     let one = serde_json::json!({
@@ -213,7 +342,11 @@ async fn decide_over_http_with_the_agent_role() {
     let answer = post(&agent, one.clone()).await.unwrap();
     assert_eq!(answer.status(), 200);
     let d: Value = answer.json().await.unwrap();
-    assert_eq!((d["decision"].as_str(), d["rating"].as_str()), (Some("deny"), Some("bad")), "{d}");
+    assert_eq!(
+        (d["decision"].as_str(), d["rating"].as_str()),
+        (Some("deny"), Some("bad")),
+        "{d}"
+    );
     assert!(d["message"].as_str().unwrap().starts_with(MESSAGE_START));
     assert_eq!(d["policy"], "Allow Applications – VirusTotal Rating");
 
@@ -228,34 +361,72 @@ async fn decide_over_http_with_the_agent_role() {
     let answer = post(&agent, batch).await.unwrap();
     assert_eq!(answer.status(), 200);
     let b: Value = answer.json().await.unwrap();
-    let got: Vec<&str> = b["decisions"].as_array().unwrap().iter().map(|d| d["decision"].as_str().unwrap()).collect();
+    let got: Vec<&str> = b["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["decision"].as_str().unwrap())
+        .collect();
     assert_eq!(got, ["deny", "allow", "allow"], "{b}");
     assert_eq!(b["decisions"][0]["cached"], true);
-    assert_eq!(common::requests(&emu), calls + 1, "only the empty file was asked for");
+    assert_eq!(
+        common::requests(&emu),
+        calls + 1,
+        "only the empty file was asked for"
+    );
 
     // Roles: a reader may not decide, an agent may not read the log.
-    assert_eq!(post(&reader, serde_json::json!({"sha256": EMPTY_SHA256})).await.unwrap().status(), 403);
-    assert_eq!(post("vtc_nope", serde_json::json!({"sha256": EMPTY_SHA256})).await.unwrap().status(), 401);
+    assert_eq!(
+        post(&reader, serde_json::json!({"sha256": EMPTY_SHA256}))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        post("vtc_nope", serde_json::json!({"sha256": EMPTY_SHA256}))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     let log = |token: &str, query: &str| {
-        http.get(format!("{base}/v1/decisions{query}")).bearer_auth(token).send()
+        http.get(format!("{base}/v1/decisions{query}"))
+            .bearer_auth(token)
+            .send()
     };
     assert_eq!(log(&agent, "").await.unwrap().status(), 403);
     assert_eq!(
-        http.get(format!("{base}/v1/observables/{EMPTY_SHA256}")).bearer_auth(&agent).send().await.unwrap().status(),
+        http.get(format!("{base}/v1/observables/{EMPTY_SHA256}"))
+            .bearer_auth(&agent)
+            .send()
+            .await
+            .unwrap()
+            .status(),
         403,
         "an agent may only decide"
     );
     // Bad input is a JSON 400.
-    let bad = post(&agent, serde_json::json!({"sha256": "xyz"})).await.unwrap();
+    let bad = post(&agent, serde_json::json!({"sha256": "xyz"}))
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
     let bad: Value = bad.json().await.unwrap();
-    assert!(bad["error"]["message"].as_str().unwrap().contains("sha256"), "{bad}");
+    assert!(
+        bad["error"]["message"].as_str().unwrap().contains("sha256"),
+        "{bad}"
+    );
 
     // The log, by cursor pages of 2, filtered by host and action. The log
     // is written behind the answers: wait for it (bounded).
     let mut all = Vec::new();
     for _ in 0..50 {
-        let page: Value = log(&reader, "?limit=10").await.unwrap().json().await.unwrap();
+        let page: Value = log(&reader, "?limit=10")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         all = page["decisions"].as_array().unwrap().clone();
         if all.len() >= 4 {
             break;
@@ -266,7 +437,12 @@ async fn decide_over_http_with_the_agent_role() {
     let mut paged = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page: Value = log(&reader, &format!("?limit=2{cursor}")).await.unwrap().json().await.unwrap();
+        let page: Value = log(&reader, &format!("?limit=2{cursor}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         paged.extend(page["decisions"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
@@ -274,8 +450,16 @@ async fn decide_over_http_with_the_agent_role() {
         }
     }
     assert_eq!(paged, all);
-    let denied: Value = log(&reader, "?host=WS-17&action=deny").await.unwrap().json().await.unwrap();
+    let denied: Value = log(&reader, "?host=WS-17&action=deny")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(denied["decisions"].as_array().unwrap().len(), 2);
-    assert_eq!(log(&reader, "?since=yesterday").await.unwrap().status(), 400);
+    assert_eq!(
+        log(&reader, "?since=yesterday").await.unwrap().status(),
+        400
+    );
     drop(child);
 }

@@ -29,8 +29,12 @@ pub(crate) fn load_policy(file: &Path) -> anyhow::Result<policy::PolicySet> {
 }
 
 fn read_policy_text(file: &Path) -> anyhow::Result<String> {
-    let meta = std::fs::metadata(file)
-        .map_err(|e| usage(format!("cannot read the policy file {}: {e}", file.display())))?;
+    let meta = std::fs::metadata(file).map_err(|e| {
+        usage(format!(
+            "cannot read the policy file {}: {e}",
+            file.display()
+        ))
+    })?;
     if meta.len() > policy::MAX_POLICY_BYTES as u64 {
         return Err(usage(format!(
             "{}: {}",
@@ -38,8 +42,12 @@ fn read_policy_text(file: &Path) -> anyhow::Result<String> {
             policy::PolicyError::TooLarge
         )));
     }
-    std::fs::read_to_string(file)
-        .map_err(|e| usage(format!("cannot read the policy file {}: {e}", file.display())))
+    std::fs::read_to_string(file).map_err(|e| {
+        usage(format!(
+            "cannot read the policy file {}: {e}",
+            file.display()
+        ))
+    })
 }
 
 /// Says the key caveat when ratings come from no key or a public one.
@@ -139,12 +147,18 @@ pub async fn run(args: DecideArgs, settings: &Settings) -> anyhow::Result<Exit> 
 fn write_decision(out: &mut impl Write, d: &policy::LoggedDecision) -> std::io::Result<()> {
     let cell = |s: &str| crate::object_view::cell(s, 400);
     let rating = match (d.rating, d.malicious, d.total) {
-        (Some(r), Some(m), Some(t)) => format!("{r} ({} of {t} engines)", m + d.suspicious.unwrap_or(0)),
+        (Some(r), Some(m), Some(t)) => {
+            format!("{r} ({} of {t} engines)", m + d.suspicious.unwrap_or(0))
+        }
         (Some(r), _, _) => r.to_string(),
         (None, _, _) => "not needed".to_owned(),
     };
     writeln!(out, "decision  {}", d.decision)?;
-    writeln!(out, "policy    {}", cell(d.policy.as_deref().unwrap_or("(none)")))?;
+    writeln!(
+        out,
+        "policy    {}",
+        cell(d.policy.as_deref().unwrap_or("(none)"))
+    )?;
     writeln!(out, "rating    {rating}")?;
     if let Some(f) = d.fallback {
         writeln!(out, "fallback  {}", f.as_str())?;
@@ -164,8 +178,19 @@ fn write_decision(out: &mut impl Write, d: &policy::LoggedDecision) -> std::io::
 fn write_csv(out: &mut impl Write, rows: &[policy::LoggedDecision]) -> anyhow::Result<()> {
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record([
-        "time", "host", "user", "path", "file_name", "sha256", "rating", "malicious", "total",
-        "policy", "decision", "fallback", "message",
+        "time",
+        "host",
+        "user",
+        "path",
+        "file_name",
+        "sha256",
+        "rating",
+        "malicious",
+        "total",
+        "policy",
+        "decision",
+        "fallback",
+        "message",
     ])?;
     for d in rows {
         let num = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
@@ -194,7 +219,11 @@ fn parse_since(s: &str, now: OffsetDateTime) -> anyhow::Result<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Ok(t);
     }
-    let bad = || usage(format!("--since {s:?}: give an RFC 3339 time or an age such as 30m, 24h, 7d"));
+    let bad = || {
+        usage(format!(
+            "--since {s:?}: give an RFC 3339 time or an age such as 30m, 24h, 7d"
+        ))
+    };
     let (number, unit) = s.split_at(s.len().saturating_sub(1));
     let n: i64 = number.parse().map_err(|_| bad())?;
     let age = match unit {
@@ -209,7 +238,11 @@ fn parse_since(s: &str, now: OffsetDateTime) -> anyhow::Result<OffsetDateTime> {
 
 pub async fn decisions(args: DecisionsArgs, settings: &Settings) -> anyhow::Result<Exit> {
     let now = OffsetDateTime::now_utc();
-    let since = args.since.as_deref().map(|s| parse_since(s, now)).transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, now))
+        .transpose()?;
     let store = settings.open_store().await?;
     let mut rows = Vec::new();
     let mut after = None;
@@ -231,7 +264,10 @@ pub async fn decisions(args: DecisionsArgs, settings: &Settings) -> anyhow::Resu
         for row in page {
             match serde_json::from_str::<policy::LoggedDecision>(&row.decision.json) {
                 Ok(d) => rows.push(d),
-                Err(e) => eprintln!("vtc: warning: skipping the unreadable decision {}: {e}", row.id),
+                Err(e) => eprintln!(
+                    "vtc: warning: skipping the unreadable decision {}: {e}",
+                    row.id
+                ),
             }
         }
     }
@@ -250,7 +286,11 @@ pub async fn decisions(args: DecisionsArgs, settings: &Settings) -> anyhow::Resu
         OutputFormat::Csv => write_csv(&mut out, &rows)?,
         OutputFormat::Table => {
             let cell = |s: Option<&str>, n| crate::object_view::cell(s.unwrap_or("-"), n);
-            writeln!(out, "{:<20}  {:<7}  {:<7}  {:<12}  {:<16}  {:<28}  path", "time", "action", "rating", "host", "user", "policy")?;
+            writeln!(
+                out,
+                "{:<20}  {:<7}  {:<7}  {:<12}  {:<16}  {:<28}  path",
+                "time", "action", "rating", "host", "user", "policy"
+            )?;
             for d in &rows {
                 writeln!(
                     out,
