@@ -938,6 +938,7 @@ pub async fn decisions_are_kept_filtered_and_paged(b: &dyn Backend) {
         seen.extend(page.into_iter().map(|p| p.decision));
     }
     assert_eq!(seen, all, "every decision once, unchanged, in order");
+    let s: &dyn Store = s.as_ref();
     let query = |q: DecisionQuery| async move {
         s.decisions(&DecisionQuery { limit: 100, ..q })
             .await
