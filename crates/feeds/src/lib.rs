@@ -12,10 +12,14 @@
 //! escapes and bounds them, the table bounds them.
 
 mod fields;
+mod file_ratings;
 pub mod html;
 mod table;
 
 pub use fields::{valid_names, Field, UnknownField};
+pub use file_ratings::{
+    render_file_ratings, DecisionLine, FileRating, MAX_DECISIONS_SHOWN, MAX_FILES, MAX_NAMES,
+};
 
 use std::io::{self, Write};
 use verdict::Record;

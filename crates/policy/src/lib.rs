@@ -23,6 +23,7 @@ mod engine;
 mod file;
 mod log;
 mod lookup;
+mod report;
 
 pub use endpoint::{
     EndpointPath, FileRequest, Platform, RequestError, MAX_GROUPS, MAX_NAME_CHARS, MAX_PATH_CHARS,
@@ -36,6 +37,7 @@ pub use file::{
 };
 pub use log::{DecisionLog, LoggedDecision};
 pub use lookup::{Decided, Decider, MAX_REMEMBERED, REMEMBER_FOR};
+pub use report::{aggregate, file_ratings, MAX_REPORT_DECISIONS};
 
 /// What the docs and `vtc policy check` say about keys: without one, or
 /// with a public one, VirusTotal allows 4 lookups a minute.

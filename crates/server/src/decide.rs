@@ -55,6 +55,47 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/decide", post(decide))
         .route("/v1/decisions", get(decisions))
+        .route("/reports/file-ratings", get(file_ratings_page))
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    /// A browser cannot send a bearer header on a plain navigation: the
+    /// token may come in the URL (the page sends no referrer).
+    token: Option<String>,
+}
+
+/// `GET /reports/file-ratings` (reader): the File Security Rating Details
+/// page, from the decision log only (never the client), under a
+/// Content-Security-Policy header as well as its meta tag.
+async fn file_ratings_page(
+    State(state): State<AppState>,
+    mut headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    if let (None, Some(token)) = (headers.get(header::AUTHORIZATION), q.token.as_deref()) {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("Bearer {token}")) {
+            headers.insert(header::AUTHORIZATION, v);
+        }
+    }
+    state.inner.tokens.authorize(&headers, Role::Reader).await?;
+    state.inner.decide.flush().await;
+    let files = policy::file_ratings(state.inner.store.as_ref()).await?;
+    let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+    let page = feeds::render_file_ratings(files, &now);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+            (header::CONTENT_SECURITY_POLICY, feeds::html::content_security_policy()),
+            (header::REFERRER_POLICY, "no-referrer".to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        page,
+    )
+        .into_response())
 }
 
 /// One file as an agent reports it.

@@ -199,6 +199,26 @@ pub enum Command {
     Decide(DecideArgs),
     /// The decision log: every decision `vtc decide` and `POST /v1/decide` made.
     Decisions(DecisionsArgs),
+    /// Reports from the database: `vtc report file-ratings -o report.html`.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub kind: ReportKind,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportKind {
+    /// The File Security Rating Details page (HTML, self-contained) from the decision log.
+    FileRatings {
+        /// Where to write the page.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

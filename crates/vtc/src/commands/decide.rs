@@ -1,7 +1,7 @@
 //! `vtc policy check FILE`, `vtc decide ...` and `vtc decisions`: the
 //! application-control engine of the `policy` crate from a terminal.
 
-use crate::cli::{DecideArgs, DecisionsArgs, OutputFormat, PolicyAction};
+use crate::cli::{DecideArgs, DecisionsArgs, OutputFormat, PolicyAction, ReportKind};
 use crate::config::Settings;
 use crate::exit::{usage, Exit};
 use anyhow::Context;
@@ -307,4 +307,22 @@ pub async fn decisions(args: DecisionsArgs, settings: &Settings) -> anyhow::Resu
         }
     }
     Ok(Exit::Success)
+}
+
+pub async fn report(kind: ReportKind, settings: &Settings) -> anyhow::Result<Exit> {
+    match kind {
+        ReportKind::FileRatings { output } => {
+            let store = settings.open_store().await?;
+            let files = policy::file_ratings(store.as_ref())
+                .await
+                .context("cannot read the decision log")?;
+            let count = files.len();
+            let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+            let page = feeds::render_file_ratings(files, &now);
+            std::fs::write(&output, page)
+                .map_err(|e| usage(format!("cannot write {}: {e}", output.display())))?;
+            eprintln!("vtc: {} written ({count} files)", output.display());
+            Ok(Exit::Success)
+        }
+    }
 }

@@ -130,6 +130,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             let settings = resolve(&args.global)?;
             decide::decisions(args, &settings).await
         }
+        Command::Report(args) => {
+            let settings = resolve(&args.global)?;
+            decide::report(args.kind, &settings).await
+        }
     }
 }
 
