@@ -218,7 +218,8 @@ fn date(d: &str) -> String {
     if d.is_empty() {
         "–".to_owned()
     } else {
-        bounded(d, 32).replace('T', " ").replace('Z', "")
+        // To the second: the log keeps nanoseconds.
+        d.chars().take(19).collect::<String>().replace('T', " ")
     }
 }
 
