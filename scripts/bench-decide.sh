@@ -44,7 +44,7 @@ done = function(summary, latency, requests)
     summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
   for _, p in pairs({50, 90, 99, 99.9}) do
     io.write(string.format("p%g %.3f ms\n", p, latency:percentile(p) / 1000))
-  done
+  end
 end
 LUA
 ticks() { awk '{print $14 + $15}' "/proc/$serve_pid/stat"; }
