@@ -159,8 +159,18 @@ fn row(rank: usize, f: &FileRating) -> Markup {
     let id = format!("r{rank}");
     let name = bounded(&f.file_name, VALUE_MAX);
     let path = bounded(&f.path, VALUE_MAX);
-    let hosts: Vec<String> = f.hosts.iter().take(MAX_NAMES).map(|h| bounded(h, 256)).collect();
-    let users: Vec<String> = f.users.iter().take(MAX_NAMES).map(|u| bounded(u, 256)).collect();
+    let hosts: Vec<String> = f
+        .hosts
+        .iter()
+        .take(MAX_NAMES)
+        .map(|h| bounded(h, 256))
+        .collect();
+    let users: Vec<String> = f
+        .users
+        .iter()
+        .take(MAX_NAMES)
+        .map(|u| bounded(u, 256))
+        .collect();
     let who = format!("{} · {}", hosts.join(", "), users.join(", "));
     let engines: String = f
         .detections
@@ -334,7 +344,10 @@ mod tests {
     #[test]
     fn hostile_names_are_text_and_the_page_is_the_shared_one() {
         let page = render_file_ratings(
-            vec![file("<script>alert(1)</script>.exe", Some(Verdict::Bad)), file("ok.exe", None)],
+            vec![
+                file("<script>alert(1)</script>.exe", Some(Verdict::Bad)),
+                file("ok.exe", None),
+            ],
             "now",
         );
         assert!(!page.contains("<script>alert(1)"));

@@ -123,8 +123,11 @@ impl ReportBuilder {
             t.dedup();
             t
         };
-        let mut verdicts: Vec<(&str, &str)> =
-            Verdict::ALL.iter().rev().map(|v| (v.as_str(), v.as_str())).collect();
+        let mut verdicts: Vec<(&str, &str)> = Verdict::ALL
+            .iter()
+            .rev()
+            .map(|v| (v.as_str(), v.as_str()))
+            .collect();
         verdicts.push(("error", "failed or invalid"));
         let types: Vec<(&str, &str)> = types.iter().map(|t| (*t, *t)).collect();
         let cut = (self.seen > self.rows.len() as u64).then(|| {

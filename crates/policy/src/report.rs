@@ -44,7 +44,12 @@ pub fn aggregate(logged: Vec<LoggedDecision>) -> Vec<feeds::FileRating> {
     let mut files: HashMap<String, Acc> = HashMap::new();
     let mut order = Vec::new();
     for d in logged {
-        let Some(key) = d.sha256.clone().or_else(|| d.sha1.clone()).or_else(|| d.md5.clone()) else {
+        let Some(key) = d
+            .sha256
+            .clone()
+            .or_else(|| d.sha1.clone())
+            .or_else(|| d.md5.clone())
+        else {
             continue;
         };
         let acc = files.entry(key.clone()).or_insert_with(|| {
@@ -112,7 +117,10 @@ pub fn aggregate(logged: Vec<LoggedDecision>) -> Vec<feeds::FileRating> {
             user: d.user.unwrap_or_default(),
             action: d.decision.as_str().to_owned(),
             policy: d.policy.unwrap_or_default(),
-            fallback: d.fallback.map(|f| f.as_str().to_owned()).unwrap_or_default(),
+            fallback: d
+                .fallback
+                .map(|f| f.as_str().to_owned())
+                .unwrap_or_default(),
         });
         if r.decisions.len() > 2 * feeds::MAX_DECISIONS_SHOWN {
             r.decisions.drain(..feeds::MAX_DECISIONS_SHOWN);

@@ -83,12 +83,17 @@ async fn file_ratings_page(
     state.inner.tokens.authorize(&headers, Role::Reader).await?;
     state.inner.decide.flush().await;
     let files = policy::file_ratings(state.inner.store.as_ref()).await?;
-    let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+    let now = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default();
     let page = feeds::render_file_ratings(files, &now);
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
-            (header::CONTENT_SECURITY_POLICY, feeds::html::content_security_policy()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                feeds::html::content_security_policy(),
+            ),
             (header::REFERRER_POLICY, "no-referrer".to_owned()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
             (header::CACHE_CONTROL, "no-store".to_owned()),

@@ -16,6 +16,7 @@
 mod auth;
 mod decide;
 mod error;
+mod feeds;
 mod routes;
 
 pub use auth::{create_token, new_token, token_digest, Caller, Role, TokenError, Tokens};
@@ -50,6 +51,8 @@ struct Inner {
     tokens: Tokens,
     /// Application control: the decider and the decision log.
     decide: decide::DecideState,
+    /// The `[feeds]` table: how the feeds present themselves, their secret.
+    feeds: ::feeds::FeedConfig,
 }
 
 /// Why the service could not start.
@@ -107,6 +110,7 @@ impl AppState {
                 store,
                 actions,
                 tokens,
+                feeds: settings.feeds.clone(),
             }),
         })
     }
@@ -132,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::quota())
         .merge(routes::actions())
         .merge(decide::routes())
+        .merge(feeds::feeds())
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::wrong_method)
         .with_state(state)
@@ -141,7 +146,18 @@ pub fn router(state: AppState) -> Router {
                     request_id.clone(),
                     routes::SequentialRequestId::default(),
                 ))
-                .layer(tower_http::trace::TraceLayer::new_for_http())
+                // The path only: a feed URL's query holds its secret.
+                .layer(
+                    tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                        |request: &axum::http::Request<_>| {
+                            tracing::debug_span!(
+                                "request",
+                                method = %request.method(),
+                                path = %request.uri().path(),
+                            )
+                        },
+                    ),
+                )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::from_fn(time_limit))
                 // axum's own limit, so a body too large is a JSON 413 from

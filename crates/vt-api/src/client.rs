@@ -299,6 +299,35 @@ impl Client {
         }
     }
 
+    /// Like [`Client::lookup`], with the first page of descriptors of each
+    /// named relationship embedded (`?relationships=a,b`): one call for a
+    /// report and what it relates to. Names the API does not know for the
+    /// object, or a public key may not read, come back absent, not failed.
+    pub async fn lookup_with(
+        &self,
+        indicator: &Indicator,
+        relationships: &[&str],
+    ) -> Result<Report, Error> {
+        let url = self.endpoint(&object_segments(indicator));
+        let query = if relationships.is_empty() {
+            Vec::new()
+        } else {
+            vec![("relationships".to_owned(), relationships.join(","))]
+        };
+        match execute(
+            &self.inner,
+            &Call::get(url, query),
+            Want::Parsed(parse_report),
+        )
+        .await?
+        {
+            Got::Parsed(report) => Ok(report),
+            Got::Stream(_) => Err(Error::InvalidConfig(
+                "internal: wanted a parsed body".into(),
+            )),
+        }
+    }
+
     /// `GET /analyses/{id}`.
     pub async fn analysis(&self, id: &AnalysisId) -> Result<AnalysisReport, Error> {
         self.fetch(Call::get(
@@ -379,6 +408,12 @@ impl Client {
     /// `GET /files/upload_url`: a single-use URL for a file over 32 MB.
     pub async fn upload_url(&self) -> Result<String, Error> {
         self.upload_url_at(&["files", "upload_url"]).await
+    }
+
+    /// `GET /private/files/upload_url`: the same for private scanning.
+    pub async fn private_upload_url(&self) -> Result<String, Error> {
+        self.upload_url_at(&["private", "files", "upload_url"])
+            .await
     }
 
     async fn upload_url_at(&self, segments: &[&str]) -> Result<String, Error> {

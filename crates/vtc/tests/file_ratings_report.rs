@@ -50,7 +50,9 @@ fn rows(dom: &str) -> Vec<(String, String, String, bool, bool)> {
     for chunk in dom.split("<tbody ").skip(1) {
         let tag = format!(" {}", &chunk[..chunk.find('>').unwrap()]);
         let Some(id) = attr(&tag, "id") else { continue };
-        let Some(i) = chunk.find("<tr class=\"details\"") else { continue };
+        let Some(i) = chunk.find("<tr class=\"details\"") else {
+            continue;
+        };
         let details = &chunk[i..i + chunk[i..].find('>').unwrap()];
         out.push((
             id,
@@ -79,12 +81,22 @@ async fn the_served_file_ratings_page_works_in_headless_chromium() {
     let db = common::db_in(&dir);
     let agent = token(&api, &db, "endpoint", "agent").await;
     let reader = token(&api, &db, "soc", "reader").await;
-    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policies/privilege-manager.toml");
+    let policy =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policies/privilege-manager.toml");
     let mut cmd = common::vtc(&api, &db);
-    cmd.args(["--api-key", "k", "--quota-minute", "0", "serve", "--listen", "127.0.0.1:0", "--policy"])
-        .arg(&policy)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        "--api-key",
+        "k",
+        "--quota-minute",
+        "0",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--policy",
+    ])
+    .arg(&policy)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     let mut child = Running(cmd.spawn().unwrap());
     let stdout = child.0.stdout.take().unwrap();
     let first = tokio::task::spawn_blocking(move || {
@@ -94,7 +106,11 @@ async fn the_served_file_ratings_page_works_in_headless_chromium() {
     })
     .await
     .unwrap();
-    let base = first.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
 
     let files = json!({"files": [
         {"sha256": common::EICAR_SHA256, "path": r"C:\Users\bob\Downloads\eicar.com", "user": r"CORP\bob", "host": "WS-17"},
@@ -105,43 +121,104 @@ async fn the_served_file_ratings_page_works_in_headless_chromium() {
         {"sha256": "ef".repeat(32), "path": r"C:\Program Files\Tool\tool.exe", "user": r"CORP\bob", "host": "WS-17"},
     ]});
     let http = reqwest::Client::new();
-    let answer = http.post(format!("{base}/v1/decide")).bearer_auth(&agent).json(&files).send().await.unwrap();
+    let answer = http
+        .post(format!("{base}/v1/decide"))
+        .bearer_auth(&agent)
+        .json(&files)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), 200);
     let answer: Value = answer.json().await.unwrap();
-    let got: Vec<&str> = answer["decisions"].as_array().unwrap().iter().map(|d| d["decision"].as_str().unwrap()).collect();
+    let got: Vec<&str> = answer["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["decision"].as_str().unwrap())
+        .collect();
     assert_eq!(got, ["deny", "deny", "allow", "audit", "allow"]);
 
     // The page is for readers, with a CSP header and no inline handlers.
     let url = format!("{base}/reports/file-ratings?token={reader}");
-    assert_eq!(http.get(format!("{base}/reports/file-ratings")).send().await.unwrap().status(), 401);
-    assert_eq!(http.get(format!("{base}/reports/file-ratings?token={agent}")).send().await.unwrap().status(), 403);
+    assert_eq!(
+        http.get(format!("{base}/reports/file-ratings"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        http.get(format!("{base}/reports/file-ratings?token={agent}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
     let page = http.get(&url).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.starts_with("default-src 'none'; script-src 'sha256-"), "{csp}");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.starts_with("default-src 'none'; script-src 'sha256-"),
+        "{csp}"
+    );
     let html = page.text().await.unwrap();
-    assert!(!html.contains(" onclick=") && !html.contains(" onerror=") && !html.contains(" onload="));
+    assert!(
+        !html.contains(" onclick=") && !html.contains(" onerror=") && !html.contains(" onload=")
+    );
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;.exe"));
 
     let profile = dir.path().join("profile");
     let dom = common::browse(&profile, &url, &["--dump-dom"]);
-    assert!(dom.contains("data-ready=\"true\""), "the script ran under the CSP");
+    assert!(
+        dom.contains("data-ready=\"true\""),
+        "the script ran under the CSP"
+    );
     let all = rows(&dom);
     assert_eq!(all.len(), 4, "one row per file: {all:?}");
     let ratings: Vec<&str> = all.iter().map(|r| r.1.as_str()).collect();
-    assert_eq!(ratings, ["bad", "unknown", "good", "not rated"], "most severe first");
+    assert_eq!(
+        ratings,
+        ["bad", "unknown", "good", "not rated"],
+        "most severe first"
+    );
     assert!(dom.contains("WS-17, WS-18"), "hosts that ran EICAR");
     // The hostile name is text: shown escaped, and no script element came
     // from it (attribute values may serialise `<` as it is; text never does).
-    let text = |s: &str| s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    let text = |s: &str| {
+        s.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
     assert!(all.iter().any(|r| text(&r.2) == HOSTILE), "{all:?}");
-    assert!(dom.contains(">&lt;script&gt;alert(1)&lt;/script&gt;.exe<"), "shown as text");
-    assert!(!dom.contains("><script>alert(1)</script>"), "never an element");
-    assert_eq!(dom.matches("<script>\"use strict\"").count(), 1, "the page's own script");
+    assert!(
+        dom.contains(">&lt;script&gt;alert(1)&lt;/script&gt;.exe<"),
+        "shown as text"
+    );
+    assert!(
+        !dom.contains("><script>alert(1)</script>"),
+        "never an element"
+    );
+    assert_eq!(
+        dom.matches("<script>\"use strict\"").count(),
+        1,
+        "the page's own script"
+    );
 
     // Sorted by file name.
-    let dom = common::browse(&profile, &format!("{url}#sort=name&dir=asc"), &["--dump-dom"]);
-    let names: Vec<String> = rows(&dom).into_iter().map(|r| text(&r.2).to_lowercase()).collect();
+    let dom = common::browse(
+        &profile,
+        &format!("{url}#sort=name&dir=asc"),
+        &["--dump-dom"],
+    );
+    let names: Vec<String> = rows(&dom)
+        .into_iter()
+        .map(|r| text(&r.2).to_lowercase())
+        .collect();
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
@@ -159,7 +236,11 @@ async fn the_served_file_ratings_page_works_in_headless_chromium() {
 
     // The details view of EICAR: engines, decisions, the VirusTotal link.
     let dom = common::browse(&profile, &format!("{url}#open=r0"), &["--dump-dom"]);
-    let open: Vec<String> = rows(&dom).into_iter().filter(|r| r.4).map(|r| r.0).collect();
+    let open: Vec<String> = rows(&dom)
+        .into_iter()
+        .filter(|r| r.4)
+        .map(|r| r.0)
+        .collect();
     assert_eq!(open, ["r0"]);
     let r0 = &dom[dom.find("id=\"r0-d\"").unwrap()..];
     let r0 = &r0[..r0.find("<tbody id=\"r1\"").unwrap_or(r0.len())];
@@ -172,7 +253,10 @@ async fn the_served_file_ratings_page_works_in_headless_chromium() {
     common::browse(
         &profile,
         &format!("{url}#open=r0"),
-        &[&format!("--screenshot={}", shot.display()), "--window-size=1400,1100"],
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1400,1100",
+        ],
     );
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);

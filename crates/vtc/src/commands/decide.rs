@@ -317,7 +317,9 @@ pub async fn report(kind: ReportKind, settings: &Settings) -> anyhow::Result<Exi
                 .await
                 .context("cannot read the decision log")?;
             let count = files.len();
-            let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+            let now = OffsetDateTime::now_utc()
+                .format(&Rfc3339)
+                .unwrap_or_default();
             let page = feeds::render_file_ratings(files, &now);
             std::fs::write(&output, page)
                 .map_err(|e| usage(format!("cannot write {}: {e}", output.display())))?;

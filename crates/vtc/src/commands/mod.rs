@@ -3,12 +3,14 @@
 mod action;
 mod analysis;
 mod comments;
+mod cortex;
 mod db;
 mod decide;
 mod demo;
 mod download;
 mod emulator;
 mod enrich;
+mod feed;
 mod hash;
 mod lookup;
 mod private;
@@ -114,6 +116,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             let settings = resolve(&args.global)?;
             serve::run(args, &settings).await
         }
+        // A job's failures are reports Cortex reads, so it resolves its own.
+        Command::Cortex(args) => {
+            let options = args.global.over(before);
+            cortex::run(args, &options).await
+        }
         Command::Token(args) => {
             let settings = resolve(&args.global)?;
             token::run(args.action, &settings).await
@@ -133,6 +140,32 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Report(args) => {
             let settings = resolve(&args.global)?;
             decide::report(args.kind, &settings).await
+        }
+        Command::Feed(args) => {
+            // A feed calls no API: only the options that say where the
+            // cache is and how the feed is named apply, given after `export`.
+            if let Some(name) = before.api_flags_given().first() {
+                return Err(usage(format!(
+                    "give {name} after `vtc feed export` (its options: --db, --config, --api-url)"
+                )));
+            }
+            if before.format.is_some() {
+                return Err(usage(
+                    "`vtc feed export` takes --format cb|stix|misp after `export`",
+                ));
+            }
+            match args.action {
+                crate::cli::FeedAction::Export(args) => {
+                    let global = GlobalArgs {
+                        db: args.db.clone(),
+                        config: args.config.clone(),
+                        api_url: args.api_url.clone(),
+                        ..GlobalArgs::default()
+                    };
+                    let settings = Settings::resolve(&global)?;
+                    feed::export(args, &settings).await
+                }
+            }
         }
     }
 }
