@@ -434,5 +434,8 @@ pub(crate) fn stops_batch(err: &vt_api::Error) -> bool {
         // Still 429 after the client's bounded back-off: the server's real
         // budget is smaller than the configured one.
         || err.is_rate_limited()
-        || matches!(err, vt_api::Error::QuotaExhausted { .. })
+        || matches!(
+            err,
+            vt_api::Error::QuotaExhausted { .. } | vt_api::Error::BulkReserve { .. }
+        )
 }

@@ -89,6 +89,8 @@ pub enum TokenError {
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// The client's own quota, kept with its token.
+    pub quota: Option<crate::ClientQuota>,
 }
 
 /// Checks requests' tokens against the ones the store keeps (by sha256),
@@ -129,9 +131,18 @@ impl Tokens {
                 "this needs the {needed} role; the token has {role}"
             )));
         }
+        let quota = stored
+            .quota
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| {
+                AppError::internal(format!("token {:?} in the store: {e}", stored.name))
+            })?;
         Ok(Caller {
             name: stored.name,
             role,
+            quota,
         })
     }
 }
@@ -142,6 +153,17 @@ const MAX_TOKEN_LEN: usize = 256;
 /// Makes a token for `name` with `role`, keeps its sha256 in `store` and
 /// answers the token: the only time it is seen.
 pub async fn create_token(store: &dyn Store, name: &str, role: Role) -> Result<String, TokenError> {
+    create_token_with_quota(store, name, role, None).await
+}
+
+/// [`create_token`] with the client's own quota (`500/day`; see
+/// [`crate::ClientQuota`]), kept with the token.
+pub async fn create_token_with_quota(
+    store: &dyn Store,
+    name: &str,
+    role: Role,
+    quota: Option<crate::ClientQuota>,
+) -> Result<String, TokenError> {
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(TokenError::BadName);
     }
@@ -152,6 +174,7 @@ pub async fn create_token(store: &dyn Store, name: &str, role: Role) -> Result<S
             role: role.as_str().to_owned(),
             sha256,
             created_at: time::OffsetDateTime::now_utc(),
+            quota: quota.map(|q| q.to_string()),
         })
         .await?;
     Ok(token)

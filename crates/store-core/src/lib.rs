@@ -95,6 +95,121 @@ pub struct StoredToken {
     /// Lowercase hex sha256 of the token.
     pub sha256: String,
     pub created_at: OffsetDateTime,
+    /// The client's own quota as written (`500/day`); the service parses
+    /// and enforces it. `None`: only the VirusTotal budget limits it.
+    pub quota: Option<String>,
+}
+
+/// Identifies one job of the service's work queue (`POST /v1/enrich`,
+/// `/v1/ingest`). Numbered apart from the batch journal's [`JobId`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EnrichJobId(i64);
+
+impl EnrichJobId {
+    pub fn new(id: i64) -> EnrichJobId {
+        EnrichJobId(id)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for EnrichJobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Which queued work is taken first: every interactive item before any
+/// bulk one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueuePriority {
+    Interactive,
+    Bulk,
+}
+
+/// One input of a new job.
+#[derive(Debug, Clone, Copy)]
+pub struct NewItem<'a> {
+    /// The indicator as given (the worker parses it).
+    pub input: &'a str,
+    /// The policy that queued it (ingest), handed back with the claim.
+    pub policy: Option<&'a str>,
+}
+
+/// A job to queue: its items, in input order (`seq` 0, 1, ...).
+#[derive(Debug, Clone, Copy)]
+pub struct NewEnrichJob<'a> {
+    /// The token name that made it: only it (and admins) may see it.
+    pub owner: &'a str,
+    pub priority: QueuePriority,
+    pub items: &'a [NewItem<'a>],
+}
+
+/// Where one item of a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemState {
+    Queued,
+    /// Taken by a worker until `lease_until`; after that, anyone's again.
+    Leased,
+    Done,
+    /// The job was cancelled before the item was taken.
+    Cancelled,
+}
+
+/// A job as [`Store::enrich_job`] reports it, with its items counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrichJob {
+    pub id: EnrichJobId,
+    pub owner: String,
+    pub priority: QueuePriority,
+    pub total: u64,
+    pub queued: u64,
+    pub leased: u64,
+    /// Done items, failed ones included.
+    pub done: u64,
+    /// Done items whose record carries an error.
+    pub failed: u64,
+    pub cancelled: u64,
+    pub created_at: OffsetDateTime,
+    pub cancelled_at: Option<OffsetDateTime>,
+    /// When the last item was done or, for a cancelled job, the last item
+    /// in progress finished.
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// An item a worker leased with [`Store::claim_items`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedItem {
+    pub job: EnrichJobId,
+    pub seq: u64,
+    pub input: String,
+    pub policy: Option<String>,
+    pub priority: QueuePriority,
+}
+
+/// One item of a job as [`Store::job_results_page`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobItem {
+    pub seq: u64,
+    pub input: String,
+    pub state: ItemState,
+    pub failed: bool,
+    /// The record, once done.
+    pub record: Option<String>,
+}
+
+/// What [`Store::charge_usage`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageCharge {
+    /// Whether the amount was added (it fitted the limit).
+    pub granted: bool,
+    /// The window's usage after the charge (or, refused, as it stays).
+    pub used: u64,
 }
 
 /// One application-control decision to keep. The backend indexes the
@@ -284,11 +399,13 @@ pub struct Pruned {
     pub reports: u64,
     /// Expired NotFound entries.
     pub not_found: u64,
-    /// Ledger rows older than [`LEDGER_RETENTION`].
+    /// Ledger rows older than [`LEDGER_RETENTION`] (and usage counters
+    /// of windows that started before it).
     pub ledger_rows: u64,
-    /// Jobs finished longer than [`FINISHED_JOB_RETENTION`] ago.
+    /// Jobs finished longer than [`FINISHED_JOB_RETENTION`] ago (batch
+    /// journals and the service's queued jobs).
     pub jobs: u64,
-    /// Journal entries of those jobs.
+    /// Journal entries of those jobs (and items of queued jobs).
     pub journal_entries: u64,
     /// False when the time budget ran out first: the rest waits for the
     /// next prune.
@@ -569,6 +686,87 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Kept decisions matching `query`, by ascending id.
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<StoredDecision>, StoreError>;
+
+    // --- the service's work queue ----------------------------------------
+
+    /// Queues a job and all its items (state queued, `seq` from 0 in the
+    /// order given) in one transaction.
+    async fn create_enrich_job(
+        &self,
+        job: &NewEnrichJob<'_>,
+        now: OffsetDateTime,
+    ) -> Result<EnrichJobId, StoreError>;
+
+    /// The job with its items counted by state; `None` if there is none.
+    async fn enrich_job(&self, job: EnrichJobId) -> Result<Option<EnrichJob>, StoreError>;
+
+    /// Atomically leases to `worker`, until `now + lease`, up to `n` items
+    /// that are queued or whose lease ended, of jobs not cancelled: every
+    /// interactive item before any bulk one (bulk only when `bulk`), then
+    /// by job and `seq`. Two workers never get the same item while a lease
+    /// holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`). In the same
+    /// transaction, items of cancelled jobs whose lease ran out are
+    /// cancelled (their worker is gone) and those jobs finished.
+    async fn claim_items(
+        &self,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+        bulk: bool,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ClaimedItem>, StoreError>;
+
+    /// Extends to `until` the leases `worker` holds (a worker calls it
+    /// while its items are in progress); how many were extended.
+    async fn renew_leases(&self, worker: &str, until: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Stores the record of item `seq` and marks it done, only if it is
+    /// still leased by `worker` (so no item is completed twice); finishes
+    /// the job when nothing of it is queued or leased any more. Whether it
+    /// was completed.
+    async fn complete_item(
+        &self,
+        job: EnrichJobId,
+        seq: u64,
+        worker: &str,
+        record_json: &str,
+        failed: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Cancels a job: its queued items are never handed out; leased ones
+    /// may still complete. False if there is no such job or it is already
+    /// finished or cancelled.
+    async fn cancel_enrich_job(
+        &self,
+        job: EnrichJobId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Up to `n` items with `seq` greater than `after` (from the first
+    /// when `None`), in `seq` order, with their records once done.
+    async fn job_results_page(
+        &self,
+        job: EnrichJobId,
+        after: Option<u64>,
+        n: usize,
+    ) -> Result<Vec<JobItem>, StoreError>;
+
+    // --- usage counters -------------------------------------------------
+
+    /// Adds `amount` to what `subject` (a client, a source) used in the
+    /// window starting at `window_start`, if the total stays within
+    /// `limit` (`None`: no limit); check and add are one transaction.
+    async fn charge_usage(
+        &self,
+        subject: &str,
+        window_start: OffsetDateTime,
+        amount: u64,
+        limit: Option<u64>,
+    ) -> Result<UsageCharge, StoreError>;
+
+    /// What `subject` used in the window starting at `window_start`.
+    async fn usage(&self, subject: &str, window_start: OffsetDateTime) -> Result<u64, StoreError>;
 
     // --- quota ledger ---------------------------------------------------
 

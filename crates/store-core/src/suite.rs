@@ -13,8 +13,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check panics
 
 use crate::{
-    async_trait, Cached, JobState, JournalEntry, NewReport, PruneLimits, ReportPage, Store,
-    StoreError,
+    async_trait, Cached, ItemState, JobState, JournalEntry, NewEnrichJob, NewItem, NewReport,
+    PruneLimits, QueuePriority, ReportPage, Store, StoreError,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -68,6 +68,12 @@ macro_rules! store_suite {
             tokens_are_kept_by_digest_listed_and_revoked,
             decisions_are_kept_filtered_and_paged,
             cached_reports_list_live_reports_of_one_origin_page_by_page,
+            queued_items_are_claimed_interactive_first_and_completed_once,
+            an_expired_lease_goes_to_another_worker_and_the_first_cannot_complete,
+            a_cancelled_job_hands_out_no_more_items,
+            job_results_page_in_input_order_and_survive_a_reopen,
+            concurrent_claims_never_share_an_item,
+            usage_is_charged_within_its_limit_per_window,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -853,6 +859,7 @@ pub async fn tokens_are_kept_by_digest_listed_and_revoked(b: &dyn Backend) {
         role: role.into(),
         sha256: digit.to_string().repeat(64),
         created_at: T,
+        quota: (role == "analyst").then(|| "500/day".to_owned()),
     };
     let soar = token("soar", "analyst", 'a');
     s.add_token(&soar).await.expect("add");
@@ -984,6 +991,336 @@ pub async fn decisions_are_kept_filtered_and_paged(b: &dyn Backend) {
     })
     .await
     .is_empty());
+}
+
+async fn queue_job(
+    s: &dyn Store,
+    owner: &str,
+    priority: QueuePriority,
+    inputs: &[&str],
+    now: OffsetDateTime,
+) -> crate::EnrichJobId {
+    let items: Vec<NewItem<'_>> = inputs
+        .iter()
+        .map(|input| NewItem {
+            input,
+            policy: (priority == QueuePriority::Bulk).then_some("feeds"),
+        })
+        .collect();
+    s.create_enrich_job(
+        &NewEnrichJob {
+            owner,
+            priority,
+            items: &items,
+        },
+        now,
+    )
+    .await
+    .expect("create job")
+}
+
+pub async fn queued_items_are_claimed_interactive_first_and_completed_once(b: &dyn Backend) {
+    let s = b.open().await;
+    let bulk = queue_job(&*s, "tip", QueuePriority::Bulk, &["b0", "b1"], T).await;
+    let interactive = queue_job(
+        &*s,
+        "soar",
+        QueuePriority::Interactive,
+        &["i0", "i1", "i2"],
+        T,
+    )
+    .await;
+    let job = s
+        .enrich_job(interactive)
+        .await
+        .expect("job")
+        .expect("exists");
+    assert_eq!((job.owner.as_str(), job.total, job.queued), ("soar", 3, 3));
+    assert_eq!(job.priority, QueuePriority::Interactive);
+    assert_eq!(job.finished_at, None);
+
+    // Without bulk: only the interactive job's items.
+    let first = s
+        .claim_items("w1", 2, MINUTE, false, T)
+        .await
+        .expect("claim");
+    let got: Vec<(&str, u64)> = first.iter().map(|i| (i.input.as_str(), i.seq)).collect();
+    assert_eq!(got, [("i0", 0), ("i1", 1)]);
+    let next = s
+        .claim_items("w1", 10, MINUTE, false, T)
+        .await
+        .expect("claim");
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert!(s
+        .claim_items("w1", 10, MINUTE, false, T)
+        .await
+        .expect("claim")
+        .is_empty());
+    // With bulk: the bulk job's, with their policy.
+    let bulk_items = s
+        .claim_items("w2", 10, MINUTE, true, T)
+        .await
+        .expect("claim");
+    assert_eq!(bulk_items.len(), 2);
+    assert!(bulk_items.iter().all(|i| i.job == bulk
+        && i.priority == QueuePriority::Bulk
+        && i.policy.as_deref() == Some("feeds")));
+
+    let leased = s
+        .enrich_job(interactive)
+        .await
+        .expect("job")
+        .expect("exists");
+    assert_eq!((leased.queued, leased.leased, leased.done), (0, 3, 0));
+    for item in first.iter().chain(&next) {
+        let failed = item.seq == 2;
+        assert!(s
+            .complete_item(
+                interactive,
+                item.seq,
+                "w1",
+                &format!(r#"{{"i":{}}}"#, item.seq),
+                failed,
+                T
+            )
+            .await
+            .expect("complete"));
+    }
+    // Twice, or by another worker: refused.
+    assert!(!s
+        .complete_item(interactive, 0, "w1", "{}", false, T)
+        .await
+        .expect("again"));
+    assert!(!s
+        .complete_item(bulk, 0, "w1", "{}", false, T)
+        .await
+        .expect("not w1's"));
+    let done = s
+        .enrich_job(interactive)
+        .await
+        .expect("job")
+        .expect("exists");
+    assert_eq!((done.done, done.failed, done.leased), (3, 1, 0));
+    assert_eq!(done.finished_at, Some(T));
+    assert!(s
+        .enrich_job(crate::EnrichJobId::new(999_999))
+        .await
+        .expect("job")
+        .is_none());
+}
+
+pub async fn an_expired_lease_goes_to_another_worker_and_the_first_cannot_complete(
+    b: &dyn Backend,
+) {
+    let s = b.open().await;
+    let job = queue_job(&*s, "soar", QueuePriority::Interactive, &["a", "b"], T).await;
+    let mine = s
+        .claim_items("w1", 1, MINUTE, true, T)
+        .await
+        .expect("claim");
+    assert_eq!(mine.len(), 1);
+    // A renewed lease holds past the first expiry.
+    assert_eq!(
+        s.renew_leases("w1", T + MINUTE * 2).await.expect("renew"),
+        1
+    );
+    let at = T + MINUTE + Duration::from_secs(1);
+    let others = s
+        .claim_items("w2", 10, MINUTE, true, at)
+        .await
+        .expect("claim");
+    assert_eq!(others.iter().map(|i| i.seq).collect::<Vec<_>>(), [1]);
+    // Once the lease has run out, it is someone else's.
+    let later = T + MINUTE * 3;
+    let taken = s
+        .claim_items("w2", 10, MINUTE, true, later)
+        .await
+        .expect("claim");
+    assert_eq!(taken.iter().map(|i| i.seq).collect::<Vec<_>>(), [0, 1]);
+    assert!(!s
+        .complete_item(job, 0, "w1", "{}", false, later)
+        .await
+        .expect("w1"));
+    assert!(s
+        .complete_item(job, 0, "w2", "{}", false, later)
+        .await
+        .expect("w2"));
+    // Reopened (a restarted process): the state is kept.
+    let s = b.open().await;
+    let status = s.enrich_job(job).await.expect("job").expect("exists");
+    assert_eq!((status.done, status.leased), (1, 1));
+}
+
+pub async fn a_cancelled_job_hands_out_no_more_items(b: &dyn Backend) {
+    let s = b.open().await;
+    let job = queue_job(&*s, "soar", QueuePriority::Interactive, &["a", "b", "c"], T).await;
+    let taken = s
+        .claim_items("w1", 1, MINUTE, true, T)
+        .await
+        .expect("claim");
+    assert_eq!(taken.len(), 1);
+    assert!(s.cancel_enrich_job(job, T).await.expect("cancel"));
+    assert!(!s.cancel_enrich_job(job, T).await.expect("twice"));
+    assert!(!s
+        .cancel_enrich_job(crate::EnrichJobId::new(999_999), T)
+        .await
+        .expect("none"));
+    assert!(s
+        .claim_items("w2", 10, MINUTE, true, T + Duration::from_secs(30))
+        .await
+        .expect("claim")
+        .is_empty());
+    let status = s.enrich_job(job).await.expect("job").expect("exists");
+    assert_eq!((status.cancelled, status.leased, status.queued), (2, 1, 0));
+    assert_eq!(status.cancelled_at, Some(T));
+    assert_eq!(status.finished_at, None, "an item is still in progress");
+    // The item in progress may finish; then the job is.
+    assert!(s
+        .complete_item(job, 0, "w1", "{}", false, T)
+        .await
+        .expect("complete"));
+    let status = s.enrich_job(job).await.expect("job").expect("exists");
+    assert_eq!(status.finished_at, Some(T));
+    let page = s.job_results_page(job, None, 10).await.expect("page");
+    let states: Vec<ItemState> = page.iter().map(|i| i.state).collect();
+    assert_eq!(
+        states,
+        [ItemState::Done, ItemState::Cancelled, ItemState::Cancelled]
+    );
+
+    // A worker that dies holding an item of a cancelled job does not keep
+    // the job open: once its lease runs out, the item is cancelled.
+    let other = queue_job(&*s, "soar", QueuePriority::Interactive, &["x", "y"], T).await;
+    let held = s
+        .claim_items("gone", 1, MINUTE, true, T)
+        .await
+        .expect("claim");
+    assert_eq!(held.len(), 1);
+    assert!(s.cancel_enrich_job(other, T).await.expect("cancel"));
+    let later = T + HOUR;
+    let none = s
+        .claim_items("w2", 10, MINUTE, true, later)
+        .await
+        .expect("claim");
+    assert!(none.is_empty());
+    let status = s.enrich_job(other).await.expect("job").expect("exists");
+    assert_eq!((status.cancelled, status.leased), (2, 0));
+    assert_eq!(status.finished_at, Some(later));
+    assert!(!s
+        .complete_item(other, 0, "gone", "{}", false, later)
+        .await
+        .expect("late"));
+}
+
+pub async fn job_results_page_in_input_order_and_survive_a_reopen(b: &dyn Backend) {
+    let s = b.open().await;
+    let inputs: Vec<String> = (0..25).map(|i| format!("in{i}")).collect();
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let job = queue_job(&*s, "soar", QueuePriority::Interactive, &refs, T).await;
+    let claimed = s.claim_items("w", 100, HOUR, true, T).await.expect("claim");
+    assert_eq!(claimed.len(), 25);
+    // Completed out of order.
+    for item in claimed.iter().rev() {
+        let record = format!(r#"{{"n":{},"pad":"{}"}}"#, item.seq, "x".repeat(300));
+        assert!(s
+            .complete_item(job, item.seq, "w", &record, false, T)
+            .await
+            .expect("complete"));
+    }
+    let s = b.open().await;
+    let mut after = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = s.job_results_page(job, after, 10).await.expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.seq);
+        for item in &page {
+            assert_eq!(item.state, ItemState::Done);
+            let record = item.record.as_deref().expect("record");
+            assert!(
+                record.starts_with(&format!(r#"{{"n":{},"#, item.seq)),
+                "{record}"
+            );
+            seen.push(item.input.clone());
+        }
+    }
+    assert_eq!(seen, inputs);
+    let empty = queue_job(&*s, "soar", QueuePriority::Interactive, &[], T).await;
+    let status = s.enrich_job(empty).await.expect("job").expect("exists");
+    assert_eq!(status.finished_at, Some(T), "an empty job is done at once");
+}
+
+pub async fn concurrent_claims_never_share_an_item(b: &dyn Backend) {
+    let s = b.open().await;
+    let inputs: Vec<String> = (0..60).map(|i| format!("c{i}")).collect();
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    queue_job(&*s, "soar", QueuePriority::Bulk, &refs, T).await;
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = s
+                    .claim_items(&format!("w{w}"), 3, HOUR, true, T)
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|i| i.seq));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    all.sort_unstable();
+    assert_eq!(all, (0..60).collect::<Vec<u64>>(), "each item exactly once");
+}
+
+pub async fn usage_is_charged_within_its_limit_per_window(b: &dyn Backend) {
+    let s = b.open().await;
+    let window = T;
+    let next = T + HOUR * 24;
+    let charge = |amount, limit| {
+        let s = s.clone();
+        async move {
+            s.charge_usage("client:soar", window, amount, limit)
+                .await
+                .expect("charge")
+        }
+    };
+    assert_eq!(charge(3, Some(5)).await.used, 3);
+    let refused = charge(3, Some(5)).await;
+    assert!(!refused.granted);
+    assert_eq!(refused.used, 3, "a refused charge adds nothing");
+    let fits = charge(2, Some(5)).await;
+    assert!(fits.granted && fits.used == 5);
+    assert!(!charge(1, Some(5)).await.granted);
+    assert!(charge(10, None).await.granted, "no limit");
+    assert_eq!(s.usage("client:soar", window).await.expect("usage"), 15);
+    assert_eq!(s.usage("client:tip", window).await.expect("usage"), 0);
+    // The next window starts from nothing.
+    assert_eq!(s.usage("client:soar", next).await.expect("usage"), 0);
+    let s2 = b.open().await;
+    assert!(
+        s2.charge_usage("client:soar", next, 5, Some(5))
+            .await
+            .expect("charge")
+            .granted
+    );
+    assert_eq!(
+        s2.usage("client:soar", window).await.expect("usage"),
+        15,
+        "kept across a reopen"
+    );
+    // Old windows go with the ledger's retention.
+    s2.prune(T + HOUR * 24 * 40, PruneLimits::ALL)
+        .await
+        .expect("prune");
+    assert_eq!(s2.usage("client:soar", window).await.expect("usage"), 0);
 }
 
 pub async fn cached_reports_list_live_reports_of_one_origin_page_by_page(b: &dyn Backend) {

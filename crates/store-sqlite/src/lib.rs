@@ -25,9 +25,10 @@ use std::path::Path;
 use std::time::Duration;
 use store_core::compact::{pack, unpack};
 use store_core::{
-    async_trait, Cached, CachedReport, DecisionQuery, JobId, JobState, JobStatus, JournalEntry,
-    NewDecision, NewReport, Pruned, ReportCursor, ReportPage, Store, StoreError, StoreStats,
-    StoredDecision, StoredToken, TableStats, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
+    async_trait, Cached, CachedReport, ClaimedItem, DecisionQuery, EnrichJob, EnrichJobId,
+    ItemState, JobId, JobItem, JobState, JobStatus, JournalEntry, NewDecision, NewEnrichJob,
+    NewReport, Pruned, QueuePriority, ReportCursor, ReportPage, Store, StoreError, StoreStats,
+    StoredDecision, StoredToken, TableStats, UsageCharge, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
     MAX_DECISION_PAGE,
 };
 use time::OffsetDateTime;
@@ -142,7 +143,40 @@ const MIGRATIONS: &[&str] = &[
         role TEXT NOT NULL,
         created_at INTEGER NOT NULL
     ) WITHOUT ROWID;",
-    // 4: the application-control decision log, filtered by time, host,
+    // 4: per-client quotas with the tokens, the service's work queue
+    // (jobs and their items, leased by workers), usage counters per window.
+    "ALTER TABLE tokens ADD COLUMN quota TEXT;
+    CREATE TABLE enrich_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a stale id must not reach a new job
+        owner TEXT NOT NULL,                   -- the token name
+        priority INTEGER NOT NULL,             -- 0 interactive, 1 bulk
+        total INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        cancelled_at INTEGER,
+        finished_at INTEGER
+    );
+    CREATE INDEX enrich_jobs_by_finish ON enrich_jobs(finished_at);
+    CREATE TABLE enrich_items (
+        job_id INTEGER NOT NULL REFERENCES enrich_jobs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        priority INTEGER NOT NULL,             -- the job's, so a claim reads one index
+        state INTEGER NOT NULL,                -- 0 queued, 1 leased, 2 done, 3 cancelled
+        input TEXT NOT NULL,
+        policy TEXT,
+        lease_until INTEGER,
+        leased_by TEXT,
+        failed INTEGER NOT NULL DEFAULT 0,
+        record BLOB,                           -- store_core::compact::pack of the record
+        PRIMARY KEY (job_id, seq)
+    );
+    CREATE INDEX enrich_items_to_claim ON enrich_items(state, priority, job_id, seq) WHERE state < 2;
+    CREATE TABLE usage_counts (
+        subject TEXT NOT NULL,                 -- client:NAME, source:NAME
+        window_start INTEGER NOT NULL,         -- unix milliseconds
+        used INTEGER NOT NULL,
+        PRIMARY KEY (subject, window_start)
+    ) WITHOUT ROWID;",
+    // 5: the application-control decision log, filtered by time, host,
     // user, hash, action and policy; the decision itself as JSON.
     "CREATE TABLE decisions (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -168,6 +202,9 @@ const TABLES: &[&str] = &[
     "api_calls",
     "origins",
     "tokens",
+    "enrich_jobs",
+    "enrich_items",
+    "usage_counts",
     "decisions",
 ];
 
@@ -664,16 +701,42 @@ fn prune_step(db: &mut Db, now: OffsetDateTime, max_rows: usize) -> Outcome<Prun
              AND NOT EXISTS (SELECT 1 FROM journal WHERE job_id = jobs.id) LIMIT ?2)",
         params![retired, limit],
     )?;
+    let usage_rows = tx.execute(
+        "DELETE FROM usage_counts WHERE (subject, window_start) IN
+            (SELECT subject, window_start FROM usage_counts WHERE window_start < ?1 LIMIT ?2)",
+        params![millis(now - LEDGER_RETENTION), limit],
+    )?;
+    let items = tx.execute(
+        "DELETE FROM enrich_items WHERE rowid IN
+            (SELECT i.rowid FROM enrich_items i JOIN enrich_jobs j ON j.id = i.job_id
+             WHERE j.finished_at < ?1 LIMIT ?2)",
+        params![retired, limit],
+    )?;
+    let queue_jobs = tx.execute(
+        "DELETE FROM enrich_jobs WHERE id IN
+            (SELECT id FROM enrich_jobs WHERE finished_at < ?1
+             AND NOT EXISTS (SELECT 1 FROM enrich_items WHERE job_id = enrich_jobs.id) LIMIT ?2)",
+        params![retired, limit],
+    )?;
     tx.commit()?;
-    let complete = [reports, not_found, ledger_rows, journal_entries, jobs]
-        .iter()
-        .all(|&n| n < max_rows);
+    let complete = [
+        reports,
+        not_found,
+        ledger_rows,
+        journal_entries,
+        jobs,
+        usage_rows,
+        items,
+        queue_jobs,
+    ]
+    .iter()
+    .all(|&n| n < max_rows);
     Ok(Pruned {
         reports: reports as u64,
         not_found: not_found as u64,
-        ledger_rows: ledger_rows as u64,
-        jobs: jobs as u64,
-        journal_entries: journal_entries as u64,
+        ledger_rows: (ledger_rows + usage_rows) as u64,
+        jobs: (jobs + queue_jobs) as u64,
+        journal_entries: (journal_entries + items) as u64,
         complete,
     })
 }
@@ -747,12 +810,38 @@ fn stats(db: &mut Db) -> Outcome<StoreStats> {
     })
 }
 
+fn priority_code(p: QueuePriority) -> i64 {
+    match p {
+        QueuePriority::Interactive => 0,
+        QueuePriority::Bulk => 1,
+    }
+}
+
+fn priority_of(code: i64) -> QueuePriority {
+    if code == 0 {
+        QueuePriority::Interactive
+    } else {
+        QueuePriority::Bulk
+    }
+}
+
+/// Marks `job` finished once none of its items is queued or leased.
+fn finish_if_drained(tx: &Connection, job: EnrichJobId, now: OffsetDateTime) -> Outcome<()> {
+    tx.prepare_cached(
+        "UPDATE enrich_jobs SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM enrich_items WHERE job_id = ?1 AND state < 2)",
+    )?
+    .execute(params![job.get(), millis(now)])?;
+    Ok(())
+}
+
 fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredToken> {
     Ok(StoredToken {
         sha256: r.get(0)?,
         name: r.get(1)?,
         role: r.get(2)?,
         created_at: from_millis(r.get(3)?),
+        quota: r.get(4)?,
     })
 }
 
@@ -768,14 +857,15 @@ impl Store for SqliteStore {
             let added = db
                 .conn
                 .prepare_cached(
-                    "INSERT INTO tokens (sha256, name, role, created_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT DO NOTHING",
+                    "INSERT INTO tokens (sha256, name, role, created_at, quota)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![
                     token.sha256,
                     token.name,
                     token.role,
-                    millis(token.created_at)
+                    millis(token.created_at),
+                    token.quota
                 ])?;
             if added == 0 {
                 return Err(StoreError::TokenExists { name: token.name }.into());
@@ -791,7 +881,7 @@ impl Store for SqliteStore {
             Ok(db
                 .conn
                 .prepare_cached(
-                    "SELECT sha256, name, role, created_at FROM tokens WHERE sha256 = ?1",
+                    "SELECT sha256, name, role, created_at, quota FROM tokens WHERE sha256 = ?1",
                 )?
                 .query_row([sha256], token_row)
                 .optional()?)
@@ -802,7 +892,7 @@ impl Store for SqliteStore {
     async fn tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
         self.call(|db| {
             let mut stmt = db.conn.prepare_cached(
-                "SELECT sha256, name, role, created_at FROM tokens ORDER BY name",
+                "SELECT sha256, name, role, created_at, quota FROM tokens ORDER BY name",
             )?;
             let rows = stmt.query_map([], token_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -1259,6 +1349,353 @@ impl Store for SqliteStore {
                 created_at: from_millis(created_at),
                 finished_at: finished_at.map(from_millis),
             })
+        })
+        .await
+    }
+
+    async fn create_enrich_job(
+        &self,
+        job: &NewEnrichJob<'_>,
+        now: OffsetDateTime,
+    ) -> Result<EnrichJobId, StoreError> {
+        let owner = job.owner.to_owned();
+        let priority = priority_code(job.priority);
+        let items: Vec<(String, Option<String>)> = job
+            .items
+            .iter()
+            .map(|i| (i.input.to_owned(), i.policy.map(str::to_owned)))
+            .collect();
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let total = limit_param(items.len());
+            tx.prepare_cached(
+                "INSERT INTO enrich_jobs (owner, priority, total, created_at, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, CASE WHEN ?3 = 0 THEN ?4 END)",
+            )?
+            .execute(params![owner, priority, total, millis(now)])?;
+            let id = tx.last_insert_rowid();
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO enrich_items (job_id, seq, priority, state, input, policy)
+                     VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+                )?;
+                for (seq, (input, policy)) in items.iter().enumerate() {
+                    insert.execute(params![id, limit_param(seq), priority, input, policy])?;
+                }
+            }
+            tx.commit()?;
+            Ok(EnrichJobId::new(id))
+        })
+        .await
+    }
+
+    async fn enrich_job(&self, job: EnrichJobId) -> Result<Option<EnrichJob>, StoreError> {
+        self.call(move |db| {
+            type Row = (String, i64, i64, i64, Option<i64>, Option<i64>);
+            let row: Option<Row> = db
+                .conn
+                .prepare_cached(
+                    "SELECT owner, priority, total, created_at, cancelled_at, finished_at
+                     FROM enrich_jobs WHERE id = ?1",
+                )?
+                .query_row([job.get()], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+                .optional()?;
+            let Some((owner, priority, total, created_at, cancelled_at, finished_at)) = row else {
+                return Ok(None);
+            };
+            let mut counts = [0u64; 4];
+            let mut failed = 0u64;
+            {
+                let mut stmt = db.conn.prepare_cached(
+                    "SELECT state, count(*), sum(failed) FROM enrich_items
+                     WHERE job_id = ?1 GROUP BY state",
+                )?;
+                let mut rows = stmt.query([job.get()])?;
+                while let Some(row) = rows.next()? {
+                    let state: i64 = row.get(0)?;
+                    let n: i64 = row.get(1)?;
+                    let f: i64 = row.get(2)?;
+                    if let Some(slot) = usize::try_from(state).ok().and_then(|s| counts.get_mut(s))
+                    {
+                        *slot = n.try_into().unwrap_or(0);
+                    }
+                    failed += u64::try_from(f).unwrap_or(0);
+                }
+            }
+            Ok(Some(EnrichJob {
+                id: job,
+                owner,
+                priority: priority_of(priority),
+                total: total.try_into().unwrap_or(0),
+                queued: counts[0],
+                leased: counts[1],
+                done: counts[2],
+                failed,
+                cancelled: counts[3],
+                created_at: from_millis(created_at),
+                cancelled_at: cancelled_at.map(from_millis),
+                finished_at: finished_at.map(from_millis),
+            }))
+        })
+        .await
+    }
+
+    async fn claim_items(
+        &self,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+        bulk: bool,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ClaimedItem>, StoreError> {
+        let worker = worker.to_owned();
+        let (at, until, limit) = (millis(now), expiry(now, lease), limit_param(n));
+        let max_priority = if bulk { 1 } else { 0 };
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Items of cancelled jobs whose worker vanished are not taken
+            // again: they are cancelled, and their jobs may finish.
+            let abandoned: Vec<i64> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT DISTINCT i.job_id FROM enrich_items i
+                     JOIN enrich_jobs j ON j.id = i.job_id
+                     WHERE i.state = 1 AND i.lease_until <= ?1 AND j.cancelled_at IS NOT NULL",
+                )?;
+                let rows = stmt.query_map([at], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for job in abandoned {
+                tx.prepare_cached(
+                    "UPDATE enrich_items SET state = 3, leased_by = NULL, lease_until = NULL
+                     WHERE job_id = ?1 AND state = 1 AND lease_until <= ?2",
+                )?
+                .execute(params![job, at])?;
+                finish_if_drained(&tx, EnrichJobId::new(job), now)?;
+            }
+            let mut claimed = Vec::new();
+            {
+                let mut select = tx.prepare_cached(
+                    "SELECT i.job_id, i.seq, i.input, i.policy, i.priority FROM enrich_items i
+                     JOIN enrich_jobs j ON j.id = i.job_id
+                     WHERE i.state < 2 AND (i.state = 0 OR i.lease_until <= ?1)
+                       AND i.priority <= ?2 AND j.cancelled_at IS NULL
+                     ORDER BY i.priority, i.job_id, i.seq LIMIT ?3",
+                )?;
+                let mut rows = select.query(params![at, max_priority, limit])?;
+                while let Some(row) = rows.next()? {
+                    claimed.push(ClaimedItem {
+                        job: EnrichJobId::new(row.get(0)?),
+                        seq: row.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                        input: row.get(2)?,
+                        policy: row.get(3)?,
+                        priority: priority_of(row.get(4)?),
+                    });
+                }
+            }
+            {
+                let mut lease = tx.prepare_cached(
+                    "UPDATE enrich_items SET state = 1, leased_by = ?3, lease_until = ?4
+                     WHERE job_id = ?1 AND seq = ?2",
+                )?;
+                for item in &claimed {
+                    lease.execute(params![item.job.get(), seq_param(item.seq)?, worker, until])?;
+                }
+            }
+            tx.commit()?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn renew_leases(&self, worker: &str, until: OffsetDateTime) -> Result<u64, StoreError> {
+        let worker = worker.to_owned();
+        self.call(move |db| {
+            let n = db
+                .conn
+                .prepare_cached(
+                    "UPDATE enrich_items SET lease_until = ?2 WHERE state = 1 AND leased_by = ?1",
+                )?
+                .execute(params![worker, millis(until)])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn complete_item(
+        &self,
+        job: EnrichJobId,
+        seq: u64,
+        worker: &str,
+        record_json: &str,
+        failed: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let seq = seq_param(seq)?;
+        let worker = worker.to_owned();
+        let record = pack(record_json);
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done = tx
+                .prepare_cached(
+                    "UPDATE enrich_items SET state = 2, record = ?4, failed = ?5,
+                         lease_until = NULL
+                     WHERE job_id = ?1 AND seq = ?2 AND state = 1 AND leased_by = ?3",
+                )?
+                .execute(params![job.get(), seq, worker, record, failed])?
+                == 1;
+            if done {
+                finish_if_drained(&tx, job, now)?;
+            }
+            tx.commit()?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn cancel_enrich_job(
+        &self,
+        job: EnrichJobId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let cancelled = tx
+                .prepare_cached(
+                    "UPDATE enrich_jobs SET cancelled_at = ?2
+                     WHERE id = ?1 AND cancelled_at IS NULL AND finished_at IS NULL",
+                )?
+                .execute(params![job.get(), millis(now)])?
+                == 1;
+            if cancelled {
+                // Leased items run to the end; expired leases are not taken again.
+                tx.prepare_cached(
+                    "UPDATE enrich_items SET state = 3, leased_by = NULL, lease_until = NULL
+                     WHERE job_id = ?1 AND (state = 0 OR (state = 1 AND lease_until <= ?2))",
+                )?
+                .execute(params![job.get(), millis(now)])?;
+                finish_if_drained(&tx, job, now)?;
+            }
+            tx.commit()?;
+            Ok(cancelled)
+        })
+        .await
+    }
+
+    async fn job_results_page(
+        &self,
+        job: EnrichJobId,
+        after: Option<u64>,
+        n: usize,
+    ) -> Result<Vec<JobItem>, StoreError> {
+        let after = match after {
+            Some(seq) => seq_param(seq)?,
+            None => -1,
+        };
+        let limit = limit_param(n);
+        self.call(move |db| {
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT seq, input, state, failed, record FROM enrich_items
+                 WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![job.get(), after, limit])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let record = match row.get_ref(4)? {
+                    ValueRef::Null => None,
+                    value => Some(read_record(value)?),
+                };
+                out.push(JobItem {
+                    seq: row.get::<_, i64>(0)?.try_into().unwrap_or(0),
+                    input: row.get(1)?,
+                    state: match row.get::<_, i64>(2)? {
+                        0 => ItemState::Queued,
+                        1 => ItemState::Leased,
+                        2 => ItemState::Done,
+                        _ => ItemState::Cancelled,
+                    },
+                    failed: row.get(3)?,
+                    record,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn charge_usage(
+        &self,
+        subject: &str,
+        window_start: OffsetDateTime,
+        amount: u64,
+        limit: Option<u64>,
+    ) -> Result<UsageCharge, StoreError> {
+        let subject = subject.to_owned();
+        let start = millis(window_start);
+        let amount_param = i64::try_from(amount).map_err(|_| StoreError::OutOfRange {
+            what: "usage amount",
+            value: amount,
+        })?;
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let used: i64 = tx
+                .prepare_cached(
+                    "SELECT used FROM usage_counts WHERE subject = ?1 AND window_start = ?2",
+                )?
+                .query_row(params![subject, start], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            let used = u64::try_from(used).unwrap_or(0);
+            if limit.is_some_and(|l| used.saturating_add(amount) > l) {
+                return Ok(UsageCharge {
+                    granted: false,
+                    used,
+                });
+            }
+            tx.prepare_cached(
+                "INSERT INTO usage_counts (subject, window_start, used) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject, window_start) DO UPDATE SET used = used + excluded.used",
+            )?
+            .execute(params![subject, start, amount_param])?;
+            tx.commit()?;
+            Ok(UsageCharge {
+                granted: true,
+                used: used.saturating_add(amount),
+            })
+        })
+        .await
+    }
+
+    async fn usage(&self, subject: &str, window_start: OffsetDateTime) -> Result<u64, StoreError> {
+        let subject = subject.to_owned();
+        let start = millis(window_start);
+        self.call(move |db| {
+            let used: Option<i64> = db
+                .conn
+                .prepare_cached(
+                    "SELECT used FROM usage_counts WHERE subject = ?1 AND window_start = ?2",
+                )?
+                .query_row(params![subject, start], |r| r.get(0))
+                .optional()?;
+            Ok(used.and_then(|u| u64::try_from(u).ok()).unwrap_or(0))
         })
         .await
     }

@@ -110,6 +110,18 @@ pub enum Error {
         resets_at: OffsetDateTime,
     },
 
+    /// Bulk work (policy enrichment) reached the part of the daily or
+    /// monthly budget kept for interactive requests on every key.
+    #[error(
+        "bulk work stops at the {window} reserve ({percent}% kept for interactive requests); it resets at {}",
+        rfc3339(resets_at)
+    )]
+    BulkReserve {
+        window: QuotaWindow,
+        percent: u8,
+        resets_at: OffsetDateTime,
+    },
+
     /// A local file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {
@@ -154,6 +166,7 @@ impl Error {
             Error::Network { .. } => true,
             Error::Decode { truncated, .. } => *truncated,
             Error::QuotaExhausted { .. }
+            | Error::BulkReserve { .. }
             | Error::NotTheApi { .. }
             | Error::Io { .. }
             | Error::Write { .. }
@@ -214,6 +227,7 @@ impl Error {
             Error::Network { .. } => "NetworkError",
             Error::Decode { .. } => "DecodeError",
             Error::QuotaExhausted { .. } => "QuotaExhausted",
+            Error::BulkReserve { .. } => "BulkReserve",
             Error::Io { .. } => "IoError",
             Error::Write { .. } => "WriteError",
             Error::FileTooLarge { .. } => "FileTooLarge",

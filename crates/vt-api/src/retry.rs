@@ -195,9 +195,14 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
     }
     let mut attempt: u32 = 1;
     loop {
-        let permit = match call.key {
-            Some(key) => inner.governor.reserve_key(key)?,
-            None => inner.governor.reserve()?,
+        let priority = crate::Priority::current();
+        let permit = loop {
+            match inner.governor.reserve_for(call.key, priority)? {
+                crate::quota::Reservation::Granted(permit) => break permit,
+                // Bulk work waits without booking, so interactive requests
+                // that arrive meanwhile go first.
+                crate::quota::Reservation::Deferred(wait) => tokio::time::sleep(wait).await,
+            }
         };
         if !permit.wait.is_zero() {
             inner

@@ -346,8 +346,13 @@ pub enum TokenAction {
         /// What it may do.
         #[arg(long, value_enum)]
         role: TokenRole,
+        /// The client's own quota, N per duration: 500/day, 100/hour,
+        /// 4/minute, 20/30m, 1000/week, 10000/month (resets at the start of
+        /// the next duration, UTC).
+        #[arg(long, value_name = "N/DURATION")]
+        quota: Option<String>,
     },
-    /// The tokens kept: name, role and when each was made (never the token).
+    /// The tokens kept: name, role, quota and when each was made (never the token).
     List,
     /// Forget a token: the service refuses it from the next request on.
     Revoke {
