@@ -23,6 +23,9 @@ pub struct FileConfig {
     pub keys: Vec<KeyConfig>,
     pub verdict: verdict::VerdictConfig,
     pub cache: enrich::CacheTtls,
+    /// The `[collect]` table, read by the collector itself (the `collect`
+    /// crate), which sits above this one.
+    pub collect: Option<toml::Table>,
     /// How the feeds present themselves, and their URL secret.
     pub feeds: feeds::FeedConfig,
     /// `vtc serve`'s own settings.

@@ -16,6 +16,7 @@
 mod config_file;
 mod database;
 mod feed;
+pub mod log_file;
 mod settings;
 
 pub use config_file::{FileConfig, KeyConfig, PolicyConfig, QuotaConfig, ServiceConfig};

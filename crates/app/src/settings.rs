@@ -217,6 +217,8 @@ pub struct Settings {
     pub request_timeout: Option<Duration>,
     /// Who hears why requests wait (a front end's notice or job status).
     pub quota_observer: Option<Arc<dyn vt_api::QuotaObserver>>,
+    /// The config file's `[collect]` table, for `collect::CollectConfig`.
+    pub collect: Option<toml::Table>,
     /// The length of the client's sliding "minute" (60 s). Not read from
     /// any file: only tests against an emulator with a shorter window set it.
     pub quota_window: Option<Duration>,
@@ -303,6 +305,7 @@ impl Settings {
             feeds: file.feeds,
             request_timeout: file.timeout.filter(|s| *s > 0).map(Duration::from_secs),
             quota_observer: None,
+            collect: file.collect,
             quota_window: None,
             service: file.service,
             policies: file.policies,

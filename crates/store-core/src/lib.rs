@@ -19,6 +19,7 @@
 //! never sees an API key (the ledger is keyed by a label the caller picks:
 //! a configured name or a fingerprint, never a prefix of the key).
 
+pub mod collected;
 pub mod compact;
 #[cfg(feature = "suite")]
 pub mod suite;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 pub use async_trait::async_trait;
+pub use collected::{CollectStatus, CollectedBinary, Due, QueryResult, Sighting, SourceCheckpoint};
 
 /// A backend's own error, kept as the source of a [`StoreError`] without
 /// naming the backend's types in this API.
@@ -687,6 +689,56 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Kept decisions matching `query`, by ascending id.
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<StoredDecision>, StoreError>;
 
+    // --- collector (`vtc collect`) ----------------------------------------
+
+    /// Keeps what `source` saw, in one transaction with its new
+    /// `checkpoint` (when given): a binary matching a kept one by any hash
+    /// is that one (its lists grow, `last_seen` moves to `now`), others are
+    /// new (due for a query). So a collector killed after this call
+    /// resumes after these sightings and loses none of them. Sightings
+    /// without a hash are skipped. Returns how many binaries were new.
+    async fn collect_sightings(
+        &self,
+        source: &str,
+        sightings: &[Sighting],
+        checkpoint: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// The checkpoint `source` last wrote, if any.
+    async fn collect_checkpoint(&self, source: &str) -> Result<Option<String>, StoreError>;
+
+    /// Up to `limit` binaries due for VirusTotal, oldest first: those
+    /// never looked up ([`Due::Query`]), then, when `rescan_before` is
+    /// given, those whose last analysis is older than it and that were not
+    /// rescanned since it ([`Due::Rescan`]).
+    async fn collect_due(
+        &self,
+        rescan_before: Option<OffsetDateTime>,
+        limit: usize,
+    ) -> Result<Vec<CollectedBinary>, StoreError>;
+
+    /// Writes look-up results back, all in one transaction. A result's
+    /// hashes may show that other kept binaries are the same one (seen by
+    /// md5 here, by sha256 there): those are folded into it (lists joined,
+    /// times widened) and removed, so it is looked up and published once.
+    async fn collect_results(&self, results: &[QueryResult]) -> Result<(), StoreError>;
+
+    /// Every kept binary (only those in the feed when `in_feed_only`), by id.
+    async fn collect_binaries(
+        &self,
+        in_feed_only: bool,
+    ) -> Result<Vec<CollectedBinary>, StoreError>;
+
+    /// Counts and checkpoints; `rescan_before` as for [`Store::collect_due`].
+    async fn collect_status(
+        &self,
+        rescan_before: Option<OffsetDateTime>,
+    ) -> Result<CollectStatus, StoreError>;
+
+    /// Forgets every binary and checkpoint (`vtc collect --reset`): the
+    /// next run starts over. Returns how many binaries were forgotten.
+    async fn collect_reset(&self) -> Result<u64, StoreError>;
     // --- the service's work queue ----------------------------------------
 
     /// Queues a job and all its items (state queued, `seq` from 0 in the

@@ -67,6 +67,9 @@ macro_rules! store_suite {
             stats_count_rows_per_table_and_fall_after_a_prune,
             tokens_are_kept_by_digest_listed_and_revoked,
             decisions_are_kept_filtered_and_paged,
+            collector_sightings_merge_by_any_hash_with_their_checkpoint,
+            collector_due_lists_unqueried_then_aged_ones_once_per_window,
+            collector_feed_status_and_reset,
             cached_reports_list_live_reports_of_one_origin_page_by_page,
             queued_items_are_claimed_interactive_first_and_completed_once,
             an_expired_lease_goes_to_another_worker_and_the_first_cannot_complete,
@@ -991,6 +994,250 @@ pub async fn decisions_are_kept_filtered_and_paged(b: &dyn Backend) {
     })
     .await
     .is_empty());
+}
+
+// --- collector ------------------------------------------------------------
+
+fn sighting(md5: Option<&str>, sha256: Option<&str>, host: &str, name: &str) -> crate::Sighting {
+    crate::Sighting {
+        md5: md5.map(str::to_owned),
+        sha256: sha256.map(str::to_owned),
+        host: Some(host.to_owned()),
+        file_name: Some(name.to_owned()),
+        ..Default::default()
+    }
+}
+
+fn result_for(
+    id: i64,
+    at: OffsetDateTime,
+    verdict: &str,
+    analysed: OffsetDateTime,
+) -> crate::QueryResult {
+    crate::QueryResult {
+        binary: id,
+        at,
+        md5: None,
+        sha1: None,
+        sha256: None,
+        size: Some(68),
+        verdict: verdict.to_owned(),
+        malicious: u32::from(verdict == "bad") * 50,
+        total: 70,
+        last_analysis: Some(analysed),
+        in_feed: verdict == "bad",
+        rescanned: false,
+        uploaded: false,
+        record: Some(format!("{{\"verdict\":\"{verdict}\"}}")),
+    }
+}
+
+pub async fn collector_sightings_merge_by_any_hash_with_their_checkpoint(b: &dyn Backend) {
+    let (md5, sha256) = ("a".repeat(32), "b".repeat(64));
+    {
+        let s = b.open().await;
+        assert_eq!(s.collect_checkpoint("cb").await.unwrap(), None);
+        let new = s
+            .collect_sightings(
+                "cb",
+                &[
+                    sighting(Some(&md5), None, "host-1", "evil.exe"),
+                    sighting(Some(&md5), None, "host-2", "evil.exe"),
+                    crate::Sighting::default(),
+                ],
+                Some("2026-11-20T09:00:00Z"),
+                T,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            new, 1,
+            "one binary, seen twice; a sighting without a hash is skipped"
+        );
+    }
+    // Reopened, as a restarted collector would: the checkpoint held.
+    let s = b.open().await;
+    assert_eq!(
+        s.collect_checkpoint("cb").await.unwrap().as_deref(),
+        Some("2026-11-20T09:00:00Z")
+    );
+    // The same binary by md5 and sha256 from a folder: still one binary.
+    let new = s
+        .collect_sightings(
+            "folder",
+            &[sighting(Some(&md5), Some(&sha256), "host-1", "copy.exe")],
+            None,
+            T + MINUTE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(new, 0);
+    assert_eq!(s.collect_checkpoint("folder").await.unwrap(), None);
+    let all = s.collect_binaries(false).await.unwrap();
+    assert_eq!(all.len(), 1);
+    let one = &all[0];
+    assert_eq!(one.md5.as_deref(), Some(md5.as_str()));
+    assert_eq!(one.sha256.as_deref(), Some(sha256.as_str()));
+    assert_eq!(one.sources, ["cb", "folder"]);
+    assert_eq!(one.hosts, ["host-1", "host-2"]);
+    assert_eq!(one.file_names, ["evil.exe", "copy.exe"]);
+    assert_eq!((one.first_seen, one.last_seen), (T, T + MINUTE));
+    assert_eq!(one.best_hash(), Some(sha256.as_str()));
+    // Found by sha256 alone too.
+    s.collect_sightings(
+        "hashes",
+        &[sighting(None, Some(&sha256), "h", "n")],
+        None,
+        T,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.collect_binaries(false).await.unwrap().len(), 1);
+    // Seen by sha1 alone first, the same binary is a second row until
+    // VirusTotal gives its hashes; then the two are one.
+    let sha1 = "c".repeat(40);
+    s.collect_sightings(
+        "hashes",
+        &[crate::Sighting {
+            sha1: Some(sha1.clone()),
+            host: Some("host-3".into()),
+            ..Default::default()
+        }],
+        None,
+        T - MINUTE,
+    )
+    .await
+    .unwrap();
+    let due = s.collect_due(None, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    let mut full = result_for(due[0].id, T, "bad", T);
+    full.md5 = Some(md5.clone());
+    full.sha1 = Some(sha1.clone());
+    full.sha256 = Some(sha256.clone());
+    s.collect_results(&[full]).await.unwrap();
+    let all = s.collect_binaries(false).await.unwrap();
+    assert_eq!(all.len(), 1, "folded into one: {all:?}");
+    assert_eq!(all[0].hosts, ["host-1", "host-2", "h", "host-3"]);
+    assert_eq!(all[0].first_seen, T - MINUTE);
+    assert!(
+        s.collect_due(None, 10).await.unwrap().is_empty(),
+        "and not due twice"
+    );
+    // Lists are bounded.
+    let many: Vec<_> = (0..100)
+        .map(|i| {
+            sighting(
+                Some(&md5),
+                None,
+                &format!("host-{i}-{}", "x".repeat(2000)),
+                "n",
+            )
+        })
+        .collect();
+    s.collect_sightings("cb", &many, None, T).await.unwrap();
+    let one = s.collect_binaries(false).await.unwrap().remove(0);
+    assert_eq!(one.hosts.len(), crate::collected::MAX_LISTED);
+    assert!(one
+        .hosts
+        .iter()
+        .all(|h| h.chars().count() <= crate::collected::MAX_LISTED_CHARS));
+}
+
+pub async fn collector_due_lists_unqueried_then_aged_ones_once_per_window(b: &dyn Backend) {
+    let s = b.open().await;
+    let hashes: Vec<String> = (0..3).map(|i| format!("{i:032x}")).collect();
+    let sightings: Vec<_> = hashes
+        .iter()
+        .map(|h| sighting(Some(h), None, "h", "f"))
+        .collect();
+    s.collect_sightings("hashes", &sightings, None, T)
+        .await
+        .unwrap();
+    let due = s.collect_due(None, 2).await.unwrap();
+    assert_eq!(due.len(), 2, "the limit holds");
+    assert!(due.iter().all(|d| d.due == Some(crate::Due::Query)));
+    let due = s.collect_due(None, 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    // Analysed long ago, recently, and long ago.
+    let day = Duration::from_secs(86_400);
+    let analysed = [T - day * 30, T - MINUTE, T - day * 10];
+    let results: Vec<_> = due
+        .iter()
+        .zip(analysed)
+        .map(|(d, at)| result_for(d.id, T, "good", at))
+        .collect();
+    s.collect_results(&results).await.unwrap();
+    assert!(
+        s.collect_due(None, 10).await.unwrap().is_empty(),
+        "nothing unqueried"
+    );
+    let window = T - day;
+    let aged = s.collect_due(Some(window), 10).await.unwrap();
+    assert_eq!(aged.len(), 2);
+    assert!(aged.iter().all(|d| d.due == Some(crate::Due::Rescan)));
+    assert_eq!(aged[0].id, due[0].id, "oldest analysis first");
+    assert_eq!(s.collect_status(Some(window)).await.unwrap().rescan_due, 2);
+    // Rescanned, and VirusTotal still shows the old date: not due again
+    // within the window.
+    let mut rescan = result_for(aged[0].id, T, "good", T - day * 30);
+    rescan.rescanned = true;
+    rescan.sha1 = Some("1".repeat(40));
+    s.collect_results(&[rescan]).await.unwrap();
+    let aged_after = s.collect_due(Some(window), 10).await.unwrap();
+    assert_eq!(aged_after.len(), 1);
+    assert_eq!(aged_after[0].id, aged[1].id);
+    let kept = s.collect_binaries(false).await.unwrap();
+    let first = kept.iter().find(|k| k.id == aged[0].id).unwrap();
+    assert_eq!(first.rescanned_at, Some(T));
+    assert_eq!(
+        first.sha1.as_deref(),
+        Some("1".repeat(40).as_str()),
+        "hashes filled in"
+    );
+    assert_eq!(first.size, Some(68));
+}
+
+pub async fn collector_feed_status_and_reset(b: &dyn Backend) {
+    let s = b.open().await;
+    let sightings: Vec<_> = (0..4)
+        .map(|i| sighting(Some(&format!("{i:032x}")), None, "h", "f"))
+        .collect();
+    s.collect_sightings("folder:/x", &sightings, Some("c1"), T)
+        .await
+        .unwrap();
+    let due = s.collect_due(None, 10).await.unwrap();
+    let mut bad = result_for(due[0].id, T, "bad", T);
+    bad.uploaded = true;
+    s.collect_results(&[bad, result_for(due[1].id, T, "good", T)])
+        .await
+        .unwrap();
+    let feed = s.collect_binaries(true).await.unwrap();
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0].id, due[0].id);
+    assert_eq!(feed[0].verdict.as_deref(), Some("bad"));
+    assert_eq!(feed[0].malicious, 50);
+    assert_eq!(feed[0].record.as_deref(), Some("{\"verdict\":\"bad\"}"));
+    let status = s.collect_status(None).await.unwrap();
+    assert_eq!(
+        (
+            status.binaries,
+            status.queried,
+            status.backlog,
+            status.in_feed,
+            status.uploaded
+        ),
+        (4, 2, 2, 1, 1)
+    );
+    assert_eq!(status.by_verdict.get("unqueried"), Some(&2));
+    assert_eq!(status.by_verdict.get("bad"), Some(&1));
+    assert_eq!(status.sources.len(), 1);
+    assert_eq!(status.sources[0].checkpoint, "c1");
+    assert_eq!(s.collect_reset().await.unwrap(), 4);
+    assert_eq!(
+        s.collect_status(None).await.unwrap(),
+        crate::CollectStatus::default()
+    );
+    assert_eq!(s.collect_checkpoint("folder:/x").await.unwrap(), None);
 }
 
 async fn queue_job(

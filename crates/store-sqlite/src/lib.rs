@@ -18,6 +18,8 @@
 //! Knows nothing of VirusTotal; rusqlite stays inside this crate (errors
 //! leave it as [`StoreError`]).
 
+mod collected;
+
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
@@ -25,11 +27,11 @@ use std::path::Path;
 use std::time::Duration;
 use store_core::compact::{pack, unpack};
 use store_core::{
-    async_trait, Cached, CachedReport, ClaimedItem, DecisionQuery, EnrichJob, EnrichJobId,
-    ItemState, JobId, JobItem, JobState, JobStatus, JournalEntry, NewDecision, NewEnrichJob,
-    NewReport, Pruned, QueuePriority, ReportCursor, ReportPage, Store, StoreError, StoreStats,
-    StoredDecision, StoredToken, TableStats, UsageCharge, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
-    MAX_DECISION_PAGE,
+    async_trait, Cached, CachedReport, ClaimedItem, CollectStatus, CollectedBinary, DecisionQuery,
+    EnrichJob, EnrichJobId, ItemState, JobId, JobItem, JobState, JobStatus, JournalEntry,
+    NewDecision, NewEnrichJob, NewReport, Pruned, QueryResult, QueuePriority, ReportCursor,
+    ReportPage, Sighting, Store, StoreError, StoreStats, StoredDecision, StoredToken, TableStats,
+    UsageCharge, FINISHED_JOB_RETENTION, LEDGER_RETENTION, MAX_DECISION_PAGE,
 };
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -176,7 +178,31 @@ const MIGRATIONS: &[&str] = &[
         used INTEGER NOT NULL,
         PRIMARY KEY (subject, window_start)
     ) WITHOUT ROWID;",
-    // 5: the application-control decision log, filtered by time, host,
+    // 5: the collector (`vtc collect`): binaries seen by its sources, what
+    // VirusTotal said of them, and each source's checkpoint. Lists are
+    // JSON arrays (bounded by store_core::collected); `record` is packed.
+    "CREATE TABLE collected (
+        id INTEGER PRIMARY KEY,
+        md5 TEXT, sha1 TEXT, sha256 TEXT, size INTEGER,
+        sources TEXT NOT NULL, hosts TEXT NOT NULL, file_names TEXT NOT NULL,
+        path TEXT,
+        first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+        last_query INTEGER, last_analysis INTEGER, rescanned_at INTEGER, uploaded_at INTEGER,
+        verdict TEXT, malicious INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL DEFAULT 0,
+        in_feed INTEGER NOT NULL DEFAULT 0,
+        record BLOB
+    );
+    CREATE INDEX collected_by_md5 ON collected(md5);
+    CREATE INDEX collected_by_sha1 ON collected(sha1);
+    CREATE INDEX collected_by_sha256 ON collected(sha256);
+    CREATE INDEX collected_unqueried ON collected(id) WHERE last_query IS NULL;
+    CREATE INDEX collected_by_analysis ON collected(last_analysis);
+    CREATE TABLE collect_checkpoints (
+        source TEXT PRIMARY KEY,
+        checkpoint TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;",
+    // 6: the application-control decision log, filtered by time, host,
     // user, hash, action and policy; the decision itself as JSON.
     "CREATE TABLE decisions (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -205,6 +231,8 @@ const TABLES: &[&str] = &[
     "enrich_jobs",
     "enrich_items",
     "usage_counts",
+    "collected",
+    "collect_checkpoints",
     "decisions",
 ];
 
@@ -849,6 +877,61 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredToken> {
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         self.call(migrate).await
+    }
+
+    async fn collect_sightings(
+        &self,
+        source: &str,
+        sightings: &[Sighting],
+        checkpoint: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (source, sightings) = (source.to_owned(), sightings.to_vec());
+        let checkpoint = checkpoint.map(str::to_owned);
+        self.call(move |db| {
+            collected::sightings(db, &source, &sightings, checkpoint.as_deref(), now)
+        })
+        .await
+    }
+
+    async fn collect_checkpoint(&self, source: &str) -> Result<Option<String>, StoreError> {
+        let source = source.to_owned();
+        self.call(move |db| collected::checkpoint(db, &source))
+            .await
+    }
+
+    async fn collect_due(
+        &self,
+        rescan_before: Option<OffsetDateTime>,
+        limit: usize,
+    ) -> Result<Vec<CollectedBinary>, StoreError> {
+        self.call(move |db| collected::due(db, rescan_before, limit))
+            .await
+    }
+
+    async fn collect_results(&self, results: &[QueryResult]) -> Result<(), StoreError> {
+        let results = results.to_vec();
+        self.call(move |db| collected::results(db, &results)).await
+    }
+
+    async fn collect_binaries(
+        &self,
+        in_feed_only: bool,
+    ) -> Result<Vec<CollectedBinary>, StoreError> {
+        self.call(move |db| collected::binaries(db, in_feed_only))
+            .await
+    }
+
+    async fn collect_status(
+        &self,
+        rescan_before: Option<OffsetDateTime>,
+    ) -> Result<CollectStatus, StoreError> {
+        self.call(move |db| collected::status(db, rescan_before))
+            .await
+    }
+
+    async fn collect_reset(&self) -> Result<u64, StoreError> {
+        self.call(collected::reset).await
     }
 
     async fn add_token(&self, token: &StoredToken) -> Result<(), StoreError> {

@@ -205,6 +205,85 @@ pub enum Command {
     Feed(FeedArgs),
     /// Run a TheHive Cortex analyzer job (VirusTotal_GetReport, _Scan, _Rescan, _DownloadSample).
     Cortex(CortexArgs),
+    /// Collect binaries (folders, hash lists, Carbon Black EDR), look them up by hash, keep verdicts for the feed.
+    Collect(CollectArgs),
+}
+
+impl Command {
+    /// The log file a long-running command was asked to write.
+    pub fn log_file(&self) -> Option<&LogFileArgs> {
+        match self {
+            Command::Collect(args) => Some(&args.log),
+            Command::Serve(args) => Some(&args.log),
+            _ => None,
+        }
+        .filter(|l| l.log_file.is_some())
+    }
+}
+
+/// Where a long-running command logs (instead of stderr).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Logging")]
+pub struct LogFileArgs {
+    /// Write the log to this file instead of stderr, rolled over by size (PATH.1 is the newest old one).
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// Size in bytes at which the log file rolls over.
+    #[arg(long, value_name = "BYTES", default_value_t = app::log_file::DEFAULT_MAX_BYTES, requires = "log_file")]
+    pub log_max_bytes: u64,
+    /// Rolled-over log files kept.
+    #[arg(long, value_name = "N", default_value_t = app::log_file::DEFAULT_KEEP, requires = "log_file")]
+    pub log_keep: u32,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CollectArgs {
+    #[command(subcommand)]
+    pub action: Option<CollectAction>,
+    /// A folder to collect from, recursively (repeatable); watched unless --once. Default: `paths` of [collect].
+    #[arg(long = "path", value_name = "DIR")]
+    pub paths: Vec<PathBuf>,
+    /// A hash list (one md5/sha1/sha256 a line, or JSON events {hash, file_name, host}); `-` for stdin. Followed as it grows unless --once.
+    #[arg(long, value_name = "FILE|-")]
+    pub hashes: Option<PathBuf>,
+    /// Poll the Carbon Black EDR server of [collect] (carbonblack_server_url, carbonblack_server_token).
+    #[arg(long)]
+    pub carbonblack: bool,
+    /// Read each source once, look up what is due, and exit (default: run until SIGTERM or Ctrl-C).
+    #[arg(long)]
+    pub once: bool,
+    /// Forget every collected binary and checkpoint, so the next run starts over (then exit).
+    #[arg(long, conflicts_with_all = ["paths", "hashes", "carbonblack", "once", "import_config"])]
+    pub reset: bool,
+    /// Read the Carbon Black connector's connector.conf (INI) and print vtc's config for it; lists the keys it cannot map.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "hashes", "carbonblack", "once"])]
+    pub import_config: Option<PathBuf>,
+    /// With --import-config: write the config to this new file (mode 600) instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE", requires = "import_config")]
+    pub output: Option<PathBuf>,
+    /// Rescan binaries whose last analysis is older than this: NEVER, or e.g. 30M, 12H, 7D, 2W. Default: rescan_window of [collect], else NEVER.
+    #[arg(long, value_name = "WINDOW")]
+    pub rescan_window: Option<String>,
+    #[command(flatten)]
+    pub log: LogFileArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectAction {
+    /// Counts of binaries, the backlog, verdicts and each source's checkpoint.
+    Status(CollectStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CollectStatusArgs {
+    /// Count rescans due under this window (default: the configured one).
+    #[arg(long, value_name = "WINDOW")]
+    pub rescan_window: Option<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -324,6 +403,8 @@ pub struct ServeArgs {
     /// Application-control policy file for POST /v1/decide (checked first, as `vtc policy check` does).
     #[arg(long)]
     pub policy: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub log: LogFileArgs,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
