@@ -10,9 +10,13 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use store::Store;
 
-/// What a token may do; each role may do what the ones below it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// What a token may do. `reader < analyst < admin`, each may do what the
+/// ones below it may; `agent` stands apart: it may only decide
+/// (`POST /v1/decide`), which analysts and admins may do too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// An endpoint agent: application-control decisions, nothing else.
+    Agent,
     /// Cached data and reports: never spends quota.
     Reader,
     /// May spend quota: lookups, scans, comments, votes.
@@ -24,9 +28,27 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Agent => "agent",
             Role::Reader => "reader",
             Role::Analyst => "analyst",
             Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this role may do what `needed` names.
+    pub fn may(self, needed: Role) -> bool {
+        let rank = |r: Role| match r {
+            Role::Reader => Some(0),
+            Role::Analyst => Some(1),
+            Role::Admin => Some(2),
+            Role::Agent => None,
+        };
+        match (rank(self), rank(needed)) {
+            (Some(have), Some(need)) => have >= need,
+            // Deciding: the agent, and anyone who may spend quota.
+            (Some(have), None) => have >= 1,
+            (None, None) => true,
+            (None, Some(_)) => false,
         }
     }
 }
@@ -44,6 +66,7 @@ impl std::str::FromStr for Role {
             "reader" => Ok(Role::Reader),
             "analyst" => Ok(Role::Analyst),
             "admin" => Ok(Role::Admin),
+            "agent" => Ok(Role::Agent),
             other => Err(TokenError::UnknownRole(other.chars().take(40).collect())),
         }
     }
@@ -53,7 +76,7 @@ impl std::str::FromStr for Role {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
-    #[error("unknown role {0:?} (reader, analyst or admin)")]
+    #[error("unknown role {0:?} (reader, analyst, agent or admin)")]
     UnknownRole(String),
     #[error("a token name is 1 to 64 printable characters")]
     BadName,
@@ -123,7 +146,7 @@ impl Tokens {
             Some(caller) => caller,
             None => self.look_up(digest).await?,
         };
-        if caller.role < needed {
+        if !caller.role.may(needed) {
             return Err(AppError::forbidden(format!(
                 "this needs the {needed} role; the token has {}",
                 caller.role
@@ -283,6 +306,22 @@ mod tests {
             create_token(store.as_ref(), "", Role::Reader).await,
             Err(TokenError::BadName)
         ));
+    }
+
+    #[test]
+    fn an_agent_may_only_decide() {
+        use Role::*;
+        for needed in [Reader, Analyst, Admin] {
+            assert!(!Agent.may(needed), "{needed}");
+        }
+        assert!(Agent.may(Agent));
+        assert!(
+            !Reader.may(Agent),
+            "a reader spends no quota, so does not decide"
+        );
+        assert!(Analyst.may(Agent) && Admin.may(Agent));
+        assert!(Admin.may(Analyst) && Analyst.may(Reader) && !Reader.may(Analyst));
+        assert_eq!("agent".parse::<Role>().unwrap(), Agent);
     }
 
     #[test]

@@ -19,6 +19,7 @@
 mod answer_memo;
 mod auth;
 mod client_quota;
+mod decide;
 mod error;
 mod feeds;
 mod ingest;
@@ -115,6 +116,8 @@ struct Inner {
     metrics: Metrics,
     /// Cached answers' JSON, for two seconds (`answer_memo.rs`).
     answers: answer_memo::AnswerMemo,
+    /// Application control: the decider and the decision log.
+    decide: decide::DecideState,
     /// The `[feeds]` table: how the feeds present themselves, their secret.
     feeds: ::feeds::FeedConfig,
     /// The job queue's limits and worker settings.
@@ -217,6 +220,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 enricher,
                 refresher,
+                decide: decide::DecideState::new(store.clone()),
                 store,
                 actions,
                 tokens,
@@ -354,6 +358,7 @@ pub async fn serve(
     let limits = state.limits();
     let enricher = state.inner.enricher.clone();
     let worker = jobs::Worker::start(state.clone());
+    let after = state.clone();
     let app = router(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -392,8 +397,10 @@ pub async fn serve(
     // Items in progress are handed back (their leases ended), so the next
     // start takes them again at once.
     worker.stop().await;
-    // Cache writes that run behind an answer land before the process ends.
+    // Cache writes and decision-log writes that run behind an answer land
+    // before the process ends.
     enricher.flush_cache_writes().await;
+    after.inner.decide.flush().await;
     Ok(())
 }
 

@@ -11,7 +11,6 @@
 //! and schemathesis (tests/openapi.rs, scripts/schemathesis.sh).
 
 use crate::route_table::{error_response, Access, ROUTES};
-use crate::Role;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
@@ -175,12 +174,10 @@ pub fn document() -> Value {
                             "401".into(),
                             error_response("no token, or one that is unknown or revoked"),
                         );
-                        if role > Role::Reader {
-                            responses.insert(
-                                "403".into(),
-                                error_response(&format!("the token's role is below {role}")),
-                            );
-                        }
+                        responses.insert(
+                            "403".into(),
+                            error_response(&format!("the token's role may not do what {role} may")),
+                        );
                     }
                     responses.insert(
                         "default".into(),

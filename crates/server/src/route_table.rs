@@ -412,6 +412,73 @@ pub static ROUTES: &[Route] = &[
     },
     Route {
         verb: Verb::Post,
+        path: "/v1/decide",
+        access: Access::Role(Role::Agent),
+        handler: || axum::routing::post(crate::decide::decide),
+        operations: |route, _| {
+            vec![Operation {
+                example_body: Some("{}".into()),
+                ..single(
+                    route,
+                    "/v1/decide",
+                    json!({
+                        "operationId": "decide",
+                        "summary": "Application control: allow or deny an executable by its VirusTotal rating",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "responses": {
+                            "200": json_response("the decision", json!({"type": "object"})),
+                            "400": error_response("a bad body"),
+                            "413": error_response("the body is over the limit"),
+                            "429": error_response("a quota is spent"),
+                            "503": error_response("VirusTotal failed or is unreachable"),
+                        },
+                    }),
+                )
+            }]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/v1/decisions",
+        access: Access::Role(Role::Reader),
+        handler: || axum::routing::get(crate::decide::decisions),
+        operations: |route, _| {
+            vec![single(
+                route,
+                "/v1/decisions",
+                json!({
+                    "operationId": "decisions",
+                    "summary": "The decision log, a page at a time",
+                    "responses": {
+                        "200": json_response("decisions", json!({"type": "object"})),
+                        "400": error_response("a bad query string"),
+                    },
+                }),
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/reports/file-ratings",
+        access: Access::Role(Role::Reader),
+        handler: || axum::routing::get(crate::decide::file_ratings_page),
+        operations: |route, _| {
+            vec![single(
+                route,
+                "/reports/file-ratings",
+                json!({
+                    "operationId": "file_ratings",
+                    "summary": "The File Security Rating Details page (HTML)",
+                    "responses": {
+                        "200": {"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}},
+                        "400": error_response("a bad query string"),
+                    },
+                }),
+            )]
+        },
+    },
+    Route {
+        verb: Verb::Post,
         path: "/v1/actions/{name}",
         access: Access::Role(Role::Analyst),
         handler: || axum::routing::post(routes::action),

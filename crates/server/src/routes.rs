@@ -270,7 +270,7 @@ pub(crate) async fn action(
         ))
     })?;
     let needed = action_role(action.name);
-    if caller.role < needed {
+    if !caller.role.may(needed) {
         return Err(AppError::forbidden(format!(
             "{} needs the {needed} role; the token has {}",
             action.name, caller.role

@@ -26,13 +26,19 @@ async fn every_route_refuses_no_wrong_revoked_and_low_tokens_and_admits_the_righ
     assert_eq!(status, StatusCode::OK);
     assert!(svc.state.tokens().revoke("gone").await.unwrap());
 
+    let agent = server::create_token(store, "edr", Role::Agent)
+        .await
+        .unwrap();
     let token_of = |role: Role| match role {
+        Role::Agent => agent.clone(),
         Role::Reader => svc.tokens.reader.clone(),
         Role::Analyst => svc.tokens.analyst.clone(),
         Role::Admin => svc.tokens.admin.clone(),
     };
+    // A token that may not: the agent decides only; a reader may not decide.
     let below = |role: Role| match role {
-        Role::Reader => None,
+        Role::Agent => Some(Role::Reader),
+        Role::Reader => Some(Role::Agent),
         Role::Analyst => Some(Role::Reader),
         Role::Admin => Some(Role::Analyst),
     };
@@ -98,7 +104,9 @@ async fn every_route_refuses_no_wrong_revoked_and_low_tokens_and_admits_the_righ
             assert_error(status, &body, StatusCode::FORBIDDEN);
             refusals += 1;
         }
-        let (status, body) = answer(call(Some(token_of(role))).await).await;
+        let resp = call(Some(token_of(role))).await;
+        let status = resp.status();
+        let body = resp.text().await.unwrap();
         assert!(
             status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
             "{what} with a {role} token: {status} {body}"

@@ -214,6 +214,51 @@ pub struct UsageCharge {
     pub used: u64,
 }
 
+/// One application-control decision to keep. The backend indexes the
+/// columns it is filtered by and keeps `json` (the whole decision as the
+/// policy crate wrote it) opaque.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDecision {
+    pub at: OffsetDateTime,
+    pub host: String,
+    pub user: String,
+    /// Lower-case hex; the best hash the request gave when it had no sha256.
+    pub sha256: String,
+    /// `allow`, `deny`, `audit` or `notify`.
+    pub action: String,
+    /// Empty when no policy applied.
+    pub policy: String,
+    pub json: String,
+}
+
+/// A kept decision: what was added, with its id (ascending in the order
+/// decisions were kept: the paging cursor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDecision {
+    pub id: i64,
+    pub decision: NewDecision,
+}
+
+/// Which decisions [`Store::decisions`] answers: every field given must
+/// hold; oldest first, from after the cursor, at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecisionQuery {
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub host: Option<String>,
+    pub user: Option<String>,
+    pub sha256: Option<String>,
+    pub action: Option<String>,
+    pub policy: Option<String>,
+    /// Only decisions with a larger id.
+    pub after_id: Option<i64>,
+    /// At most this many (backends cap it at [`MAX_DECISION_PAGE`]).
+    pub limit: usize,
+}
+
+/// Most decisions one [`Store::decisions`] call answers.
+pub const MAX_DECISION_PAGE: usize = 10_000;
+
 impl StoreError {
     /// Wraps a backend's error.
     pub fn backend(source: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -635,6 +680,14 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Forgets the token named `name`; whether there was one.
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+
+    // --- application-control decision log ----------------------------
+
+    /// Keeps decisions, all in one transaction (the service batches them).
+    async fn add_decisions(&self, decisions: &[NewDecision]) -> Result<(), StoreError>;
+
+    /// Kept decisions matching `query`, by ascending id.
+    async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<StoredDecision>, StoreError>;
 
     // --- collector (`vtc collect`) ----------------------------------------
 

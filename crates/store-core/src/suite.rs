@@ -66,6 +66,7 @@ macro_rules! store_suite {
             prune_stops_when_its_time_is_spent,
             stats_count_rows_per_table_and_fall_after_a_prune,
             tokens_are_kept_by_digest_listed_and_revoked,
+            decisions_are_kept_filtered_and_paged,
             collector_sightings_merge_by_any_hash_with_their_checkpoint,
             collector_due_lists_unqueried_then_aged_ones_once_per_window,
             collector_feed_status_and_reset,
@@ -897,6 +898,102 @@ pub async fn tokens_are_kept_by_digest_listed_and_revoked(b: &dyn Backend) {
         .await
         .expect("prune");
     assert_eq!(s.tokens().await.expect("list").len(), 1);
+}
+
+pub async fn decisions_are_kept_filtered_and_paged(b: &dyn Backend) {
+    use crate::{DecisionQuery, NewDecision};
+    let s = b.open().await;
+    let d = |i: i64, host: &str, action: &str| NewDecision {
+        at: T + Duration::from_secs(u64::try_from(i).unwrap()),
+        host: host.into(),
+        user: "CORP\\bob".into(),
+        sha256: format!("{:064x}", i % 3),
+        action: action.into(),
+        policy: if action == "deny" {
+            "vt rating".into()
+        } else {
+            String::new()
+        },
+        json: format!("{{\"n\":{i}}}"),
+    };
+    let all: Vec<NewDecision> = (0..25)
+        .map(|i| {
+            d(
+                i,
+                if i % 2 == 0 { "ws1" } else { "ws2" },
+                if i % 5 == 0 { "deny" } else { "allow" },
+            )
+        })
+        .collect();
+    s.add_decisions(&all[..20]).await.expect("add a batch");
+    s.add_decisions(&all[20..]).await.expect("add another");
+    s.add_decisions(&[])
+        .await
+        .expect("an empty batch is nothing");
+    // Pages of 10 cover all 25 once, in the order they were kept.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .decisions(&DecisionQuery {
+                after_id: after,
+                limit: 10,
+                ..DecisionQuery::default()
+            })
+            .await
+            .expect("page");
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 10);
+        after = page.last().map(|p| p.id);
+        seen.extend(page.into_iter().map(|p| p.decision));
+    }
+    assert_eq!(seen, all, "every decision once, unchanged, in order");
+    let s: &dyn Store = s.as_ref();
+    let query = |q: DecisionQuery| async move {
+        s.decisions(&DecisionQuery { limit: 100, ..q })
+            .await
+            .expect("query")
+    };
+    let denied = query(DecisionQuery {
+        action: Some("deny".into()),
+        ..DecisionQuery::default()
+    })
+    .await;
+    assert_eq!(denied.len(), 5);
+    assert!(denied.iter().all(|r| r.decision.policy == "vt rating"));
+    let ws2 = query(DecisionQuery {
+        host: Some("ws2".into()),
+        ..DecisionQuery::default()
+    })
+    .await;
+    assert_eq!(ws2.len(), 12);
+    let since = query(DecisionQuery {
+        since: Some(T + Duration::from_secs(20)),
+        until: Some(T + Duration::from_secs(22)),
+        ..DecisionQuery::default()
+    })
+    .await;
+    assert_eq!(since.len(), 2, "since is inclusive, until exclusive");
+    let by_hash = query(DecisionQuery {
+        sha256: Some(format!("{:064x}", 1)),
+        user: Some("CORP\\bob".into()),
+        policy: Some(String::new()),
+        ..DecisionQuery::default()
+    })
+    .await;
+    assert_eq!(
+        by_hash.len(),
+        7,
+        "hash 1 is 8 decisions, one of them denied (policy set)"
+    );
+    assert!(query(DecisionQuery {
+        user: Some("alice".into()),
+        ..DecisionQuery::default()
+    })
+    .await
+    .is_empty());
 }
 
 // --- collector ------------------------------------------------------------

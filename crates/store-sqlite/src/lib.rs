@@ -27,11 +27,11 @@ use std::path::Path;
 use std::time::Duration;
 use store_core::compact::{pack, unpack};
 use store_core::{
-    async_trait, Cached, CachedReport, ClaimedItem, CollectStatus, CollectedBinary, EnrichJob,
-    EnrichJobId, ItemState, JobId, JobItem, JobState, JobStatus, JournalEntry, NewEnrichJob,
-    NewReport, Pruned, QueryResult, QueuePriority, ReportCursor, ReportPage, Sighting, Store,
-    StoreError, StoreStats, StoredToken, TableStats, UsageCharge, FINISHED_JOB_RETENTION,
-    LEDGER_RETENTION,
+    async_trait, Cached, CachedReport, ClaimedItem, CollectStatus, CollectedBinary, DecisionQuery,
+    EnrichJob, EnrichJobId, ItemState, JobId, JobItem, JobState, JobStatus, JournalEntry,
+    NewDecision, NewEnrichJob, NewReport, Pruned, QueryResult, QueuePriority, ReportCursor,
+    ReportPage, Sighting, Store, StoreError, StoreStats, StoredDecision, StoredToken, TableStats,
+    UsageCharge, FINISHED_JOB_RETENTION, LEDGER_RETENTION, MAX_DECISION_PAGE,
 };
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -202,6 +202,20 @@ const MIGRATIONS: &[&str] = &[
         checkpoint TEXT NOT NULL,
         updated_at INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 6: the application-control decision log, filtered by time, host,
+    // user, hash, action and policy; the decision itself as JSON.
+    "CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,           -- unix milliseconds
+        host TEXT NOT NULL,
+        user TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        action TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX decisions_by_time ON decisions(at);
+    CREATE INDEX decisions_by_hash ON decisions(sha256, id);",
 ];
 
 /// Every table vtc keeps, in the order `stats` lists them.
@@ -219,6 +233,7 @@ const TABLES: &[&str] = &[
     "usage_counts",
     "collected",
     "collect_checkpoints",
+    "decisions",
 ];
 
 /// A SQLite failure or one of the store's own, inside this crate.
@@ -976,6 +991,81 @@ impl Store for SqliteStore {
                 .prepare_cached("DELETE FROM tokens WHERE name = ?1")?
                 .execute([name])?
                 > 0)
+        })
+        .await
+    }
+
+    async fn add_decisions(&self, decisions: &[NewDecision]) -> Result<(), StoreError> {
+        let decisions = decisions.to_vec();
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO decisions (at, host, user, sha256, action, policy, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for d in &decisions {
+                    insert.execute(params![
+                        millis(d.at),
+                        d.host,
+                        d.user,
+                        d.sha256,
+                        d.action,
+                        d.policy,
+                        d.json
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<StoredDecision>, StoreError> {
+        let q = query.clone();
+        self.call(move |db| {
+            // Unset filters match everything: `?N IS NULL OR column = ?N`.
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT id, at, host, user, sha256, action, policy, body FROM decisions
+                 WHERE id > ?1
+                   AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at < ?3)
+                   AND (?4 IS NULL OR host = ?4) AND (?5 IS NULL OR user = ?5)
+                   AND (?6 IS NULL OR sha256 = ?6) AND (?7 IS NULL OR action = ?7)
+                   AND (?8 IS NULL OR policy = ?8)
+                 ORDER BY id LIMIT ?9",
+            )?;
+            let limit = i64::try_from(q.limit.min(MAX_DECISION_PAGE)).unwrap_or(0);
+            let rows = stmt.query_map(
+                params![
+                    q.after_id.unwrap_or(0),
+                    q.since.map(millis),
+                    q.until.map(millis),
+                    q.host,
+                    q.user,
+                    q.sha256,
+                    q.action,
+                    q.policy,
+                    limit
+                ],
+                |r| {
+                    Ok(StoredDecision {
+                        id: r.get(0)?,
+                        decision: NewDecision {
+                            at: from_millis(r.get(1)?),
+                            host: r.get(2)?,
+                            user: r.get(3)?,
+                            sha256: r.get(4)?,
+                            action: r.get(5)?,
+                            policy: r.get(6)?,
+                            json: r.get(7)?,
+                        },
+                    })
+                },
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }

@@ -90,6 +90,7 @@ pub(crate) struct Metrics {
     pub retries: AtomicU64,
     pub responses_429: AtomicU64,
     pub throttled_waits: AtomicU64,
+    pub connect_failures: AtomicU64,
     /// Answers by HTTP status; `0` counts requests sent that got none
     /// (reset, timeout). A map behind a lock: one entry per status seen,
     /// touched once per request sent.
@@ -114,6 +115,10 @@ pub struct ClientMetrics {
     pub responses_429: u64,
     /// Requests the governor held back to stay inside a minute window.
     pub throttled_waits: u64,
+    /// Attempts refused before reaching a server (connection refused,
+    /// unreachable host): what a caller with a deadline (an application
+    /// control decision) tells "VirusTotal cannot be reached" from "slow" by.
+    pub connect_failures: u64,
 }
 
 impl Client {
@@ -147,6 +152,7 @@ impl Client {
             retries: m.retries.load(Ordering::Relaxed),
             responses_429: m.responses_429.load(Ordering::Relaxed),
             throttled_waits: m.throttled_waits.load(Ordering::Relaxed),
+            connect_failures: m.connect_failures.load(Ordering::Relaxed),
         }
     }
 

@@ -232,6 +232,10 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
         if failure.error.is_connect_error() {
             // Refused before a byte was sent: no quota was spent.
             inner.governor.release(&permit);
+            inner
+                .metrics
+                .connect_failures
+                .fetch_add(1, Ordering::Relaxed);
         }
         if failure.error.is_rate_limited() {
             inner.metrics.responses_429.fetch_add(1, Ordering::Relaxed);

@@ -193,6 +193,14 @@ pub enum Command {
     Serve(ServeArgs),
     /// Bearer tokens of `vtc serve`.
     Token(TokenArgs),
+    /// Application-control policy files (docs/application-control.md).
+    Policy(PolicyArgs),
+    /// May this file run? Decides by a policy file and, when a policy needs it, the file's VirusTotal rating. Exit 0 allowed, 3 denied.
+    Decide(DecideArgs),
+    /// The decision log: every decision `vtc decide` and `POST /v1/decide` made.
+    Decisions(DecisionsArgs),
+    /// Reports from the database: `vtc report file-ratings -o report.html`.
+    Report(ReportArgs),
     /// Threat-intelligence feeds (Carbon Black, STIX 2.1, MISP) from the cached reports.
     Feed(FeedArgs),
     /// Run a TheHive Cortex analyzer job (VirusTotal_GetReport, _Scan, _Rescan, _DownloadSample).
@@ -279,6 +287,105 @@ pub struct CollectStatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub kind: ReportKind,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportKind {
+    /// The File Security Rating Details page (HTML, self-contained) from the decision log.
+    FileRatings {
+        /// Where to write the page.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub action: PolicyAction,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Check a policy file: every problem with its line and column; exit 2 if there is any.
+    Check {
+        /// The policy file (TOML).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("subject").required(true).args(["file", "sha256", "sha1", "md5"])))]
+pub struct DecideArgs {
+    /// The policy file (TOML).
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// A local file: hashed here (one read); its path is the path decided on unless --path is given.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// The file's sha256.
+    #[arg(long)]
+    pub sha256: Option<String>,
+    /// The file's sha1.
+    #[arg(long)]
+    pub sha1: Option<String>,
+    /// The file's md5.
+    #[arg(long)]
+    pub md5: Option<String>,
+    /// The file's path on the endpoint (a Windows path works on any host).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// The file name, when not the path's last part.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The user running it.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A group of the user (repeatable).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// The endpoint's host name.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// The endpoint's platform: windows, macos or linux. Default: from the path's shape.
+    #[arg(long, value_parser = ["windows", "macos", "linux"])]
+    pub platform: Option<String>,
+    /// The file's signer, when known.
+    #[arg(long)]
+    pub publisher: Option<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DecisionsArgs {
+    /// Only decisions at or after this time: RFC 3339 (2026-11-20T10:00:00Z) or an age such as 30m, 24h, 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only decisions for this host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Only decisions for this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only decisions with this action: allow, deny, audit or notify.
+    #[arg(long, value_parser = ["allow", "deny", "audit", "notify"])]
+    pub action: Option<String>,
+    /// At most this many decisions (oldest first).
+    #[arg(long, default_value_t = 10_000)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct CortexArgs {
     /// The job directory (input/input.json in, output/output.json out);
     /// without it, or without its input.json, the job is read from stdin
@@ -293,6 +400,9 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Application-control policy file for POST /v1/decide (checked first, as `vtc policy check` does).
+    #[arg(long)]
+    pub policy: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub log: LogFileArgs,
     #[command(flatten)]
@@ -340,6 +450,8 @@ pub enum TokenRole {
     Analyst,
     /// Everything, including deleting privately scanned files.
     Admin,
+    /// An endpoint agent: application-control decisions (POST /v1/decide) only.
+    Agent,
 }
 
 #[derive(Debug, Args)]

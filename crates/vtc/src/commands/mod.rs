@@ -6,6 +6,7 @@ mod collect;
 mod comments;
 mod cortex;
 mod db;
+mod decide;
 mod demo;
 mod download;
 mod emulator;
@@ -135,6 +136,22 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Token(args) => {
             let settings = resolve(&args.global)?;
             token::run(args.action, &settings).await
+        }
+        Command::Policy(args) => {
+            let settings = resolve(&args.global)?;
+            decide::check(args.action, &settings).await
+        }
+        Command::Decide(args) => {
+            let settings = resolve(&args.global)?;
+            decide::run(args, &settings).await
+        }
+        Command::Decisions(args) => {
+            let settings = resolve(&args.global)?;
+            decide::decisions(args, &settings).await
+        }
+        Command::Report(args) => {
+            let settings = resolve(&args.global)?;
+            decide::report(args.kind, &settings).await
         }
         Command::Feed(args) => {
             // A feed calls no API: only the options that say where the

@@ -19,6 +19,7 @@ pub async fn run(action: TokenAction, settings: &Settings) -> anyhow::Result<Exi
                 TokenRole::Reader => server::Role::Reader,
                 TokenRole::Analyst => server::Role::Analyst,
                 TokenRole::Admin => server::Role::Admin,
+                TokenRole::Agent => server::Role::Agent,
             };
             let token =
                 match server::create_token_with_quota(store.as_ref(), &name, role, quota).await {
