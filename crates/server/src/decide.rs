@@ -85,7 +85,12 @@ pub(crate) async fn file_ratings_page(
             (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
             (
                 header::CONTENT_SECURITY_POLICY,
-                feeds::html::content_security_policy(),
+                // The page's own policy (also in its meta tag, where
+                // frame-ancestors would be ignored), and no framing.
+                format!(
+                    "{}; frame-ancestors 'none'",
+                    feeds::html::content_security_policy()
+                ),
             ),
             (header::REFERRER_POLICY, "no-referrer".to_owned()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
@@ -143,7 +148,8 @@ pub(crate) async fn decide(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "NoPolicy",
             "the service was started without a policy file (vtc serve --policy FILE)",
-        ));
+        )
+        .shown());
     };
     let input: DecideIn = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("the body is not JSON: {e}")))?;

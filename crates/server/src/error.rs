@@ -43,6 +43,9 @@ pub struct AppError {
     /// When a refused request may succeed (a 429): answered as
     /// `Retry-After` (seconds) and `error.resets_at`.
     resets_at: Option<time::OffsetDateTime>,
+    /// A 5xx whose message is the service's own words about its
+    /// configuration (no policy loaded), shown to the caller as it is.
+    shown: bool,
 }
 
 impl AppError {
@@ -52,7 +55,15 @@ impl AppError {
             code: code.into(),
             message: message.into(),
             resets_at: None,
+            shown: false,
         }
+    }
+
+    /// A 5xx that is the service's own configuration, not a failure: its
+    /// message (written by the service, holding nothing secret) is shown.
+    pub fn shown(mut self) -> Self {
+        self.shown = true;
+        self
     }
 
     /// The answer says when to try again, `seconds` from now.
@@ -154,7 +165,7 @@ impl From<enrich::EnrichError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let message = if self.status.is_server_error() {
+        let message = if self.status.is_server_error() && !self.shown {
             tracing::error!(status = %self.status, code = %self.code, "{}", self.message);
             match self.status {
                 StatusCode::INTERNAL_SERVER_ERROR => "internal error (logged by the service)",

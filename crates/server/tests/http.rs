@@ -264,7 +264,7 @@ async fn concurrent_requests_for_one_new_hash_share_one_call() {
     .await;
     let path = format!("/v1/observables/{}", new_hash("coalesce"));
     let answers =
-        futures_util::future::join_all((0..20).map(|_| svc.get(&path, Some(&svc.tokens.analyst))))
+        futures_util::future::join_all((0..100).map(|_| svc.get(&path, Some(&svc.tokens.analyst))))
             .await;
     for (status, record) in &answers {
         assert_eq!(*status, StatusCode::OK, "{record}");

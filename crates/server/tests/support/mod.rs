@@ -105,6 +105,13 @@ pub async fn start_setup(setup: Setup) -> Service {
         .await
         .unwrap()
         .with_limits(limits);
+    // The documented example policy, so that /v1/decide answers.
+    state.set_policy(
+        policy::parse(include_str!(
+            "../../../../docs/policies/privilege-manager.toml"
+        ))
+        .unwrap(),
+    );
     let store = state.store().as_ref();
     let tokens = Tokens {
         reader: server::create_token(store, "tip", server::Role::Reader)
