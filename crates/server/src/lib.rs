@@ -284,10 +284,10 @@ pub fn router(state: AppState) -> Router {
     use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
     let mut router = Router::new();
     for (index, route) in ROUTES.iter().enumerate() {
-        // The feed routes check their token or secret themselves.
+        // The feed routes and pages check their token or secret themselves.
         let needs = match route.access {
             Access::Role(role) => Some((state.clone(), role)),
-            Access::Public | Access::RoleOrFeedSecret(_) => None,
+            Access::Public | Access::RoleOrFeedSecret(_) | Access::RoleOrQueryToken(_) => None,
         };
         let guard = middleware::RouteGuard {
             index: middleware::RouteIndex(index),

@@ -188,6 +188,7 @@ pub fn document() -> Value {
                     Access::Public => json!([]),
                     Access::Role(_) => json!([{"bearer": []}]),
                     Access::RoleOrFeedSecret(_) => json!([{"bearer": []}, {"feedSecret": []}]),
+                    Access::RoleOrQueryToken(_) => json!([{"bearer": []}, {"queryToken": []}]),
                 };
                 object.insert("security".into(), security);
                 if let Some(role) = operation.access.role() {
@@ -222,6 +223,12 @@ pub fn document() -> Value {
                     "in": "query",
                     "name": "secret",
                     "description": "The `[feeds] secret` of the config file (feed URLs only)",
+                },
+                "queryToken": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "token",
+                    "description": "A token from `vtc token create`, for pages a browser opens by URL (`/reports/...`)",
                 },
             },
         },

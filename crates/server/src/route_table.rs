@@ -20,6 +20,10 @@ pub enum Access {
     /// the query (`?secret=`), as EDR servers subscribe to a bare URL. The
     /// handler checks it (the router cannot know the secret's place).
     RoleOrFeedSecret(Role),
+    /// A bearer token of at least this role, in the header or as
+    /// `?token=` (a page a browser opens by its URL cannot send a header).
+    /// The handler checks it.
+    RoleOrQueryToken(Role),
 }
 
 impl Access {
@@ -27,7 +31,9 @@ impl Access {
     pub fn role(self) -> Option<Role> {
         match self {
             Access::Public => None,
-            Access::Role(role) | Access::RoleOrFeedSecret(role) => Some(role),
+            Access::Role(role)
+            | Access::RoleOrFeedSecret(role)
+            | Access::RoleOrQueryToken(role) => Some(role),
         }
     }
 }
@@ -460,7 +466,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         verb: Verb::Get,
         path: "/reports/file-ratings",
-        access: Access::Role(Role::Reader),
+        access: Access::RoleOrQueryToken(Role::Reader),
         handler: || axum::routing::get(crate::decide::file_ratings_page),
         operations: |route, _| {
             vec![single(

@@ -77,6 +77,39 @@ async fn every_route_refuses_no_wrong_revoked_and_low_tokens_and_admits_the_righ
             assert_error(status, &body, StatusCode::UNAUTHORIZED);
             refusals += 1;
         }
+        if let Access::RoleOrQueryToken(role) = op.access {
+            // The same token cases in the query.
+            for (case, token) in [
+                ("a wrong", WRONG.to_owned()),
+                ("a revoked", revoked.clone()),
+            ] {
+                let path = format!("{}?token={token}", op.example_path);
+                let (status, body) = answer(svc.send(op.verb, &path, None, None).await).await;
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{what} with {case} query token: {body}"
+                );
+                refusals += 1;
+            }
+            if let Some(low) = below(role) {
+                let path = format!("{}?token={}", op.example_path, token_of(low));
+                let (status, body) = answer(svc.send(op.verb, &path, None, None).await).await;
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{what} with a {low} query token: {body}"
+                );
+                refusals += 1;
+            }
+            let path = format!("{}?token={}", op.example_path, token_of(role));
+            let resp = svc.send(op.verb, &path, None, None).await;
+            assert!(
+                resp.status().is_success(),
+                "{what} with a {role} query token: {}",
+                resp.status()
+            );
+        }
         if let Access::RoleOrFeedSecret(_) = op.access {
             // No secret is configured here, so any is wrong.
             let path = format!("{}?secret=guess", op.example_path);

@@ -41,7 +41,7 @@ async fn the_served_document_covers_every_operation_of_the_route_table() {
         let security = &documented["security"];
         match op.access {
             Access::Public => assert_eq!(security, &serde_json::json!([]), "{}", op.path),
-            Access::Role(_) | Access::RoleOrFeedSecret(_) => {
+            Access::Role(_) | Access::RoleOrFeedSecret(_) | Access::RoleOrQueryToken(_) => {
                 assert_eq!(security[0]["bearer"], serde_json::json!([]), "{}", op.path);
                 assert!(documented["responses"]["401"].is_object(), "{}", op.path);
             }
