@@ -51,7 +51,7 @@ export VT_API_KEY=schemathesis-key VTC_API_URL="$emulator" VTC_DB="$work/vtc.sql
 export VTC_QUOTA_MINUTE=0 VTC_QUOTA_DAY=0 VTC_QUOTA_MONTH=0
 unset VTC_CONFIG HTTPS_PROXY
 token="$("$VTC_BIN" token create --name schemathesis --role analyst 2>/dev/null)"
-"$VTC_BIN" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
+"$VTC_BIN" serve --listen 127.0.0.1:0 --policy docs/policies/privilege-manager.toml >"$work/serve.out" 2>"$work/serve.err" &
 pids+=($!)
 service="$(first_line_addr "$work/serve.out")"
 echo "emulator $emulator, service $service, ${max_time}s at most, $examples examples per operation"
