@@ -7,6 +7,9 @@
 //! The router ([`crate::relationships`]), the embedded `relationships`
 //! of object GETs, `GET /metadata` and docs/emulator.md all follow it; a
 //! test checks that the documentation's table lists exactly these rows.
+//! What the API reference says of each row (premium-only or not, and the
+//! page it says so on) is in docs/emulator-relationship-sources.md; keep
+//! the two in step when a mark changes.
 //!
 //! Targets the world cannot model (graphs, collections, screenshots, ...)
 //! are [`Related::Nothing`]: the relationship exists and pages, with no
