@@ -74,7 +74,24 @@ if command -v hey >/dev/null 2>&1; then
 else
   echo "hey is missing (apt-get install hey): no fixed-rate latency"
 fi
+# The same rate from the open-loop generator (crates/server/examples/
+# fixed_rate.rs: one thread, latency from each request's scheduled moment),
+# which adds far less of its own than hey on two cores.
+FIXED=${FIXED:-target/release/examples/fixed_rate}
+if [ -x "$FIXED" ]; then
+  printf '%s' "$body" >"$work/body.json"
+  before_open=$(ticks)
+  "$FIXED" "$base/v1/decide" "$RATE" "$SECONDS_RUN" 32 --header "Authorization: Bearer $token" \
+      --header "Content-Type: application/json" --post "$work/body.json" | tee "$work/fixed.out"
+  after_open=$(ticks)
+  sent=$(sed -n 's/^sent \([0-9]*\).*/\1/p' "$work/fixed.out")
+  awk -v t=$((after_open - before_open)) -v hz="$hz" -v n="$sent" 'BEGIN {
+    printf "open loop: service CPU %.1f us per decision\n", t / hz / n * 1e6 }'
+  requests=$((requests + sent))
+else
+  echo "no $FIXED (cargo build --release -p server --example fixed_rate): no open-loop latency"
+fi
 # Every decision is kept: shut down cleanly and count the log.
 kill -TERM $serve_pid; wait $serve_pid 2>/dev/null || true
 kept=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from decisions').fetchone()[0])" "$db")
-echo "decisions kept in the log: $kept (wrk and hey counted $requests, plus the warm-up one)"
+echo "decisions kept in the log: $kept (wrk, hey and fixed_rate counted $requests, plus the warm-up one)"

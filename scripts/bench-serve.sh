@@ -18,9 +18,10 @@ for tool in wrk hey curl; do
     command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install wrk hey curl)" >&2; exit 2; }
 done
 cargo build -q --release -p vtc --bin vtc
-cargo build -q --release -p server --example minimal
+cargo build -q --release -p server --example minimal --example fixed_rate
 vtc="$PWD/target/release/vtc"
 minimal="$PWD/target/release/examples/minimal"
+fixed_rate="$PWD/target/release/examples/fixed_rate"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -111,6 +112,19 @@ for name in minimal serve; do
     awk -v n="$name" -v r="$achieved" -v p="$p99" -v c="$codes" \
         'BEGIN {printf "%s: %s requests/s achieved, p99 %.2f ms (goal < 2 ms); %s\n", n, r, 1000 * p, c}'
     count="$(awk -v r="$achieved" -v d="$duration" 'BEGIN {printf "%d", r * d}')"
+    awk -v n="$name" -v a="$after" -v b="$before" -v c="$count" \
+        'BEGIN {printf "%s CPU at the fixed rate: %.1f us per request\n", n, 1e6 * (a - b) / c}'
+done
+
+echo
+echo "== fixed rate, open loop: fixed_rate ${duration}s at ${RATE:-5000}/s over 32 connections (one thread; latency from each request's scheduled moment)"
+for name in minimal serve; do
+    if [ "$name" = minimal ]; then url="$baseline$path"; auth=(); pid="$minimal_pid"; else url="$service$path"; auth=(--header "Authorization: Bearer $token"); pid="$serve_pid"; fi
+    before="$(cpu_seconds "$pid")"
+    "$fixed_rate" "$url" "${RATE:-5000}" "$duration" 32 "${auth[@]}" >"$work/fixed-$name.txt"
+    after="$(cpu_seconds "$pid")"
+    count="$(sed -n 's/^sent \([0-9]*\).*/\1/p' "$work/fixed-$name.txt")"
+    echo "$name: $(cat "$work/fixed-$name.txt")"
     awk -v n="$name" -v a="$after" -v b="$before" -v c="$count" \
         'BEGIN {printf "%s CPU at the fixed rate: %.1f us per request\n", n, 1e6 * (a - b) / c}'
 done

@@ -32,6 +32,8 @@ async fn exercised() -> Service {
     let svc = start_setup(Setup {
         emulator: EmulatorConfig {
             latency: std::time::Duration::from_millis(300),
+            // The new hash is known (a 200, not a 404), whatever it is.
+            known_files: 1.0,
             ..EmulatorConfig::default()
         },
         quota: app::QuotaConfig {
