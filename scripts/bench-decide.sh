@@ -75,7 +75,7 @@ else
   echo "hey is missing (apt-get install hey): no fixed-rate latency"
 fi
 # The same rate from the open-loop generator (crates/server/examples/
-# fixed_rate.rs: one thread, latency from each request's scheduled moment),
+# fixed_rate.rs: one thread, latency from each send, lag against the schedule),
 # which adds far less of its own than hey on two cores.
 FIXED=${FIXED:-target/release/examples/fixed_rate}
 if [ -x "$FIXED" ]; then

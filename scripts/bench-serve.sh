@@ -117,7 +117,7 @@ for name in minimal serve; do
 done
 
 echo
-echo "== fixed rate, open loop: fixed_rate ${duration}s at ${RATE:-5000}/s over 32 connections (one thread; latency from each request's scheduled moment)"
+echo "== fixed rate, open loop: fixed_rate ${duration}s at ${RATE:-5000}/s over 32 connections (one thread; latency from each send, lag against the schedule)"
 for name in minimal serve; do
     if [ "$name" = minimal ]; then url="$baseline$path"; auth=(); pid="$minimal_pid"; else url="$service$path"; auth=(--header "Authorization: Bearer $token"); pid="$serve_pid"; fi
     before="$(cpu_seconds "$pid")"
