@@ -111,6 +111,11 @@ const BATCH: usize = 1_000;
 const QUEUE: usize = 100_000;
 /// Attempts to write a batch before it is given up (with an error logged).
 const WRITE_ATTEMPTS: u32 = 3;
+/// How long the writer gathers decisions after the first of a batch: a
+/// steady trickle is written in a few transactions a second, not one per
+/// decision (each commit writes the row's pages and both indexes' to the
+/// WAL). No answer waits for it; a flush cuts it short.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
 
 enum Message {
     Decision(Box<NewDecision>),
@@ -159,11 +164,26 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Message>) {
     let mut inbox = Vec::with_capacity(BATCH);
     let mut batch: Vec<NewDecision> = Vec::with_capacity(BATCH);
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
-    while rx.recv_many(&mut inbox, BATCH).await > 0 {
+    let sort = |inbox: &mut Vec<Message>,
+                batch: &mut Vec<NewDecision>,
+                waiting: &mut Vec<oneshot::Sender<()>>| {
         for m in inbox.drain(..) {
             match m {
                 Message::Decision(d) => batch.push(*d),
                 Message::Flush(done) => waiting.push(done),
+            }
+        }
+    };
+    while rx.recv_many(&mut inbox, BATCH).await > 0 {
+        sort(&mut inbox, &mut batch, &mut waiting);
+        // Gather more for a moment, unless someone waits for the write.
+        let until = tokio::time::Instant::now() + GATHER;
+        while waiting.is_empty() && !batch.is_empty() && batch.len() < BATCH {
+            match tokio::time::timeout_at(until, rx.recv_many(&mut inbox, BATCH - batch.len()))
+                .await
+            {
+                Ok(0) | Err(_) => break,
+                Ok(_) => sort(&mut inbox, &mut batch, &mut waiting),
             }
         }
         if !batch.is_empty() {
