@@ -281,6 +281,113 @@ pub struct StoreStats {
     pub free_bytes: u64,
 }
 
+/// One item of a queued job (see [`Store::enqueue_items`]): input line
+/// `seq` of the job, and its text (an indicator, for an enrichment job).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueItem {
+    pub seq: u64,
+    pub input: String,
+}
+
+/// An item a worker holds under lease ([`Store::claim_items`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedItem {
+    pub job: JobId,
+    pub seq: u64,
+    pub input: String,
+    /// How many times it was claimed, this claim included: more than one
+    /// means a worker died or overran its lease holding it.
+    pub attempts: u32,
+}
+
+/// Where the items of a queued job are ([`Store::queue_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounts {
+    pub queued: u64,
+    pub leased: u64,
+    pub done: u64,
+}
+
+impl QueueCounts {
+    pub fn total(&self) -> u64 {
+        self.queued + self.leased + self.done
+    }
+}
+
+/// A key's budget as the shared quota ledger enforces it
+/// ([`Store::reserve_api_call`]); `0` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBudget {
+    /// Calls in any sliding `window`.
+    pub per_minute: u32,
+    /// Calls per UTC day.
+    pub per_day: u32,
+    /// Calls per UTC month.
+    pub per_month: u32,
+    /// The sliding window of `per_minute` (60 s; shorter only in tests).
+    pub window: Duration,
+}
+
+/// The calendar window of a refused [`Reservation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarWindow {
+    Day,
+    Month,
+}
+
+impl CalendarWindow {
+    /// The start (UTC midnight; the first of the month) of the window
+    /// holding `now`.
+    pub fn start(self, now: OffsetDateTime) -> OffsetDateTime {
+        let now = now.to_offset(time::UtcOffset::UTC);
+        let date = match self {
+            CalendarWindow::Day => now.date(),
+            CalendarWindow::Month => now.date().replace_day(1).unwrap_or(now.date()),
+        };
+        date.midnight().assume_utc()
+    }
+
+    /// When the window holding `now` ends.
+    pub fn end(self, now: OffsetDateTime) -> OffsetDateTime {
+        let start = self.start(now);
+        match self {
+            CalendarWindow::Day => start + time::Duration::days(1),
+            CalendarWindow::Month => {
+                let (year, month) = (start.year(), start.month());
+                let (year, month) = if month == time::Month::December {
+                    (year + 1, time::Month::January)
+                } else {
+                    (year, month.next())
+                };
+                time::Date::from_calendar_date(year, month, 1)
+                    .map(|d| d.midnight().assume_utc())
+                    .unwrap_or(start + time::Duration::days(31))
+            }
+        }
+    }
+}
+
+impl CallBudget {
+    /// No limit in any window: nothing to reserve.
+    pub fn is_unlimited(&self) -> bool {
+        self.per_minute == 0 && self.per_day == 0 && self.per_month == 0
+    }
+}
+
+/// What the shared quota ledger answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// One unit was booked at `now`: send.
+    Granted,
+    /// The minute window is full: ask again after this long.
+    Wait(Duration),
+    /// The day or month is spent until `resets_at`.
+    Exhausted {
+        window: CalendarWindow,
+        resets_at: OffsetDateTime,
+    },
+}
+
 /// How long the quota ledger remembers calls: the longest budget window is
 /// a calendar month, so a month and a day.
 pub const LEDGER_RETENTION: Duration = Duration::from_secs(32 * 24 * 3600);
@@ -473,6 +580,72 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Forgets the token named `name`; whether there was one.
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+
+    // --- job queue (items of a job shared by workers) -------------------
+
+    /// Queues input lines of an open `job` (see [`Store::open_job`]) for
+    /// workers. A `seq` already queued is left as it is, so resubmitting a
+    /// resumed job adds only what is missing. One transaction.
+    async fn enqueue_items(&self, job: JobId, items: &[QueueItem]) -> Result<(), StoreError>;
+
+    /// Leases up to `n` items of open jobs to `worker` until `now + lease`:
+    /// items never claimed, or whose lease ran out (their worker died or
+    /// overran). Oldest job and lowest `seq` first; two workers never get
+    /// the same item from one call each. One transaction.
+    async fn claim_items(
+        &self,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ClaimedItem>, StoreError>;
+
+    /// Marks item `seq` of `job` done with its record (journalled as
+    /// [`Store::journal_record`] does), if `worker` still holds it. False
+    /// when another worker took it over after the lease ran out: its
+    /// record is the one kept, so no item is completed twice. Completing
+    /// again an item this worker completed is true and writes nothing.
+    async fn complete_item(
+        &self,
+        job: JobId,
+        seq: u64,
+        worker: &str,
+        key: &str,
+        record_json: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// How many items of `job` are queued, leased and done.
+    async fn queue_counts(&self, job: JobId) -> Result<QueueCounts, StoreError>;
+
+    // --- shared quota ledger and in-flight markers ----------------------
+
+    /// Reserves one call of the key labelled `key_label` at `origin` at
+    /// `now` under `budget`, in one atomic step: processes sharing the
+    /// database never together exceed the budget. A reservation counts
+    /// for the minute window, the day and the month; one whose process
+    /// died simply ages out of the window.
+    async fn reserve_api_call(
+        &self,
+        origin: &str,
+        key_label: &str,
+        budget: &CallBudget,
+        now: OffsetDateTime,
+    ) -> Result<Reservation, StoreError>;
+
+    /// Marks `key` at `origin` as being fetched by `holder` until
+    /// `now + lease`, unless another holder's live marker is there: true
+    /// when this holder has it (then it fetches; others wait for the cache).
+    async fn begin_fetch(
+        &self,
+        origin: &str,
+        key: &str,
+        holder: &str,
+        lease: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes `holder`'s marker on `key` (another holder's stays).
+    async fn end_fetch(&self, origin: &str, key: &str, holder: &str) -> Result<(), StoreError>;
 
     // --- quota ledger ---------------------------------------------------
 

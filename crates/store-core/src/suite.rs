@@ -13,7 +13,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check panics
 
 use crate::{
-    async_trait, Cached, JobState, JournalEntry, NewReport, PruneLimits, Store, StoreError,
+    async_trait, Cached, CalendarWindow, CallBudget, JobState, JournalEntry, NewReport,
+    PruneLimits, QueueCounts, QueueItem, Reservation, Store, StoreError,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -65,6 +66,11 @@ macro_rules! store_suite {
             prune_stops_when_its_time_is_spent,
             stats_count_rows_per_table_and_fall_after_a_prune,
             tokens_are_kept_by_digest_listed_and_revoked,
+            queued_items_are_leased_once_and_completed_once,
+            concurrent_claimers_share_a_queue_without_overlap,
+            shared_ledger_never_grants_beyond_the_budget,
+            concurrent_reservations_stop_at_the_budget,
+            one_holder_fetches_and_others_wait,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -885,4 +891,311 @@ pub async fn tokens_are_kept_by_digest_listed_and_revoked(b: &dyn Backend) {
         .await
         .expect("prune");
     assert_eq!(s.tokens().await.expect("list").len(), 1);
+}
+
+fn items(range: std::ops::Range<u64>) -> Vec<QueueItem> {
+    range
+        .map(|seq| QueueItem {
+            seq,
+            input: format!("input-{seq}"),
+        })
+        .collect()
+}
+
+pub async fn queued_items_are_leased_once_and_completed_once(b: &dyn Backend) {
+    let s = b.open().await;
+    let job = s.open_job("queue").await.expect("open");
+    s.enqueue_items(job, &items(0..10)).await.expect("enqueue");
+    s.enqueue_items(job, &items(5..12))
+        .await
+        .expect("enqueue again: only the new ones");
+    let lease = MINUTE;
+    let first = s.claim_items("w1", 4, lease, T).await.expect("claim");
+    assert_eq!(
+        first.iter().map(|i| i.seq).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
+    assert_eq!(first[0].input, "input-0");
+    assert_eq!((first[0].job, first[0].attempts), (job, 1));
+    let second = s.claim_items("w2", 100, lease, T).await.expect("claim");
+    assert_eq!(second.len(), 8, "the rest, none of w1's");
+    assert!(s
+        .claim_items("w3", 10, lease, T + Duration::from_secs(1))
+        .await
+        .expect("claim")
+        .is_empty());
+    assert!(s
+        .complete_item(job, 0, "w1", "k0", r#"{"n":0}"#)
+        .await
+        .expect("complete"));
+    assert!(
+        s.complete_item(job, 0, "w1", "k0", r#"{"n":0}"#)
+            .await
+            .expect("complete again"),
+        "completing twice by the same worker is harmless"
+    );
+    assert!(
+        !s.complete_item(job, 1, "w2", "k1", "{}")
+            .await
+            .expect("complete"),
+        "w2 does not hold item 1"
+    );
+    assert_eq!(
+        s.queue_counts(job).await.expect("counts"),
+        QueueCounts {
+            queued: 0,
+            leased: 11,
+            done: 1
+        }
+    );
+    // w1 dies: after its lease its items go to another worker.
+    let later = T + lease + Duration::from_secs(1);
+    let taken = s.claim_items("w3", 100, lease, later).await.expect("claim");
+    assert_eq!(taken.len(), 11, "every unfinished item: {taken:?}");
+    assert!(taken.iter().all(|i| i.attempts == 2));
+    assert!(
+        !s.complete_item(job, 1, "w1", "k1", r#"{"by":"w1"}"#)
+            .await
+            .expect("complete"),
+        "a worker that lost its lease cannot complete"
+    );
+    for item in &taken {
+        assert!(s
+            .complete_item(
+                job,
+                item.seq,
+                "w3",
+                "k",
+                &format!("{{\"by\":\"w3\",\"n\":{}}}", item.seq)
+            )
+            .await
+            .expect("complete"));
+    }
+    let entries = s.journal_entries(job).await.expect("entries");
+    assert_eq!(
+        entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (0..12).collect::<Vec<_>>()
+    );
+    assert_eq!(entries[0].record, r#"{"n":0}"#);
+    assert_eq!(entries[1].record, r#"{"by":"w3","n":1}"#);
+    assert_eq!(
+        s.queue_counts(job).await.expect("counts"),
+        QueueCounts {
+            queued: 0,
+            leased: 0,
+            done: 12
+        }
+    );
+    assert!(s
+        .claim_items("w4", 10, lease, later + HOUR)
+        .await
+        .expect("claim")
+        .is_empty());
+    // A finished job's items are not handed out.
+    let other = s.open_job("queue-2").await.expect("open");
+    s.enqueue_items(other, &items(0..3)).await.expect("enqueue");
+    s.finish_job(other).await.expect("finish");
+    assert!(s
+        .claim_items("w4", 10, lease, later)
+        .await
+        .expect("claim")
+        .is_empty());
+    assert!(matches!(
+        s.enqueue_items(crate::JobId::new(987_654), &items(0..1))
+            .await,
+        Err(StoreError::NoSuchJob(_))
+    ));
+}
+
+pub async fn concurrent_claimers_share_a_queue_without_overlap(b: &dyn Backend) {
+    let s = b.open().await;
+    let job = s.open_job("crowd").await.expect("open");
+    s.enqueue_items(job, &items(0..120)).await.expect("enqueue");
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let name = format!("worker-{w}");
+                let mut done = Vec::new();
+                loop {
+                    let claimed = s.claim_items(&name, 7, HOUR, T).await.expect("claim");
+                    if claimed.is_empty() {
+                        return done;
+                    }
+                    for item in claimed {
+                        assert!(s
+                            .complete_item(job, item.seq, &name, "k", "{}")
+                            .await
+                            .expect("complete"));
+                        done.push(item.seq);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.expect("worker"));
+    }
+    all.sort_unstable();
+    assert_eq!(all, (0..120).collect::<Vec<_>>(), "each item exactly once");
+    assert_eq!(s.queue_counts(job).await.expect("counts").done, 120);
+}
+
+fn budget(per_minute: u32, per_day: u32) -> CallBudget {
+    CallBudget {
+        per_minute,
+        per_day,
+        per_month: 0,
+        window: MINUTE,
+    }
+}
+
+pub async fn shared_ledger_never_grants_beyond_the_budget(b: &dyn Backend) {
+    let s = b.open().await;
+    let three = budget(3, 5);
+    let at = |secs: u64| T + Duration::from_secs(secs);
+    for i in 0..3 {
+        assert_eq!(
+            s.reserve_api_call(O, "key-1", &three, at(i))
+                .await
+                .expect("reserve"),
+            Reservation::Granted
+        );
+    }
+    assert_eq!(
+        s.reserve_api_call(O, "key-1", &three, at(10))
+            .await
+            .expect("reserve"),
+        Reservation::Wait(Duration::from_secs(50)),
+        "until the first reservation leaves the window"
+    );
+    assert_eq!(
+        s.reserve_api_call(OTHER, "key-1", &three, at(10))
+            .await
+            .expect("reserve"),
+        Reservation::Granted,
+        "another origin has its own ledger"
+    );
+    assert_eq!(
+        s.reserve_api_call(O, "key-2", &three, at(10))
+            .await
+            .expect("reserve"),
+        Reservation::Granted,
+        "another key has its own budget"
+    );
+    assert_eq!(
+        s.reserve_api_call(O, "key-1", &three, at(60))
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    assert_eq!(
+        s.reserve_api_call(O, "key-1", &three, at(61))
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    // Five in the day: the sixth waits for midnight.
+    match s
+        .reserve_api_call(O, "key-1", &three, at(200))
+        .await
+        .expect("reserve")
+    {
+        Reservation::Exhausted { window, resets_at } => {
+            assert_eq!(window, CalendarWindow::Day);
+            assert_eq!(resets_at, time::macros::datetime!(2026-11-21 00:00 UTC));
+        }
+        other => panic!("expected the day to be spent: {other:?}"),
+    }
+    let next_day = time::macros::datetime!(2026-11-21 00:00:01 UTC);
+    assert_eq!(
+        s.reserve_api_call(O, "key-1", &three, next_day)
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    let month = CallBudget {
+        per_month: 1,
+        ..budget(0, 0)
+    };
+    assert_eq!(
+        s.reserve_api_call(O, "key-3", &month, T)
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    assert!(matches!(
+        s.reserve_api_call(O, "key-3", &month, T + HOUR)
+            .await
+            .expect("reserve"),
+        Reservation::Exhausted {
+            window: CalendarWindow::Month,
+            ..
+        }
+    ));
+    let unlimited = budget(0, 0);
+    for _ in 0..20 {
+        assert_eq!(
+            s.reserve_api_call(O, "key-4", &unlimited, T)
+                .await
+                .expect("reserve"),
+            Reservation::Granted
+        );
+    }
+}
+
+pub async fn concurrent_reservations_stop_at_the_budget(b: &dyn Backend) {
+    let s = b.open().await;
+    let twenty = budget(20, 0);
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let mut granted = 0;
+                for _ in 0..10 {
+                    if s.reserve_api_call(O, "crowded", &twenty, T)
+                        .await
+                        .expect("reserve")
+                        == Reservation::Granted
+                    {
+                        granted += 1;
+                    }
+                }
+                granted
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.expect("task");
+    }
+    assert_eq!(granted, 20, "exactly the budget, never more");
+}
+
+pub async fn one_holder_fetches_and_others_wait(b: &dyn Backend) {
+    let s = b.open().await;
+    let lease = Duration::from_secs(10);
+    assert!(s.begin_fetch(O, "h", "a", lease, T).await.expect("begin"));
+    assert!(!s.begin_fetch(O, "h", "b", lease, T).await.expect("begin"));
+    assert!(
+        s.begin_fetch(OTHER, "h", "b", lease, T)
+            .await
+            .expect("begin"),
+        "markers are per origin"
+    );
+    assert!(s.begin_fetch(O, "h", "a", lease, T).await.expect("again"));
+    s.end_fetch(O, "h", "b").await.expect("not b's to end");
+    assert!(!s.begin_fetch(O, "h", "b", lease, T).await.expect("begin"));
+    s.end_fetch(O, "h", "a").await.expect("end");
+    assert!(s.begin_fetch(O, "h", "b", lease, T).await.expect("begin"));
+    // b dies holding it: the marker lapses with its lease.
+    assert!(!s
+        .begin_fetch(O, "h", "c", lease, T + Duration::from_secs(9))
+        .await
+        .expect("begin"));
+    assert!(s
+        .begin_fetch(O, "h", "c", lease, T + lease)
+        .await
+        .expect("begin"));
 }

@@ -25,8 +25,9 @@ use std::path::Path;
 use std::time::Duration;
 use store_core::compact::{pack, unpack};
 use store_core::{
-    async_trait, Cached, JobId, JobState, JobStatus, JournalEntry, NewReport, Pruned, Store,
-    StoreError, StoreStats, StoredToken, TableStats, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
+    async_trait, Cached, CalendarWindow, CallBudget, ClaimedItem, JobId, JobState, JobStatus,
+    JournalEntry, NewReport, Pruned, QueueCounts, QueueItem, Reservation, Store, StoreError,
+    StoreStats, StoredToken, TableStats, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
 };
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -140,6 +141,41 @@ const MIGRATIONS: &[&str] = &[
         role TEXT NOT NULL,
         created_at INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 4: the job queue (items leased to workers), the shared quota ledger
+    // (reservations in the sliding minute; day and month counters) and
+    // the in-flight markers of lookups shared by several processes.
+    "CREATE TABLE job_items (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        input TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued',   -- queued | leased | done
+        leased_by TEXT,
+        lease_until INTEGER,                    -- unix milliseconds
+        attempts INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, seq)
+    );
+    CREATE INDEX job_items_waiting ON job_items(state, lease_until);
+    CREATE TABLE quota_slots (
+        origin_id INTEGER NOT NULL,
+        key_label TEXT NOT NULL,
+        at INTEGER NOT NULL                     -- unix milliseconds
+    );
+    CREATE INDEX quota_slots_by_key ON quota_slots(origin_id, key_label, at);
+    CREATE TABLE quota_usage (
+        origin_id INTEGER NOT NULL,
+        key_label TEXT NOT NULL,
+        period TEXT NOT NULL,                   -- day | month
+        start INTEGER NOT NULL,                 -- unix milliseconds
+        used INTEGER NOT NULL,
+        PRIMARY KEY (origin_id, key_label, period)
+    ) WITHOUT ROWID;
+    CREATE TABLE in_flight (
+        origin_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (origin_id, key)
+    ) WITHOUT ROWID;",
 ];
 
 /// Every table vtc keeps, in the order `stats` lists them.
@@ -152,6 +188,10 @@ const TABLES: &[&str] = &[
     "api_calls",
     "origins",
     "tokens",
+    "job_items",
+    "quota_slots",
+    "quota_usage",
+    "in_flight",
 ];
 
 /// A SQLite failure or one of the store's own, inside this crate.
@@ -646,6 +686,18 @@ fn prune_step(db: &mut Db, now: OffsetDateTime, max_rows: usize) -> Outcome<Prun
             (SELECT id FROM jobs WHERE finished_at < ?1
              AND NOT EXISTS (SELECT 1 FROM journal WHERE job_id = jobs.id) LIMIT ?2)",
         params![retired, limit],
+    )?;
+    // Reservations out of every window and lapsed markers: no count of
+    // their own in `Pruned` (they are bookkeeping, a few rows at most).
+    tx.execute(
+        "DELETE FROM quota_slots WHERE rowid IN
+            (SELECT rowid FROM quota_slots WHERE at < ?1 LIMIT ?2)",
+        params![at - 3_600_000, limit],
+    )?;
+    tx.execute(
+        "DELETE FROM in_flight WHERE (origin_id, key) IN
+            (SELECT origin_id, key FROM in_flight WHERE until <= ?1 LIMIT ?2)",
+        params![at, limit],
     )?;
     tx.commit()?;
     let complete = [reports, not_found, ledger_rows, journal_entries, jobs]
@@ -1184,6 +1236,283 @@ impl Store for SqliteStore {
                 out.push((second, calls.try_into().unwrap_or(0)));
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn enqueue_items(&self, job: JobId, items: &[QueueItem]) -> Result<(), StoreError> {
+        let mut owned = Vec::with_capacity(items.len());
+        for item in items {
+            owned.push((seq_param(item.seq)?, item.input.clone()));
+        }
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            check_open(&tx, job)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO job_items (job_id, seq, input) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (job_id, seq) DO NOTHING",
+                )?;
+                for (seq, input) in &owned {
+                    insert.execute(params![job.get(), seq, input])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_items(
+        &self,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ClaimedItem>, StoreError> {
+        let worker = worker.to_owned();
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let at = millis(now);
+            let picked: Vec<(i64, i64)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT i.job_id, i.seq FROM job_items i JOIN jobs j ON j.id = i.job_id
+                     WHERE j.finished_at IS NULL
+                       AND (i.state = 'queued' OR (i.state = 'leased' AND i.lease_until <= ?1))
+                     ORDER BY i.job_id, i.seq LIMIT ?2",
+                )?;
+                let rows =
+                    stmt.query_map(params![at, limit_param(n)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut out = Vec::with_capacity(picked.len());
+            {
+                let mut lease_it = tx.prepare_cached(
+                    "UPDATE job_items SET state = 'leased', leased_by = ?3, lease_until = ?4,
+                     attempts = attempts + 1 WHERE job_id = ?1 AND seq = ?2
+                     RETURNING input, attempts",
+                )?;
+                for (job, seq) in picked {
+                    let (input, attempts): (String, i64) = lease_it
+                        .query_row(params![job, seq, worker, expiry(now, lease)], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })?;
+                    out.push(ClaimedItem {
+                        job: JobId::new(job),
+                        seq: seq.try_into().unwrap_or(0),
+                        input,
+                        attempts: attempts.try_into().unwrap_or(u32::MAX),
+                    });
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn complete_item(
+        &self,
+        job: JobId,
+        seq: u64,
+        worker: &str,
+        key: &str,
+        record_json: &str,
+    ) -> Result<bool, StoreError> {
+        let seq = seq_param(seq)?;
+        let (worker, key, record) = (worker.to_owned(), key.to_owned(), pack(record_json));
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let item: Option<(String, Option<String>)> = tx
+                .prepare_cached(
+                    "SELECT state, leased_by FROM job_items WHERE job_id = ?1 AND seq = ?2",
+                )?
+                .query_row(params![job.get(), seq], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((state, holder)) = item else {
+                let exists: Option<i64> = tx
+                    .prepare_cached("SELECT id FROM jobs WHERE id = ?1")?
+                    .query_row([job.get()], |r| r.get(0))
+                    .optional()?;
+                if exists.is_none() {
+                    return Err(StoreError::NoSuchJob(job).into());
+                }
+                return Ok(false);
+            };
+            if holder.as_deref() != Some(worker.as_str()) {
+                return Ok(false);
+            }
+            if state == "done" {
+                return Ok(true);
+            }
+            tx.prepare_cached(
+                "UPDATE job_items SET state = 'done', lease_until = NULL WHERE job_id = ?1 AND seq = ?2",
+            )?
+            .execute(params![job.get(), seq])?;
+            tx.prepare_cached(
+                "INSERT INTO journal (job_id, seq, key, record) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (job_id, seq) DO UPDATE SET key = excluded.key, record = excluded.record",
+            )?
+            .execute(params![job.get(), seq, key, record])?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn queue_counts(&self, job: JobId) -> Result<QueueCounts, StoreError> {
+        self.call(move |db| {
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT state, count(*) FROM job_items WHERE job_id = ?1 GROUP BY state",
+            )?;
+            let rows = stmt.query_map([job.get()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            let mut counts = QueueCounts::default();
+            for row in rows {
+                let (state, n) = row?;
+                let n = n.try_into().unwrap_or(0);
+                match state.as_str() {
+                    "queued" => counts.queued = n,
+                    "leased" => counts.leased = n,
+                    _ => counts.done = n,
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn reserve_api_call(
+        &self,
+        origin: &str,
+        key_label: &str,
+        budget: &CallBudget,
+        now: OffsetDateTime,
+    ) -> Result<Reservation, StoreError> {
+        if budget.is_unlimited() {
+            return Ok(Reservation::Granted);
+        }
+        let (origin, label, budget) = (origin.to_owned(), key_label.to_owned(), *budget);
+        self.call(move |db| {
+            let origin = db.origin_id_or_insert(&origin)?;
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let at = millis(now);
+            let window = i64::try_from(budget.window.as_millis()).unwrap_or(i64::MAX);
+            if budget.per_minute > 0 {
+                tx.prepare_cached(
+                    "DELETE FROM quota_slots WHERE origin_id = ?1 AND key_label = ?2 AND at <= ?3",
+                )?
+                .execute(params![origin, label, at.saturating_sub(window)])?;
+                let (used, oldest): (i64, Option<i64>) = tx
+                    .prepare_cached(
+                        "SELECT count(*), min(at) FROM quota_slots WHERE origin_id = ?1 AND key_label = ?2",
+                    )?
+                    .query_row(params![origin, label], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                if used >= i64::from(budget.per_minute) {
+                    let free_at = oldest.unwrap_or(at).saturating_add(window);
+                    let wait = u64::try_from(free_at - at).unwrap_or(0).max(1);
+                    return Ok(Reservation::Wait(Duration::from_millis(wait)));
+                }
+            }
+            let mut counted = Vec::new();
+            for (window, period, limit) in [
+                (CalendarWindow::Day, "day", budget.per_day),
+                (CalendarWindow::Month, "month", budget.per_month),
+            ] {
+                if limit == 0 {
+                    continue;
+                }
+                let start = millis(window.start(now));
+                let used: i64 = tx
+                    .prepare_cached(
+                        "SELECT used FROM quota_usage
+                         WHERE origin_id = ?1 AND key_label = ?2 AND period = ?3 AND start = ?4",
+                    )?
+                    .query_row(params![origin, label, period, start], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0);
+                if used >= i64::from(limit) {
+                    return Ok(Reservation::Exhausted {
+                        window,
+                        resets_at: window.end(now),
+                    });
+                }
+                counted.push((period, start));
+            }
+            if budget.per_minute > 0 {
+                tx.prepare_cached(
+                    "INSERT INTO quota_slots (origin_id, key_label, at) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![origin, label, at])?;
+            }
+            for (period, start) in counted {
+                tx.prepare_cached(
+                    "INSERT INTO quota_usage (origin_id, key_label, period, start, used)
+                     VALUES (?1, ?2, ?3, ?4, 1)
+                     ON CONFLICT (origin_id, key_label, period) DO UPDATE SET
+                       used = CASE WHEN start = excluded.start THEN used + 1 ELSE 1 END,
+                       start = excluded.start",
+                )?
+                .execute(params![origin, label, period, start])?;
+            }
+            tx.commit()?;
+            Ok(Reservation::Granted)
+        })
+        .await
+    }
+
+    async fn begin_fetch(
+        &self,
+        origin: &str,
+        key: &str,
+        holder: &str,
+        lease: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (origin, key, holder) = (origin.to_owned(), key.to_owned(), holder.to_owned());
+        self.call(move |db| {
+            let origin = db.origin_id_or_insert(&origin)?;
+            let changed = db
+                .conn
+                .prepare_cached(
+                    "INSERT INTO in_flight (origin_id, key, holder, until) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (origin_id, key) DO UPDATE
+                     SET holder = excluded.holder, until = excluded.until
+                     WHERE in_flight.until <= ?5 OR in_flight.holder = excluded.holder",
+                )?
+                .execute(params![
+                    origin,
+                    key,
+                    holder,
+                    expiry(now, lease),
+                    millis(now)
+                ])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn end_fetch(&self, origin: &str, key: &str, holder: &str) -> Result<(), StoreError> {
+        let (origin, key, holder) = (origin.to_owned(), key.to_owned(), holder.to_owned());
+        self.call(move |db| {
+            let Some(origin) = db.origin_id(&origin)? else {
+                return Ok(());
+            };
+            db.conn
+                .prepare_cached(
+                    "DELETE FROM in_flight WHERE origin_id = ?1 AND key = ?2 AND holder = ?3",
+                )?
+                .execute(params![origin, key, holder])?;
+            Ok(())
         })
         .await
     }
