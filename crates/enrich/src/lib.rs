@@ -16,13 +16,15 @@ mod batch;
 mod enricher;
 pub mod input;
 mod output_lock;
+mod queue;
 mod spend;
 mod ttl;
 
 pub use batch::{BatchObserver, BatchOptions, Progress, Summary};
 pub use enricher::{EnrichOptions, Enricher};
 pub use output_lock::{open_exclusive_output, OutputLockError};
-pub use spend::{spent_ledger, StoreSpendLog};
+pub use queue::{worker_name, WorkerOptions, WorkerSummary, DEFAULT_LEASE};
+pub use spend::{spent_ledger, StoreSharedBudget, StoreSpendLog};
 pub use ttl::CacheTtls;
 
 /// Why enrichment stopped. Per-indicator failures are not errors: they

@@ -86,6 +86,7 @@ impl AppState {
             max_age: None,
             full: true,
             rescan_stale: false,
+            shared_lookups: settings.shares_database(),
         };
         let enricher = enrich::Enricher::new(client.clone(), store.clone(), options(false));
         let refresher = enrich::Enricher::new(client.clone(), store.clone(), options(true));

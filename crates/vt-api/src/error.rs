@@ -110,6 +110,11 @@ pub enum Error {
         resets_at: OffsetDateTime,
     },
 
+    /// The quota ledger shared with other processes ([`crate::SharedBudget`])
+    /// could not be asked; no request was sent (it could overspend the key).
+    #[error("the shared quota ledger is unavailable: {reason}")]
+    SharedQuota { reason: String },
+
     /// A local file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {
@@ -151,7 +156,7 @@ impl Error {
                 ApiCode::Known(_) => false,
                 ApiCode::Unknown(_) => *status == 429 || *status >= 500,
             },
-            Error::Network { .. } => true,
+            Error::Network { .. } | Error::SharedQuota { .. } => true,
             Error::Decode { truncated, .. } => *truncated,
             Error::QuotaExhausted { .. }
             | Error::NotTheApi { .. }
@@ -214,6 +219,7 @@ impl Error {
             Error::Network { .. } => "NetworkError",
             Error::Decode { .. } => "DecodeError",
             Error::QuotaExhausted { .. } => "QuotaExhausted",
+            Error::SharedQuota { .. } => "SharedQuotaUnavailable",
             Error::Io { .. } => "IoError",
             Error::Write { .. } => "WriteError",
             Error::FileTooLarge { .. } => "FileTooLarge",

@@ -34,7 +34,8 @@ pub use ids::{AnalysisDescriptor, AnalysisId, CommentId, Descriptor};
 pub use key::ApiKey;
 pub use quota::{
     Clock, HoldReason, KeyLedger, KeyQuotaStatus, LearnBudget, QuotaBudget, QuotaEvent,
-    QuotaLedger, QuotaObserver, QuotaWindow, SpendLog, SystemClock, WindowUsage,
+    QuotaLedger, QuotaObserver, QuotaWindow, SharedBudget, SharedGrant, SpendLog, SystemClock,
+    WindowUsage,
     MAX_UNEXPECTED_429_STRIKES,
 };
 pub use resources::{

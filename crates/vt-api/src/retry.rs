@@ -217,14 +217,27 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
             }
             tokio::time::sleep(permit.wait).await;
         }
-        let failure = match attempt_once(inner, call, &label, permit.key, &want).await {
+        let attempted = match reserve_shared(inner, permit.key, &label).await {
+            Ok(()) => attempt_once(inner, call, &label, permit.key, &want).await,
+            Err(error) => {
+                if matches!(error, Error::QuotaExhausted { .. }) {
+                    inner.governor.release(&permit);
+                    return Err(error);
+                }
+                Err(Failure {
+                    error,
+                    retry_after: None,
+                })
+            }
+        };
+        let failure = match attempted {
             Ok(got) => {
                 inner.governor.succeeded(permit.key);
                 return Ok(got);
             }
             Err(failure) => failure,
         };
-        if failure.error.is_connect_error() {
+        if failure.error.is_connect_error() || matches!(failure.error, Error::SharedQuota { .. }) {
             // Refused before a byte was sent: no quota was spent.
             inner.governor.release(&permit);
         }
@@ -262,6 +275,55 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
         );
         tokio::time::sleep(delay).await;
         attempt += 1;
+    }
+}
+
+/// Reserves one unit of key `key`'s budget in the ledger shared with other
+/// processes, waiting while their minute is full. Nothing to do without
+/// one.
+async fn reserve_shared(inner: &Inner, key: usize, label: &str) -> Result<(), Error> {
+    let Some(shared) = &inner.shared_budget else {
+        return Ok(());
+    };
+    let (Some(api_key), Some(budget)) = (inner.keys.get(key), inner.governor.budget(key)) else {
+        return Ok(());
+    };
+    let key_label = api_key.label();
+    let window = inner.governor.window();
+    loop {
+        let grant = shared
+            .reserve(&key_label, budget, window, inner.clock.now())
+            .await
+            .map_err(|reason| Error::SharedQuota { reason })?;
+        match grant {
+            crate::SharedGrant::Granted => return Ok(()),
+            crate::SharedGrant::Exhausted { window, resets_at } => {
+                return Err(Error::QuotaExhausted { window, resets_at })
+            }
+            crate::SharedGrant::Wait(wait) => {
+                // A little past the instant the window frees, so processes
+                // woken together do not all ask in the same millisecond.
+                let wait = wait + Duration::from_millis(fastrand::u64(1..25));
+                inner
+                    .metrics
+                    .throttled_waits
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    request = %label,
+                    wait_ms = wait.as_millis() as u64,
+                    "waiting for the shared quota"
+                );
+                if let Some(observer) = &inner.quota_observer {
+                    observer.observe(crate::QuotaEvent::Waiting {
+                        wait,
+                        reason: crate::HoldReason::MinuteBudget {
+                            per_minute: budget.per_minute,
+                        },
+                    });
+                }
+                tokio::time::sleep(wait).await;
+            }
+        }
     }
 }
 
@@ -310,7 +372,7 @@ async fn learn_budgets(inner: &Inner) {
             }
             Ok(Got::Stream(_)) => {}
             Err(failure) => {
-                if failure.error.is_connect_error() {
+                if failure.error.is_connect_error() || matches!(failure.error, Error::SharedQuota { .. }) {
                     inner.governor.release(&permit);
                 }
                 // Info, not a warning: the request that follows meets the
