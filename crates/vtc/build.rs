@@ -14,6 +14,15 @@ fn main() {
     if chromium().is_none() && std::env::var("CI").as_deref() != Ok("true") {
         println!("cargo::rustc-cfg=missing_chromium");
     }
+    // The scale-out tests need the PostgreSQL that `.ci/run` starts.
+    println!("cargo::rustc-check-cfg=cfg(missing_postgres)");
+    println!("cargo::rerun-if-env-changed=VTC_TEST_POSTGRES");
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], 5432).into();
+    let postgres = std::env::var_os("VTC_TEST_POSTGRES").is_some()
+        || std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok();
+    if !postgres && std::env::var("CI").as_deref() != Ok("true") {
+        println!("cargo::rustc-cfg=missing_postgres");
+    }
 }
 
 /// `$CHROMIUM`, else `chromium` (Debian) or `chromium-browser` on the PATH.

@@ -182,6 +182,20 @@ impl StoreSharedBudget {
 }
 
 impl vt_api::SharedBudget for StoreSharedBudget {
+    fn settle<'a>(
+        &'a self,
+        key: &'a str,
+        reserved_at: OffsetDateTime,
+        answered_at: OffsetDateTime,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.store
+                .settle_api_call(&self.origin, key, reserved_at, answered_at)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
     fn reserve<'a>(
         &'a self,
         key: &'a str,

@@ -632,6 +632,19 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: OffsetDateTime,
     ) -> Result<Reservation, StoreError>;
 
+    /// Moves a reservation [`Store::reserve_api_call`] booked at
+    /// `reserved_at` to `answered_at`, when the call's answer came: the
+    /// server saw the call at some moment in between, so a reservation held
+    /// from the answer on never leaves the window before the server's
+    /// count does. No such reservation is not an error.
+    async fn settle_api_call(
+        &self,
+        origin: &str,
+        key_label: &str,
+        reserved_at: OffsetDateTime,
+        answered_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
     /// Marks `key` at `origin` as being fetched by `holder` until
     /// `now + lease`, unless another holder's live marker is there: true
     /// when this holder has it (then it fetches; others wait for the cache).

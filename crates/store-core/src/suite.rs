@@ -1134,6 +1134,32 @@ pub async fn shared_ledger_never_grants_beyond_the_budget(b: &dyn Backend) {
             ..
         }
     ));
+    // A reservation settled when its answer came holds from then on.
+    let one = budget(1, 0);
+    assert_eq!(
+        s.reserve_api_call(O, "key-5", &one, T)
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    s.settle_api_call(O, "key-5", T, at(30))
+        .await
+        .expect("settle");
+    s.settle_api_call(O, "key-5", T, at(31))
+        .await
+        .expect("settling a moved reservation again is no error");
+    assert_eq!(
+        s.reserve_api_call(O, "key-5", &one, at(61))
+            .await
+            .expect("reserve"),
+        Reservation::Wait(Duration::from_secs(29))
+    );
+    assert_eq!(
+        s.reserve_api_call(O, "key-5", &one, at(90))
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
     let unlimited = budget(0, 0);
     for _ in 0..20 {
         assert_eq!(

@@ -336,7 +336,10 @@ impl PostgresStore {
             None => format!("-c statement_timeout={timeout_ms}"),
         };
         config.options(&options);
-        config.application_name("vtc");
+        if config.get_application_name().is_none() {
+            // How `pg_stat_activity` shows vtc's connections.
+            config.application_name("vtc");
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -1338,6 +1341,30 @@ impl Store for PostgresStore {
                 window: CalendarWindow::Month,
                 resets_at: CalendarWindow::Month.end(now),
             },
+        })
+    }
+
+    async fn settle_api_call(
+        &self,
+        origin: &str,
+        key_label: &str,
+        reserved_at: OffsetDateTime,
+        answered_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let Some(origin) = self.origin_id(origin).await? else {
+            return Ok(());
+        };
+        let (reserved, answered) = (millis(reserved_at), millis(answered_at));
+        retrying!(self, c => {
+            let stmt = c
+                .prepare_cached(
+                    "UPDATE quota_slots SET at = GREATEST(at, $4) WHERE ctid =
+                       (SELECT ctid FROM quota_slots
+                        WHERE origin_id = $1 AND key_label = $2 AND at = $3 LIMIT 1)",
+                )
+                .await?;
+            c.execute(&stmt, &[&origin, &key_label, &reserved, &answered]).await?;
+            Ok(())
         })
     }
 

@@ -1470,6 +1470,35 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn settle_api_call(
+        &self,
+        origin: &str,
+        key_label: &str,
+        reserved_at: OffsetDateTime,
+        answered_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (origin, label) = (origin.to_owned(), key_label.to_owned());
+        self.call(move |db| {
+            let Some(origin) = db.origin_id(&origin)? else {
+                return Ok(());
+            };
+            db.conn
+                .prepare_cached(
+                    "UPDATE quota_slots SET at = MAX(at, ?4) WHERE rowid =
+                       (SELECT rowid FROM quota_slots
+                        WHERE origin_id = ?1 AND key_label = ?2 AND at = ?3 LIMIT 1)",
+                )?
+                .execute(params![
+                    origin,
+                    label,
+                    millis(reserved_at),
+                    millis(answered_at)
+                ])?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn begin_fetch(
         &self,
         origin: &str,

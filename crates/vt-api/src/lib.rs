@@ -35,8 +35,7 @@ pub use key::ApiKey;
 pub use quota::{
     Clock, HoldReason, KeyLedger, KeyQuotaStatus, LearnBudget, QuotaBudget, QuotaEvent,
     QuotaLedger, QuotaObserver, QuotaWindow, SharedBudget, SharedGrant, SpendLog, SystemClock,
-    WindowUsage,
-    MAX_UNEXPECTED_429_STRIKES,
+    WindowUsage, MAX_UNEXPECTED_429_STRIKES,
 };
 pub use resources::{
     DetectionRatio, PrivateScanOptions, UserId, VoteVerdict, WidgetTheme, WidgetToken, WidgetUrl,

@@ -225,9 +225,17 @@ pub trait SharedBudget: Send + Sync {
         budget: QuotaBudget,
         window: Duration,
         at: OffsetDateTime,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<SharedGrant, String>> + Send + 'a>,
-    >;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<SharedGrant, String>> + Send + 'a>>;
+
+    /// The answer to the call reserved at `reserved_at` came at
+    /// `answered_at`: hold its unit from then on (the server counted the
+    /// call at some moment in between).
+    fn settle<'a>(
+        &'a self,
+        key: &'a str,
+        reserved_at: OffsetDateTime,
+        answered_at: OffsetDateTime,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
 /// What a [`SharedBudget`] answers.

@@ -193,6 +193,31 @@ pub enum Command {
     Serve(ServeArgs),
     /// Bearer tokens of `vtc serve`.
     Token(TokenArgs),
+    /// Work the shared job queue of the database (--db postgres://...): enrich
+    /// the items that `vtc enrich --distributed` submits (docs/deployment.md).
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Items worked on at once (the quota still bounds the rate).
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Seconds an item stays leased to this worker; after that, if the worker
+    /// died, another takes it. Longer than an item takes, quota waits included.
+    #[arg(long, default_value_t = 120)]
+    pub lease_secs: u64,
+    /// Exit once the queue has been empty this many seconds (default: never).
+    #[arg(long)]
+    pub idle_exit_secs: Option<u64>,
+    /// Exit after completing this many items.
+    #[arg(long)]
+    pub max_items: Option<u64>,
+    /// This worker's name on its leases (default: host, pid and a random part).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -657,6 +682,10 @@ pub struct EnrichArgs {
     /// Include the full VirusTotal object in JSON output.
     #[arg(long)]
     pub full: bool,
+    /// Submit the input as a job of the shared queue (--db postgres://...) and
+    /// stream back, in input order, the records `vtc worker` processes make.
+    #[arg(long)]
+    pub distributed: bool,
     /// Exit with code 3 when any verdict is at least this severe.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,

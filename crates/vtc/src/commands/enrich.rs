@@ -115,22 +115,27 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
         job: fingerprint,
     };
     let mut written = 0u64;
-    let batch = enricher.run_batch(
-        lines,
-        &options,
-        |record| {
-            exit.see(record);
-            written += 1;
-            if let Some(report) = &mut report {
-                report.add(record);
-            }
-            let row = rows.as_mut().map(|r| r.row_of(&record.input));
-            writer
-                .write_with_input(record, row.as_deref().unwrap_or_default())
-                .map_err(|e| enrich::EnrichError::Output(Box::new(e)))
-        },
-        &progress,
-    );
+    let emit = |record: &verdict::Record| {
+        exit.see(record);
+        written += 1;
+        if let Some(report) = &mut report {
+            report.add(record);
+        }
+        let row = rows.as_mut().map(|r| r.row_of(&record.input));
+        writer
+            .write_with_input(record, row.as_deref().unwrap_or_default())
+            .map_err(|e| enrich::EnrichError::Output(Box::new(e)))
+    };
+    type Run<'a> = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Summary, enrich::EnrichError>> + 'a>,
+    >;
+    let batch: Run<'_> = if args.distributed {
+        // Workers (`vtc worker`) do the lookups; this process queues the
+        // input and streams their records back in input order.
+        Box::pin(enricher.run_distributed(lines, options.job.as_deref(), emit, &progress))
+    } else {
+        Box::pin(enricher.run_batch(lines, &options, emit, &progress))
+    };
     // On a signal the batch stops between two records (each one is
     // journalled, then written whole), so the output ends on a whole line.
     let result = tokio::select! {
@@ -162,7 +167,7 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
 }
 
 /// Ctrl-C, or SIGTERM (a service manager stopping the run).
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
