@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub keys: Vec<KeyConfig>,
     pub verdict: verdict::VerdictConfig,
     pub cache: enrich::CacheTtls,
+    /// How the feeds present themselves, and their URL secret.
+    pub feeds: feeds::FeedConfig,
 }
 
 /// Shows neither the key nor a proxy's credentials.

@@ -15,10 +15,12 @@
 
 mod config_file;
 mod database;
+mod feed;
 mod settings;
 
 pub use config_file::{FileConfig, KeyConfig, QuotaConfig};
 pub use database::{prune_at_start, prune_database, PruneReport};
+pub use feed::export_feed;
 pub use settings::{
     EnricherOptions, KeyBudget, OutputFormat, Overrides, QuotaMode, Settings, DEFAULT_QUOTA_DAY,
     DEFAULT_QUOTA_MINUTE, ENV_VARS,
@@ -40,6 +42,8 @@ pub enum AppError {
     },
     #[error("invalid config file {path}: {message}")]
     InvalidConfig { path: PathBuf, message: String },
+    #[error("invalid [feeds] config: {0}")]
+    InvalidFeeds(#[from] feeds::intel::FeedConfigError),
     #[error("invalid [verdict] config: {0}")]
     InvalidVerdict(#[from] verdict::ConfigError),
     /// An environment variable that does not parse (its value is not

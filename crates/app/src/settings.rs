@@ -211,6 +211,8 @@ pub struct Settings {
     pub format: Option<OutputFormat>,
     pub verdict: verdict::VerdictConfig,
     pub cache: enrich::CacheTtls,
+    /// The `[feeds]` table: names, texts and the feed URLs' secret.
+    pub feeds: feeds::FeedConfig,
     /// How long one request may take (the config file's `timeout`).
     pub request_timeout: Option<Duration>,
     /// Who hears why requests wait (a front end's notice or job status).
@@ -281,6 +283,7 @@ impl Settings {
             }
         }
         file.verdict.validate()?;
+        file.feeds.validate()?;
         Ok(Settings {
             keys,
             api_url: overrides.api_url.clone().or(file.api_url),
@@ -290,9 +293,20 @@ impl Settings {
             format: overrides.format.or(file.format),
             verdict: file.verdict,
             cache: file.cache,
+            feeds: file.feeds,
             request_timeout: file.timeout.filter(|s| *s > 0).map(Duration::from_secs),
             quota_observer: None,
         })
+    }
+
+    /// The API origin (scheme, host and port) the cache is keyed by, for
+    /// front ends that read the cache without calling the API (feeds).
+    pub fn api_origin(&self) -> Result<String, AppError> {
+        let mut builder = vt_api::Client::builder();
+        if let Some(url) = &self.api_url {
+            builder = builder.base_url(url);
+        }
+        Ok(builder.origin()?)
     }
 
     /// The database location: `--db` (a path, `sqlite://PATH` or a

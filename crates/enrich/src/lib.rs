@@ -10,9 +10,11 @@
 //!
 //! This crate decides *what* to ask and *what to remember*; it does not
 //! sleep, retry or count quota itself (the client does), and it writes no
-//! output format (the caller's `emit` does).
+//! output format (the caller's `emit` does). [`cached_records`] reads the
+//! cache back as records, for feeds.
 
 mod batch;
+mod cached;
 mod enricher;
 pub mod input;
 mod output_lock;
@@ -21,6 +23,7 @@ mod spend;
 mod ttl;
 
 pub use batch::{BatchObserver, BatchOptions, Progress, Summary};
+pub use cached::cached_records;
 pub use enricher::{EnrichOptions, Enricher};
 pub use output_lock::{open_exclusive_output, OutputLockError};
 pub use queue::{worker_name, WorkerOptions, WorkerSummary, DEFAULT_LEASE};

@@ -4,7 +4,8 @@
 //! JSON array, JSON lines or CSV, one record at a time so a batch of a
 //! million indicators never sits in memory. [`html`] renders the report
 //! page of a run. [`Field`] names the columns a table or CSV shows
-//! (`--fields`).
+//! (`--fields`). [`intel`] writes the threat-intelligence feeds other
+//! platforms subscribe to: Carbon Black EDR feed JSON, STIX 2.1, MISP.
 //!
 //! This crate formats data it is given: it does no network or database I/O
 //! and knows nothing of the VirusTotal client. Every string in a record may
@@ -13,9 +14,13 @@
 
 mod fields;
 pub mod html;
+pub mod intel;
 mod table;
 
 pub use fields::{valid_names, Field, UnknownField};
+pub use intel::{
+    FeedConfig, FeedEntry, FeedFilter, FeedFormat, FeedSecret, FilterError, MinVerdict,
+};
 
 use std::io::{self, Write};
 use verdict::Record;

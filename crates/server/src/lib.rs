@@ -15,6 +15,7 @@
 
 mod auth;
 mod error;
+mod feeds;
 mod routes;
 
 pub use auth::{create_token, new_token, token_digest, Caller, Role, TokenError, Tokens};
@@ -47,6 +48,8 @@ struct Inner {
     store: Arc<dyn store::Store>,
     actions: actions::Context,
     tokens: Tokens,
+    /// The `[feeds]` table: how the feeds present themselves, their secret.
+    feeds: ::feeds::FeedConfig,
 }
 
 /// Why the service could not start.
@@ -104,6 +107,7 @@ impl AppState {
                 store,
                 actions,
                 tokens,
+                feeds: settings.feeds.clone(),
             }),
         })
     }
@@ -128,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::reports())
         .merge(routes::quota())
         .merge(routes::actions())
+        .merge(feeds::feeds())
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::wrong_method)
         .with_state(state)
@@ -137,7 +142,18 @@ pub fn router(state: AppState) -> Router {
                     request_id.clone(),
                     routes::SequentialRequestId::default(),
                 ))
-                .layer(tower_http::trace::TraceLayer::new_for_http())
+                // The path only: a feed URL's query holds its secret.
+                .layer(
+                    tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                        |request: &axum::http::Request<_>| {
+                            tracing::debug_span!(
+                                "request",
+                                method = %request.method(),
+                                path = %request.uri().path(),
+                            )
+                        },
+                    ),
+                )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::from_fn(time_limit))
                 // axum's own limit, so a body too large is a JSON 413 from

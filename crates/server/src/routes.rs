@@ -88,11 +88,15 @@ struct ObservableQuery {
     refresh: bool,
     #[serde(default)]
     full: bool,
+    /// `stix`: the record as a STIX 2.1 bundle.
+    format: Option<String>,
 }
 
 /// The query string as `T` (none is `T::default()`), or a 400 saying
 /// what is wrong with it.
-fn parse_query<T: serde::de::DeserializeOwned + Default>(uri: &Uri) -> Result<T, AppError> {
+pub(crate) fn parse_query<T: serde::de::DeserializeOwned + Default>(
+    uri: &Uri,
+) -> Result<T, AppError> {
     if uri.query().is_none() {
         return Ok(T::default());
     }
@@ -106,13 +110,18 @@ async fn observable(
     Path(input): Path<String>,
     headers: HeaderMap,
     uri: Uri,
-) -> Result<Json<verdict::Record>, AppError> {
+) -> Result<Response, AppError> {
     state
         .inner
         .tokens
         .authorize(&headers, Role::Analyst)
         .await?;
     let options: ObservableQuery = parse_query(&uri)?;
+    let stix = match options.format.as_deref() {
+        None | Some("json") => false,
+        Some("stix") => true,
+        Some(_) => return Err(AppError::bad_request("format: must be json or stix")),
+    };
     if let Err(e) = Indicator::parse(&input) {
         return Err(AppError::new(
             StatusCode::BAD_REQUEST,
@@ -138,7 +147,10 @@ async fn observable(
     if !options.full {
         record.full = None;
     }
-    Ok(Json(record))
+    if stix {
+        return crate::feeds::stix_of(&state, record);
+    }
+    Ok(Json(record).into_response())
 }
 
 /// What the client's quota governor counts per key (by label, never the

@@ -150,6 +150,37 @@ pub struct NewReport<'a> {
     pub json: &'a str,
 }
 
+/// Where a listing of cached reports goes on from: the last
+/// [`CachedReport::cursor`] of a page. Opaque; only the backend that gave
+/// it reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReportCursor(pub i64);
+
+/// Which page of cached reports [`Store::cached_reports`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportPage {
+    /// Reports after this one (from the first when `None`).
+    pub after: Option<ReportCursor>,
+    /// Only reports fetched at or after this time.
+    pub fetched_since: Option<OffsetDateTime>,
+    /// At most this many reports (at least one is asked for).
+    pub limit: usize,
+}
+
+/// One live cached report, as [`Store::cached_reports`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedReport {
+    /// Pass it as [`ReportPage::after`] for the next page.
+    pub cursor: ReportCursor,
+    /// The kind given to [`Store::put_report`] (e.g. `file`).
+    pub kind: String,
+    pub json: String,
+    /// Every key it answers to (its key and aliases), sorted.
+    pub keys: Vec<String>,
+    pub fetched_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
 /// Identifies one batch job in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -460,6 +491,18 @@ pub trait Store: Send + Sync + fmt::Debug {
         key: &str,
         at: OffsetDateTime,
     ) -> Result<(), StoreError>;
+
+    /// One page of the reports cached from `origin` and live at `now`, in
+    /// a stable order (the order they were first cached): what a feed is
+    /// made of. One read per page, so a listing of a large cache holds one
+    /// page at a time; a report cached again while the listing runs keeps
+    /// its place.
+    async fn cached_reports(
+        &self,
+        origin: &str,
+        page: ReportPage,
+        now: OffsetDateTime,
+    ) -> Result<Vec<CachedReport>, StoreError>;
 
     // --- growth ---------------------------------------------------------
 

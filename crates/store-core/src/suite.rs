@@ -14,7 +14,7 @@
 
 use crate::{
     async_trait, Cached, CalendarWindow, CallBudget, JobState, JournalEntry, NewReport,
-    PruneLimits, QueueCounts, QueueItem, Reservation, Store, StoreError,
+    PruneLimits, QueueCounts, QueueItem, ReportPage, Reservation, Store, StoreError,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,6 +71,7 @@ macro_rules! store_suite {
             shared_ledger_never_grants_beyond_the_budget,
             concurrent_reservations_stop_at_the_budget,
             one_holder_fetches_and_others_wait,
+            cached_reports_list_live_reports_of_one_origin_page_by_page,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -1224,4 +1225,128 @@ pub async fn one_holder_fetches_and_others_wait(b: &dyn Backend) {
         .begin_fetch(O, "h", "c", lease, T + lease)
         .await
         .expect("begin"));
+}
+
+pub async fn cached_reports_list_live_reports_of_one_origin_page_by_page(b: &dyn Backend) {
+    let s = b.open().await;
+    let all = |after, since| ReportPage {
+        after,
+        fetched_since: since,
+        limit: 2,
+    };
+    assert!(s
+        .cached_reports(O, all(None, None), T)
+        .await
+        .expect("list")
+        .is_empty());
+    let (md5, sha256) = ("a".repeat(32), "b".repeat(64));
+    put(&*s, &sha256, &[&md5], "file", "f1", HOUR, T)
+        .await
+        .expect("put");
+    put(&*s, "evil.test", &[], "domain", "d1", HOUR, T + MINUTE)
+        .await
+        .expect("put");
+    put(&*s, "gone.test", &[], "domain", "g1", MINUTE, T)
+        .await
+        .expect("put");
+    put(&*s, "8.8.8.8", &[], "ip", "i1", HOUR, T + 2 * MINUTE)
+        .await
+        .expect("put");
+    put(
+        &*s,
+        "http://x.test/",
+        &[],
+        "url",
+        "u1",
+        HOUR,
+        T + 3 * MINUTE,
+    )
+    .await
+    .expect("put");
+    s.put_report(
+        OTHER,
+        NewReport {
+            key: "other.test",
+            aliases: &[],
+            kind: "domain",
+            json: "o1",
+        },
+        HOUR,
+        T,
+    )
+    .await
+    .expect("put elsewhere");
+    // Cached again: replaced in place, not listed twice.
+    put(&*s, &md5, &[&sha256], "file", "f2", HOUR, T + 4 * MINUTE)
+        .await
+        .expect("put");
+    s.put_not_found(O, "missing.test", HOUR, T)
+        .await
+        .expect("not found");
+
+    let now = T + 30 * MINUTE;
+    let mut listed = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = s
+            .cached_reports(O, all(after, None), now)
+            .await
+            .expect("list");
+        assert!(page.len() <= 2, "a page holds at most its limit");
+        pages += 1;
+        match page.last() {
+            Some(last) => after = Some(last.cursor),
+            None => break,
+        }
+        listed.extend(page);
+        assert!(pages < 10, "the listing ends");
+    }
+    let json: Vec<&str> = listed.iter().map(|r| r.json.as_str()).collect();
+    assert_eq!(
+        json,
+        ["f2", "d1", "i1", "u1"],
+        "live reports of this origin, once each, in the order first cached"
+    );
+    assert_eq!(listed[0].kind, "file");
+    assert_eq!(listed[0].keys, vec![md5.clone(), sha256.clone()]);
+    assert_eq!(listed[0].fetched_at, T + 4 * MINUTE);
+    assert_eq!(listed[0].expires_at, T + 4 * MINUTE + HOUR);
+    assert_eq!(listed[1].keys, vec!["evil.test".to_owned()]);
+
+    let recent = s
+        .cached_reports(
+            O,
+            ReportPage {
+                after: None,
+                fetched_since: Some(T + 2 * MINUTE),
+                limit: 100,
+            },
+            now,
+        )
+        .await
+        .expect("list");
+    let json: Vec<&str> = recent.iter().map(|r| r.json.as_str()).collect();
+    assert_eq!(
+        json,
+        ["f2", "i1", "u1"],
+        "fetched at or after the time given"
+    );
+
+    let elsewhere = s
+        .cached_reports(OTHER, all(None, None), now)
+        .await
+        .expect("list");
+    assert_eq!(elsewhere.len(), 1);
+    assert_eq!(elsewhere[0].json, "o1");
+    assert!(s
+        .cached_reports("http://never.test", all(None, None), now)
+        .await
+        .expect("list")
+        .is_empty());
+    let later = s
+        .cached_reports(O, all(None, None), T + 2 * HOUR)
+        .await
+        .expect("list");
+    assert!(later.is_empty(), "expired reports are not listed");
 }

@@ -28,9 +28,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 use store_core::compact::{pack, unpack};
 use store_core::{
-    async_trait, Cached, CalendarWindow, CallBudget, ClaimedItem, JobId, JobState, JobStatus,
-    JournalEntry, NewReport, Pruned, QueueCounts, QueueItem, Reservation, Store, StoreError,
-    StoreStats, StoredToken, TableStats, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
+    async_trait, Cached, CachedReport, CalendarWindow, CallBudget, ClaimedItem, JobId, JobState,
+    JobStatus, JournalEntry, NewReport, Pruned, QueueCounts, QueueItem, ReportCursor, ReportPage,
+    Reservation, Store, StoreError, StoreStats, StoredToken, TableStats, FINISHED_JOB_RETENTION,
+    LEDGER_RETENTION,
 };
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
@@ -716,6 +717,45 @@ impl Store for PostgresStore {
             c.execute(&stmt, &[&origin, &key, &at]).await?;
             Ok(())
         })
+    }
+
+    async fn cached_reports(
+        &self,
+        origin: &str,
+        page: ReportPage,
+        now: OffsetDateTime,
+    ) -> Result<Vec<CachedReport>, StoreError> {
+        let Some(origin) = self.origin_id(origin).await? else {
+            return Ok(Vec::new());
+        };
+        let after = page.after.map_or(i64::MIN, |c| c.0);
+        let since = page.fetched_since.map_or(i64::MIN, millis);
+        let (now, limit) = (millis(now), limit_param(page.limit.max(1)));
+        // One statement: the page and its keys agree.
+        let rows = retrying!(self, c => {
+            let stmt = c
+                .prepare_cached(
+                    "SELECT r.id, r.kind, r.body, r.fetched_at, r.expires_at,
+                       ARRAY(SELECT k.key FROM report_keys k WHERE k.report_id = r.id ORDER BY k.key)
+                     FROM reports r
+                     WHERE r.origin_id = $1 AND r.id > $2 AND r.expires_at > $3 AND r.fetched_at >= $4
+                     ORDER BY r.id LIMIT $5",
+                )
+                .await?;
+            Ok(c.query(&stmt, &[&origin, &after, &now, &since, &limit]).await?)
+        })?;
+        rows.iter()
+            .map(|r| {
+                Ok(CachedReport {
+                    cursor: ReportCursor(r.get(0)),
+                    kind: r.get(1),
+                    json: unpack(r.get::<_, &[u8]>(2), "report")?,
+                    keys: r.get(5),
+                    fetched_at: from_millis(r.get(3)),
+                    expires_at: from_millis(r.get(4)),
+                })
+            })
+            .collect()
     }
 
     async fn prune_step(&self, now: OffsetDateTime, max_rows: usize) -> Result<Pruned, StoreError> {

@@ -25,9 +25,10 @@ use std::path::Path;
 use std::time::Duration;
 use store_core::compact::{pack, unpack};
 use store_core::{
-    async_trait, Cached, CalendarWindow, CallBudget, ClaimedItem, JobId, JobState, JobStatus,
-    JournalEntry, NewReport, Pruned, QueueCounts, QueueItem, Reservation, Store, StoreError,
-    StoreStats, StoredToken, TableStats, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
+    async_trait, Cached, CachedReport, CalendarWindow, CallBudget, ClaimedItem, JobId, JobState,
+    JobStatus, JournalEntry, NewReport, Pruned, QueueCounts, QueueItem, ReportCursor, ReportPage,
+    Reservation, Store, StoreError, StoreStats, StoredToken, TableStats, FINISHED_JOB_RETENTION,
+    LEDGER_RETENTION,
 };
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -917,6 +918,70 @@ impl Store for SqliteStore {
             Some(Err(not_found)) => Some(not_found),
             None => None,
         })
+    }
+
+    async fn cached_reports(
+        &self,
+        origin: &str,
+        page: ReportPage,
+        now: OffsetDateTime,
+    ) -> Result<Vec<CachedReport>, StoreError> {
+        let origin = origin.to_owned();
+        let rows = self
+            .call(move |db| {
+                let Some(origin) = db.origin_id(&origin)? else {
+                    return Ok(Vec::new());
+                };
+                // One read transaction: the page and its keys agree.
+                let tx = db.conn.transaction()?;
+                let mut rows = Vec::new();
+                {
+                    let mut list = tx.prepare_cached(
+                        "SELECT id, kind, body, fetched_at, expires_at FROM reports
+                         WHERE origin_id = ?1 AND id > ?2 AND expires_at > ?3 AND fetched_at >= ?4
+                         ORDER BY id LIMIT ?5",
+                    )?;
+                    let mut keys = tx.prepare_cached(
+                        "SELECT key FROM report_keys WHERE report_id = ?1 ORDER BY key",
+                    )?;
+                    let after = page.after.map_or(i64::MIN, |c| c.0);
+                    let since = page.fetched_since.map_or(i64::MIN, millis);
+                    let limit = limit_param(page.limit.max(1));
+                    let found = list
+                        .query_map(params![origin, after, millis(now), since, limit], |r| {
+                            Ok((
+                                r.get::<_, i64>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, Vec<u8>>(2)?,
+                                r.get::<_, i64>(3)?,
+                                r.get::<_, i64>(4)?,
+                            ))
+                        })?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    for (id, kind, body, fetched, expires) in found {
+                        let names = keys
+                            .query_map([id], |r| r.get::<_, String>(0))?
+                            .collect::<Result<Vec<_>, _>>()?;
+                        rows.push((id, kind, body, fetched, expires, names));
+                    }
+                }
+                tx.commit()?;
+                Ok(rows)
+            })
+            .await?;
+        // Unpacked here, off the database thread.
+        rows.into_iter()
+            .map(|(id, kind, body, fetched, expires, keys)| {
+                Ok(CachedReport {
+                    cursor: ReportCursor(id),
+                    kind,
+                    json: unpack(&body, "report")?,
+                    keys,
+                    fetched_at: from_millis(fetched),
+                    expires_at: from_millis(expires),
+                })
+            })
+            .collect()
     }
 
     async fn put_report(

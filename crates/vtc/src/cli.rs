@@ -196,6 +196,8 @@ pub enum Command {
     /// Work the shared job queue of the database (--db postgres://...): enrich
     /// the items that `vtc enrich --distributed` submits (docs/deployment.md).
     Worker(WorkerArgs),
+    /// Threat-intelligence feeds (Carbon Black, STIX 2.1, MISP) from the cached reports.
+    Feed(FeedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -810,4 +812,55 @@ fn parse_fields(list: &str) -> Result<FieldList, String> {
         return Err(format!("name at least one field: {}", feeds::valid_names()));
     }
     Ok(FieldList(fields))
+}
+
+#[derive(Debug, Args)]
+pub struct FeedArgs {
+    #[command(subcommand)]
+    pub action: FeedAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedAction {
+    /// Write a feed of the reports cached in the database (lookups, batches, the service); calls no API.
+    Export(FeedExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeedExportArgs {
+    /// The feed's format: cb (Carbon Black EDR feed JSON), stix (a STIX 2.1 bundle) or misp (a MISP event).
+    #[arg(long, value_name = "cb|stix|misp", value_parser = feed_format)]
+    pub format: feeds::FeedFormat,
+    /// Write to FILE (replaced whole, never seen half-written) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The least severe verdict carried: bad (default) or suspect.
+    #[arg(long, value_name = "bad|suspect", value_parser = min_verdict)]
+    pub min_verdict: Option<feeds::MinVerdict>,
+    /// Only what was fetched at or after: 2026-11-20, 2026-11-20T10:00:00Z, or an age (30M, 12H, 7D, 2W).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only these types: file, url, domain, ip (repeat, or separate with commas).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kinds: Vec<String>,
+    /// Only entries from these sources (repeat, or separate with commas): enrich is the report cache.
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// SQLite database file [env: VTC_DB]. Default: vtc/vtc.sqlite under $XDG_DATA_HOME.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Config file (TOML) [env: VTC_CONFIG]: its [feeds] table names the feed, its [verdict] rules decide.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The API whose cached reports to use [env: VTC_API_URL]: the cache is kept per API.
+    #[arg(long)]
+    pub api_url: Option<String>,
+}
+
+fn feed_format(s: &str) -> Result<feeds::FeedFormat, String> {
+    s.parse().map_err(|e: feeds::FilterError| e.to_string())
+}
+
+fn min_verdict(s: &str) -> Result<feeds::MinVerdict, String> {
+    s.parse().map_err(|e: feeds::FilterError| e.to_string())
 }

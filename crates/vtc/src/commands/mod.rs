@@ -8,6 +8,7 @@ mod demo;
 mod download;
 mod emulator;
 mod enrich;
+mod feed;
 mod hash;
 mod lookup;
 mod private;
@@ -121,6 +122,32 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Worker(args) => {
             let settings = resolve(&args.global)?;
             worker::run(args, &settings).await
+        }
+        Command::Feed(args) => {
+            // A feed calls no API: only the options that say where the
+            // cache is and how the feed is named apply, given after `export`.
+            if let Some(name) = before.api_flags_given().first() {
+                return Err(usage(format!(
+                    "give {name} after `vtc feed export` (its options: --db, --config, --api-url)"
+                )));
+            }
+            if before.format.is_some() {
+                return Err(usage(
+                    "`vtc feed export` takes --format cb|stix|misp after `export`",
+                ));
+            }
+            match args.action {
+                crate::cli::FeedAction::Export(args) => {
+                    let global = GlobalArgs {
+                        db: args.db.clone(),
+                        config: args.config.clone(),
+                        api_url: args.api_url.clone(),
+                        ..GlobalArgs::default()
+                    };
+                    let settings = Settings::resolve(&global)?;
+                    feed::export(args, &settings).await
+                }
+            }
         }
     }
 }
