@@ -453,3 +453,137 @@ async fn two_instances_asked_for_one_new_hash_make_one_call() {
         );
     }
 }
+
+/// A TCP relay to the test PostgreSQL that the test can take down (every
+/// connection cut, new ones refused) and bring back on the same port: the
+/// database "restarting" without touching the server other tests share.
+struct Relay {
+    port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start() -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut watch = watch.clone();
+                if !*watch.borrow() {
+                    drop(client);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = watch.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Relay { port, up }
+    }
+
+    fn url(&self, schema: &Schema) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/test?options=-csearch_path%3D{1}&application_name={1}",
+            self.port, schema.name
+        )
+    }
+
+    fn set(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+async fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.get(url).timeout(Duration::from_secs(30));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the service answers");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+/// The database goes away under `vtc serve`: routes that need it answer
+/// 503 with a JSON error and /readyz fails; when it is back the service
+/// recovers without a restart.
+#[cfg_attr(
+    missing_postgres,
+    ignore = "PostgreSQL is not reachable at 127.0.0.1:5432 (start it, or set VTC_TEST_POSTGRES; .ci/run starts it)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_503_while_the_database_is_down_and_recovers() {
+    if std::env::var_os("VTC_TEST_POSTGRES").is_some() {
+        eprintln!("SKIPPED: the relay reaches 127.0.0.1:5432 only");
+        return;
+    }
+    let schema = Schema::new("serve").await;
+    let relay = Relay::start().await;
+    let db = relay.url(&schema);
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(EmulatorConfig::default()).await;
+    let api = emu.base_url();
+    let made = Command::new(env!("CARGO_BIN_EXE_vtc"))
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env_remove("VTC_DB")
+        .env_remove("VTC_CONFIG")
+        .args(["--db", &db, "token", "create", "--name", "soar", "--role", "reader"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let token = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let mut serve = vtc(
+        dir.path(),
+        &api,
+        &db,
+        &["serve", "--listen", "127.0.0.1:0", "--quota", "fixed"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+    .spawn()
+    .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let base = first.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let quota = format!("{base}/v1/quota");
+    let ready = format!("{base}/readyz");
+    assert_eq!(get(&ready, None).await.0, 200);
+    assert_eq!(get(&quota, Some(&token)).await.0, 200);
+
+    relay.set(false);
+    let (status, body) = get(&ready, None).await;
+    assert_eq!(status, 503, "{body}");
+    let (status, body) = get(&quota, Some(&token)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "DatabaseUnavailable", "{body}");
+    assert_eq!(get(&format!("{base}/healthz"), None).await.0, 200);
+
+    relay.set(true);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (r, q) = (get(&ready, None).await.0, get(&quota, Some(&token)).await.0);
+        if (r, q) == (200, 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recovered: readyz {r}, quota {q}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
