@@ -1,4 +1,5 @@
-//! Probes for headless Chromium, which the HTML report's browser test
+//! Probes for PostgreSQL (the scale-out tests), cortexutils (the Cortex job
+//! test's harness) and headless Chromium, which the HTML report's browser test
 //! drives, so that test is reported as *ignored* (with the reason) where
 //! Chromium is missing instead of passing silently. Under `CI=true` nothing
 //! is ignored: the test runs and fails, since CI must install what its
@@ -6,6 +7,7 @@
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(missing_chromium)");
+    println!("cargo::rustc-check-cfg=cfg(missing_cortexutils)");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=CHROMIUM");
@@ -22,6 +24,14 @@ fn main() {
         || std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok();
     if !postgres && std::env::var("CI").as_deref() != Ok("true") {
         println!("cargo::rustc-cfg=missing_postgres");
+    }
+    // cortexutils (PyPI), whose Analyzer reads the Cortex job outputs back.
+    let cortexutils = std::process::Command::new("python3")
+        .args(["-c", "import cortexutils.analyzer"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !cortexutils && std::env::var("CI").as_deref() != Ok("true") {
+        println!("cargo::rustc-cfg=missing_cortexutils");
     }
 }
 

@@ -73,6 +73,15 @@ pub(crate) fn premium(what: &str, err: vt_api::Error) -> ActionError {
     }
 }
 
+/// [`premium`] when the call is premium-only, else the error as it is.
+pub(crate) fn premium_if(premium_only: bool, what: &str, err: vt_api::Error) -> ActionError {
+    if premium_only {
+        premium(what, err)
+    } else {
+        ActionError::api(err, None)
+    }
+}
+
 pub async fn download(ctx: &Context, req: DownloadRequest) -> Result<DownloadOutput, ActionError> {
     let hash = parse::file_hash("hash", &req.hash)?;
     let format = if req.raw {

@@ -144,7 +144,9 @@ impl ActionError {
             e if e.is_not_found() => ErrorKind::NotFound,
             e if e.status() == Some(409) => ErrorKind::Conflict,
             e if e.is_rate_limited() => ErrorKind::QuotaExceeded,
-            vt_api::Error::QuotaExhausted { .. } => ErrorKind::QuotaExceeded,
+            vt_api::Error::QuotaExhausted { .. } | vt_api::Error::BulkReserve { .. } => {
+                ErrorKind::QuotaExceeded
+            }
             vt_api::Error::FileTooLarge { .. } => ErrorKind::TooLarge,
             vt_api::Error::Io { .. } | vt_api::Error::InvalidConfig(_) => ErrorKind::InvalidInput,
             vt_api::Error::Write { .. } => ErrorKind::Internal,

@@ -55,19 +55,23 @@ pub use private::{
 };
 pub use quota::{quota, QuotaOutput, QuotaRequest, QuotaWindowUse};
 pub use relationships::{
-    relationship_names, relationships, search, RelationshipsRequest, SearchRequest,
+    relationship_descriptors, relationship_names, relationships, search, DescriptorsRequest,
+    RelationshipsRequest, SearchRequest,
 };
 pub use reports::{
-    domain_report, file_report, ip_report, lookup, url_report, DomainReportRequest,
-    FileReportRequest, IpReportRequest, LookupRequest, UrlReportRequest,
+    domain_report, file_report, ip_report, lookup, report_with_relationships, url_report,
+    DomainReportRequest, FileReportRequest, IpReportRequest, LookupRequest, UrlReportRequest,
 };
 pub use samples::{FileSink, Kept, SampleDraft, SampleSink};
 pub use scan::{
-    analysis, rescan, scan_file, scan_url, AnalysisRequest, RescanRequest, ScanFileRequest,
-    ScanUrlRequest, WaitOptions,
+    analysis, rescan, scan_file, scan_url, upload_url, AnalysisRequest, RescanRequest,
+    ScanFileRequest, ScanUrlRequest, UploadUrlOutput, UploadUrlRequest, WaitOptions,
 };
-pub use table::{find, Action, InputField, ACTIONS};
-pub use widget::{widget, WidgetOutput, WidgetRatio, WidgetRequest};
+pub use table::{find, manifest, Action, Alias, InputField, ACTIONS, ALIASES};
+pub use widget::{
+    widget, widget_html, WidgetHtmlOutput, WidgetHtmlRequest, WidgetOutput, WidgetRatio,
+    WidgetRequest,
+};
 
 use std::sync::Arc;
 

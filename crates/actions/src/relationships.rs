@@ -215,6 +215,38 @@ where
         .await
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DescriptorsRequest {
+    /// The object: a file hash, URL, domain or IP address.
+    pub id: String,
+    /// e.g. contacted_domains, resolutions, downloaded_files.
+    pub relationship: String,
+    /// At most this many items (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub limit: Option<u32>,
+}
+
+/// The descriptors (type and id, with context_attributes) of an object's
+/// related objects: `get_relationships` with `descriptors`.
+pub async fn relationship_descriptors(
+    ctx: &Context,
+    req: DescriptorsRequest,
+) -> Result<ObjectList, ActionError> {
+    relationships(
+        ctx,
+        RelationshipsRequest {
+            id: req.id,
+            relationship: req.relationship,
+            limit: req.limit,
+            page_size: None,
+            descriptors: true,
+        },
+    )
+    .await
+}
+
 pub async fn relationships(
     ctx: &Context,
     req: RelationshipsRequest,

@@ -61,6 +61,23 @@ pub(crate) async fn report(ctx: &Context, object: &Indicator) -> Result<ObjectOu
     ObjectOutput::from_report(&found)
 }
 
+/// The report on `object` with the first page of descriptors of each
+/// named relationship (`relationships` of the answer), in one call; for
+/// front ends (Cortex) that want a report and its neighbours at the cost of
+/// one request.
+pub async fn report_with_relationships(
+    ctx: &Context,
+    object: &Indicator,
+    relationships: &[&str],
+) -> Result<ObjectOutput, ActionError> {
+    let found = ctx
+        .client
+        .lookup_with(object, relationships)
+        .await
+        .map_err(|e| api_error(e, object))?;
+    ObjectOutput::from_report(&found)
+}
+
 pub async fn lookup(ctx: &Context, req: LookupRequest) -> Result<ObjectOutput, ActionError> {
     report(ctx, &parse::indicator("indicator", &req.indicator)?).await
 }

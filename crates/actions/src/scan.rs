@@ -106,6 +106,35 @@ pub struct AnalysisRequest {
     pub id: String,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadUrlRequest {
+    /// A URL for private scanning (premium) instead (default false).
+    #[serde(default)]
+    pub private: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UploadUrlOutput {
+    /// A single-use URL to POST one file of 32 to 650 MB to (multipart, field `file`).
+    pub url: String,
+}
+
+/// A URL for uploading one large file (`GET /files/upload_url`, or
+/// `/private/files/upload_url`), for callers that send the bytes themselves.
+pub async fn upload_url(
+    ctx: &Context,
+    req: UploadUrlRequest,
+) -> Result<UploadUrlOutput, ActionError> {
+    let url = if req.private {
+        ctx.client.private_upload_url().await
+    } else {
+        ctx.client.upload_url().await
+    }
+    .map_err(|e| crate::download::premium_if(req.private, "private upload URLs", e))?;
+    Ok(UploadUrlOutput { url })
+}
+
 /// Size and regular-file checks before anything is read or sent; and
 /// whether this front end reads local files at all.
 pub(crate) fn check_upload(ctx: &Context, path: &Path) -> Result<u64, ActionError> {

@@ -8,10 +8,12 @@ use crate::download::{download, download_url};
 use crate::download::{DownloadOutput, DownloadRequest, DownloadUrlOutput, DownloadUrlRequest};
 use crate::private::*;
 use crate::quota::{quota, QuotaOutput, QuotaRequest};
+use crate::relationships::{relationship_descriptors, DescriptorsRequest};
 use crate::relationships::{relationships, search, RelationshipsRequest, SearchRequest};
 use crate::reports::*;
 use crate::scan::*;
-use crate::widget::{widget, WidgetOutput, WidgetRequest};
+use crate::widget::{widget, widget_html, WidgetHtmlOutput, WidgetHtmlRequest};
+use crate::widget::{WidgetOutput, WidgetRequest};
 use crate::{ActionError, BoxFuture, Context, ObjectList, ObjectOutput};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -87,6 +89,15 @@ impl Action {
             .collect()
     }
 
+    /// The other names it answers to: the SOAR connectors' action names.
+    pub fn aliases(&self) -> Vec<&'static str> {
+        ALIASES
+            .iter()
+            .filter(|a| a.action == self.name)
+            .map(|a| a.name)
+            .collect()
+    }
+
     /// Runs the action on a JSON input; answers its JSON output. Invalid
     /// input is an [`ErrorKind::InvalidInput`](crate::ErrorKind) naming the
     /// field, found before any API call.
@@ -117,8 +128,9 @@ fn type_name(root: &Value, property: &Value) -> String {
 
 impl Serialize for Action {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Action", 4)?;
+        let mut s = serializer.serialize_struct("Action", 5)?;
         s.serialize_field("name", self.name)?;
+        s.serialize_field("aliases", &self.aliases())?;
         s.serialize_field("description", self.description)?;
         s.serialize_field("api", self.api)?;
         s.serialize_field("inputs", &self.inputs())?;
@@ -203,6 +215,10 @@ pub static ACTIONS: &[Action] = &[
     action!("get_download_url",
         "A short-lived link that downloads a sample without the key (premium)",
         "GET /files/{id}/download_url", download_url, DownloadUrlRequest => DownloadUrlOutput),
+    action!("get_relationship_descriptors",
+        "Descriptors (type, id, context_attributes) of the objects related to a file, URL, domain or IP address",
+        "GET /{collection}/{id}/relationships/{relationship}",
+        relationship_descriptors, DescriptorsRequest => ObjectList),
     action!("get_relationships", "Objects related to a file, URL, domain or IP address",
         "GET /{collection}/{id}/{relationship} | /{collection}/{id}/relationships/{relationship}",
         relationships, RelationshipsRequest => ObjectList),
@@ -218,6 +234,12 @@ pub static ACTIONS: &[Action] = &[
         "POST /{collection}/{id}/votes", add_vote, AddVoteRequest => ObjectOutput),
     action!("get_widget", "The VT Augment widget URL of an object, and with html its page",
         "GET /widget/url; GET /widget/html/{token}", widget, WidgetRequest => WidgetOutput),
+    action!("get_widget_html", "The HTML page behind a widget URL (untrusted: show it sandboxed)",
+        "GET /widget/html/{token}", widget_html, WidgetHtmlRequest => WidgetHtmlOutput),
+    action!("get_upload_url",
+        "A single-use URL to upload one file of 32 to 650 MB to (private: for private scanning)",
+        "GET /files/upload_url | GET /private/files/upload_url",
+        upload_url, UploadUrlRequest => UploadUrlOutput),
     action!("private_scan_file", "Upload a file for private scanning (premium)",
         "POST /private/files (GET /private/files/upload_url above 32 MB); GET /private/analyses/{id}",
         private_scan_file, PrivateScanFileRequest => ObjectOutput),
@@ -246,9 +268,176 @@ pub static ACTIONS: &[Action] = &[
         quota, QuotaRequest => QuotaOutput),
 ];
 
-/// The action named `name`.
+/// Another name of an action: a SOAR connector's action, by the name its
+/// manifest gives it (`title`) and that title as an identifier (`name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Alias {
+    pub name: &'static str,
+    pub action: &'static str,
+    /// The connector's action title, e.g. "Analyse a URL".
+    pub title: &'static str,
+}
+
+const fn alias(name: &'static str, action: &'static str, title: &'static str) -> Alias {
+    Alias {
+        name,
+        action,
+        title,
+    }
+}
+
+/// The Swimlane Turbine VirusTotal Analysis connector's actions (the
+/// list the other SOAR connectors' names are a subset of), each to the
+/// action that does it. `name` is `title` as [`identifier`] makes it.
+pub static ALIASES: &[Alias] = &[
+    alias("analyse_a_url", "scan_url", "Analyse a URL"),
+    alias("analyse_file", "scan_file", "Analyse file"),
+    alias("analyses_get", "get_analysis", "Analyses get"),
+    alias(
+        "delete_a_private_file_report",
+        "private_delete_file",
+        "Delete a private file report",
+    ),
+    alias(
+        "get_a_private_file_report",
+        "private_file_report",
+        "Get a private file report",
+    ),
+    alias(
+        "get_a_url_for_uploading_large_files",
+        "get_upload_url",
+        "Get a URL for uploading large files",
+    ),
+    alias(
+        "get_a_widget_rendering_url",
+        "get_widget",
+        "Get a widget rendering URL",
+    ),
+    alias(
+        "get_list_of_private_files",
+        "private_list_files",
+        "Get list of private files",
+    ),
+    alias(
+        "get_object_descriptors_related_to_a_file",
+        "get_relationship_descriptors",
+        "Get object descriptors related to a file",
+    ),
+    alias(
+        "get_objects_related_to_a_private_file",
+        "private_get_relationships",
+        "Get objects related to a private file",
+    ),
+    alias("reanalyse_file", "rescan", "Reanalyse file"),
+    alias("reanalyse_url", "rescan", "Reanalyse URL"),
+    alias(
+        "rescan_a_private_file",
+        "private_rescan",
+        "Rescan a private file",
+    ),
+    alias(
+        "retrieve_the_widgets_html_content",
+        "get_widget_html",
+        "Retrieve the widget's HTML content",
+    ),
+    alias(
+        "submit_private_url_submission",
+        "private_scan_url",
+        "Submit private URL submission",
+    ),
+    alias(
+        "upload_a_private_file",
+        "private_scan_file",
+        "Upload a private file",
+    ),
+    alias(
+        "get_a_domain_report",
+        "domain_report",
+        "Get a domain report",
+    ),
+    alias("get_a_file_report", "file_report", "Get a file report"),
+    alias(
+        "get_an_ip_address_report",
+        "ip_report",
+        "Get an IP address report",
+    ),
+    alias(
+        "get_a_url_analysis_report",
+        "url_report",
+        "Get a URL analysis report",
+    ),
+];
+
+/// A connector's action title as an identifier: lower case, `'` dropped,
+/// every other run of non-alphanumerics one `_`.
+pub fn identifier(title: &str) -> String {
+    let mut out = String::with_capacity(title.len());
+    for c in title.chars().filter(|c| *c != '\'' && *c != '’') {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_owned()
+}
+
+/// The action named `name`: its own name, or an alias (a connector's
+/// title, in any case and spacing, is taken too).
 pub fn find(name: &str) -> Option<&'static Action> {
-    ACTIONS.iter().find(|a| a.name == name)
+    if let Some(action) = ACTIONS.iter().find(|a| a.name == name) {
+        return Some(action);
+    }
+    if name.len() > 128 {
+        return None;
+    }
+    let wanted = identifier(name);
+    let target = ALIASES
+        .iter()
+        .find(|a| a.name == wanted)
+        .map_or(wanted.as_str(), |a| a.action);
+    ACTIONS.iter().find(|a| a.name == target)
+}
+
+/// The SOAR manifest (`integrations/soar/manifest.json`): every action
+/// with its aliases, the connectors' titles, description, API call and
+/// input and output JSON Schemas, generated from [`ACTIONS`] so the two
+/// cannot drift apart; and the asset settings a connector asks for.
+pub fn manifest() -> Value {
+    let actions: Vec<Value> = ACTIONS
+        .iter()
+        .map(|a| {
+            let titles: Vec<&str> = ALIASES
+                .iter()
+                .filter(|x| x.action == a.name)
+                .map(|x| x.title)
+                .collect();
+            json!({
+                "name": a.name,
+                "aliases": a.aliases(),
+                "connector_titles": titles,
+                "description": a.description,
+                "api": a.api,
+                "input_schema": a.input_schema(),
+                "output_schema": a.output_schema(),
+            })
+        })
+        .collect();
+    json!({
+        "name": "vtc",
+        "description": "VirusTotal API v3 actions of vtc, as `vtc action NAME` (JSON on stdin) and POST /v1/actions/{name} on `vtc serve`",
+        "asset": [
+            {"name": "api_url", "env": "VTC_API_URL", "flag": "--api-url", "type": "string",
+             "default": "https://www.virustotal.com/api/v3", "description": "The VirusTotal API root (base URL)"},
+            {"name": "api_key", "env": "VT_API_KEY", "flag": "--api-key", "type": "string", "secret": true,
+             "description": "The VirusTotal API key"},
+            {"name": "proxy", "env": "HTTPS_PROXY", "flag": "--proxy", "type": "string",
+             "description": "An HTTP(S) proxy URL for the calls to VirusTotal"},
+            {"name": "verify_tls", "flag": "--insecure", "type": "boolean", "default": true,
+             "description": "Verify VirusTotal's TLS certificate (--insecure turns it off, with a warning)"},
+        ],
+        "actions": actions,
+    })
 }
 
 #[cfg(test)]
@@ -331,6 +520,45 @@ mod tests {
         assert!(schemas
             .validate(&json!({"indicator": "x", "more": 1}), input)
             .is_err());
+    }
+
+    #[test]
+    fn every_connector_action_is_an_alias_of_an_action() {
+        for alias in ALIASES {
+            assert_eq!(identifier(alias.title), alias.name, "{alias:?}");
+            let action = find(alias.name).unwrap_or_else(|| panic!("{alias:?}"));
+            assert_eq!(action.name, alias.action);
+            assert_eq!(find(alias.title).unwrap().name, alias.action, "{alias:?}");
+            assert!(
+                ACTIONS.iter().all(|a| a.name != alias.name),
+                "{alias:?} shadows an action"
+            );
+        }
+        assert_eq!(find("Reanalyse URL").unwrap().name, "rescan");
+        assert_eq!(
+            find("RETRIEVE the widget's HTML content").unwrap().name,
+            "get_widget_html"
+        );
+        assert!(find("no such thing").is_none());
+        assert!(find(&"x".repeat(10_000)).is_none());
+    }
+
+    /// integrations/soar/manifest.json is `manifest()` as `vtc action
+    /// --manifest` writes it; regenerate it with that command.
+    #[test]
+    fn the_soar_manifest_is_generated_from_the_table() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../integrations/soar/manifest.json"
+        );
+        let kept = std::fs::read_to_string(path).expect("integrations/soar/manifest.json");
+        let fresh = serde_json::to_string_pretty(&manifest()).unwrap() + "\n";
+        assert!(
+            kept == fresh,
+            "integrations/soar/manifest.json is stale: run `vtc action --manifest > integrations/soar/manifest.json`"
+        );
+        let parsed: Value = serde_json::from_str(&kept).unwrap();
+        assert_eq!(parsed["actions"].as_array().unwrap().len(), ACTIONS.len());
     }
 
     #[test]

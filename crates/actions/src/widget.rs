@@ -46,6 +46,50 @@ pub struct WidgetOutput {
     pub other: JsonMap,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetHtmlRequest {
+    /// The widget URL get_widget answered, or the token at its end.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WidgetHtmlOutput {
+    /// The widget page (untrusted HTML: show it in a sandboxed iframe).
+    pub html: String,
+}
+
+/// The page behind a widget URL (`GET /widget/html/{token}`).
+pub async fn widget_html(
+    ctx: &Context,
+    req: WidgetHtmlRequest,
+) -> Result<WidgetHtmlOutput, ActionError> {
+    let given = req.url.trim();
+    let token = if given.contains('/') {
+        vt_api::WidgetUrl {
+            url: given.to_owned(),
+            found: None,
+            detection_ratio: None,
+            other: Default::default(),
+        }
+        .token()
+    } else {
+        vt_api::WidgetToken::parse(given)
+    }
+    .ok_or_else(|| {
+        ActionError::invalid(format!(
+            "url: {} is neither a widget URL nor its token",
+            parse::shown(given)
+        ))
+    })?;
+    let html = ctx
+        .client
+        .widget_html(&token)
+        .await
+        .map_err(|e| ActionError::api(e, None))?;
+    Ok(WidgetHtmlOutput { html })
+}
+
 pub async fn widget(ctx: &Context, req: WidgetRequest) -> Result<WidgetOutput, ActionError> {
     let object = parse::indicator("id", &req.id)?;
     let widget = ctx

@@ -23,8 +23,54 @@ pub struct FileConfig {
     pub keys: Vec<KeyConfig>,
     pub verdict: verdict::VerdictConfig,
     pub cache: enrich::CacheTtls,
+    /// The `[collect]` table, read by the collector itself (the `collect`
+    /// crate), which sits above this one.
+    pub collect: Option<toml::Table>,
     /// How the feeds present themselves, and their URL secret.
     pub feeds: feeds::FeedConfig,
+    /// `vtc serve`'s own settings.
+    pub service: ServiceConfig,
+    /// `[[policies]]`: which ingested indicators `vtc serve` enriches.
+    pub policies: Vec<PolicyConfig>,
+}
+
+/// The `[service]` table of `vtc serve`; every field has a default.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Percent of each key's daily and monthly budget bulk work (policy
+    /// enrichment) never spends: kept for interactive requests.
+    pub bulk_reserve_percent: Option<u8>,
+    /// Most indicators one `POST /v1/enrich` or `/v1/ingest` may carry.
+    pub max_batch: Option<usize>,
+    /// Items the job worker enriches at once.
+    pub workers: Option<usize>,
+    /// Seconds a worker's claim on an item lasts without renewal: how soon
+    /// a killed service's unfinished items are taken again.
+    pub lease_seconds: Option<u64>,
+}
+
+/// One `[[policies]]` table, as written; `vtc serve` checks it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub name: String,
+    /// Indicator types (`file`, `url`, `domain`, `ip`); none: every type.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// Source names; none: every source.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Tags, any of which matches; none: tagged or not.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Percent of the daily budget one source may have enriched by this
+    /// policy per UTC day; none: no share of its own (the reserve holds).
+    pub daily_share_percent: Option<u8>,
+    /// A cached answer younger than this (`12h`, `7d`) is not enriched again.
+    pub max_age: Option<String>,
+    /// Each record is POSTed here as JSON.
+    pub webhook: Option<String>,
 }
 
 /// Shows neither the key nor a proxy's credentials.
@@ -46,6 +92,8 @@ impl std::fmt::Debug for FileConfig {
             .field("timeout", &self.timeout)
             .field("quota", &self.quota)
             .field("keys", &self.keys)
+            .field("service", &self.service)
+            .field("policies", &self.policies.len())
             .finish_non_exhaustive()
     }
 }

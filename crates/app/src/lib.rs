@@ -16,9 +16,10 @@
 mod config_file;
 mod database;
 mod feed;
+pub mod log_file;
 mod settings;
 
-pub use config_file::{FileConfig, KeyConfig, QuotaConfig};
+pub use config_file::{FileConfig, KeyConfig, PolicyConfig, QuotaConfig, ServiceConfig};
 pub use database::{prune_at_start, prune_database, PruneReport};
 pub use feed::export_feed;
 pub use settings::{

@@ -217,6 +217,15 @@ pub struct Settings {
     pub request_timeout: Option<Duration>,
     /// Who hears why requests wait (a front end's notice or job status).
     pub quota_observer: Option<Arc<dyn vt_api::QuotaObserver>>,
+    /// The config file's `[collect]` table, for `collect::CollectConfig`.
+    pub collect: Option<toml::Table>,
+    /// The length of the client's sliding "minute" (60 s). Not read from
+    /// any file: only tests against an emulator with a shorter window set it.
+    pub quota_window: Option<Duration>,
+    /// `vtc serve`'s `[service]` table.
+    pub service: crate::ServiceConfig,
+    /// `vtc serve`'s `[[policies]]`.
+    pub policies: Vec<crate::PolicyConfig>,
 }
 
 impl Settings {
@@ -296,6 +305,10 @@ impl Settings {
             feeds: file.feeds,
             request_timeout: file.timeout.filter(|s| *s > 0).map(Duration::from_secs),
             quota_observer: None,
+            collect: file.collect,
+            quota_window: None,
+            service: file.service,
+            policies: file.policies,
         })
     }
 
@@ -428,6 +441,12 @@ impl Settings {
         }
         if let Some(observer) = &self.quota_observer {
             builder = builder.quota_observer(observer.clone());
+        }
+        if let Some(window) = self.quota_window {
+            builder = builder.quota_window(window);
+        }
+        if let Some(percent) = self.service.bulk_reserve_percent {
+            builder = builder.bulk_reserve_percent(percent);
         }
         if let Some(store) = store {
             let origin = builder.origin()?;

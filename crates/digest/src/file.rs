@@ -6,16 +6,16 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
-/// Files at least this large are hashed on two threads; below it a second
-/// thread costs more than it saves.
+/// Files at least this large are hashed on three threads (a reader, md5,
+/// the SHAs); below it the hand-over costs more than it saves.
 pub const PARALLEL_FROM_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Size of one read.
 const BLOCK: usize = 1024 * 1024;
-/// Blocks in flight between the reading and the hashing thread.
-const BLOCKS_IN_FLIGHT: usize = 4;
+/// Blocks in flight between the reading and the hashing threads.
+const BLOCKS_IN_FLIGHT: usize = 8;
 
 /// Why a file could not be hashed.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +70,7 @@ pub fn digest_file(path: &Path) -> Result<Digests, DigestError> {
         source,
     };
     if metadata.len() >= PARALLEL_FROM_BYTES {
-        digest_on_two_threads(file).map_err(read)
+        digest_on_threads(file).map_err(read)
     } else {
         digest_reader(file).map_err(read)
     }
@@ -98,58 +98,90 @@ fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     }
 }
 
-/// This thread reads and feeds md5; a second one feeds sha1 and sha256
-/// (with the CPU's SHA instructions those two together take about as long
-/// as md5, which has none).
-/// Blocks go round between them through two channels, so at most
-/// [`BLOCKS_IN_FLIGHT`] are ever allocated.
-fn digest_on_two_threads(mut reader: impl Read) -> std::io::Result<Digests> {
-    let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BLOCKS_IN_FLIGHT);
-    let (empty_tx, empty_rx) = mpsc::sync_channel::<Vec<u8>>(BLOCKS_IN_FLIGHT);
+/// This thread only reads; md5 and the two SHAs each run on a thread of
+/// their own, fed the same blocks (`Arc`-shared, never copied). md5 has no
+/// CPU instructions and is the slowest of the three, so it gets a core to
+/// itself; sha1 and sha256 (SHA-NI where the CPU has it, which `sha1` and
+/// `sha2` detect at run time) together take less than md5 on the other
+/// core, and the reads (page-cache copies) fit beside them. A block goes
+/// back to the pool when both hashers have dropped their handle, so at
+/// most [`BLOCKS_IN_FLIGHT`] are ever allocated.
+fn digest_on_threads(mut reader: impl Read) -> std::io::Result<Digests> {
+    type Block = Arc<(Vec<u8>, usize)>;
+    let (md5_tx, md5_rx) = mpsc::sync_channel::<Block>(BLOCKS_IN_FLIGHT);
+    let (sha_tx, sha_rx) = mpsc::sync_channel::<Block>(BLOCKS_IN_FLIGHT);
+    // A hasher says here that it let go of a block.
+    let (done_tx, done_rx) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
+        let md5_done = done_tx.clone();
+        let md5_thread = scope.spawn(move || {
+            let mut md5 = Md5::new();
+            for block in md5_rx {
+                md5.update(&block.0[..block.1]);
+                drop(block);
+                let _ = md5_done.send(());
+            }
+            hex::encode(md5.finalize())
+        });
+        let sha_done = done_tx;
         let sha_thread = scope.spawn(move || {
             let (mut sha1, mut sha256) = (Sha1::new(), Sha256::new());
-            for (block, n) in full_rx {
-                sha1.update(&block[..n]);
-                sha256.update(&block[..n]);
-                // The reader may have stopped on an error: then nobody takes it back.
-                let _ = empty_tx.send(block);
+            for block in sha_rx {
+                sha1.update(&block.0[..block.1]);
+                sha256.update(&block.0[..block.1]);
+                drop(block);
+                let _ = sha_done.send(());
             }
             (hex::encode(sha1.finalize()), hex::encode(sha256.finalize()))
         });
-        let (mut md5, mut size) = (Md5::new(), 0u64);
-        let mut spare = BLOCKS_IN_FLIGHT;
+        let mut pool: Vec<Block> = Vec::with_capacity(BLOCKS_IN_FLIGHT);
+        let mut size = 0u64;
+        let stopped = || std::io::Error::other("a hashing thread stopped");
         let outcome = loop {
-            let mut block = if spare > 0 {
-                spare -= 1;
-                vec![0u8; BLOCK]
-            } else {
-                match empty_rx.recv() {
-                    Ok(block) => block,
-                    // The hashing thread ended early: only a panic does that.
-                    Err(_) => break Err(std::io::Error::other("the sha thread stopped")),
+            // A block neither hasher still holds, else a new one while
+            // fewer than BLOCKS_IN_FLIGHT exist, else wait for one.
+            let mut block = loop {
+                if let Some(i) = pool.iter_mut().position(|b| Arc::get_mut(b).is_some()) {
+                    break Some(pool.swap_remove(i));
+                }
+                if pool.len() < BLOCKS_IN_FLIGHT {
+                    break Some(Arc::new((vec![0u8; BLOCK], 0)));
+                }
+                if done_rx.recv().is_err() {
+                    break None;
                 }
             };
-            let n = match read_some(&mut reader, &mut block) {
+            let Some(slot) = block.as_mut().and_then(Arc::get_mut) else {
+                break Err(stopped());
+            };
+            let n = match read_some(&mut reader, &mut slot.0) {
                 Ok(n) => n,
                 Err(e) => break Err(e),
             };
             if n == 0 {
                 break Ok(());
             }
-            md5.update(&block[..n]);
+            slot.1 = n;
             size += n as u64;
-            if full_tx.send((block, n)).is_err() {
-                break Err(std::io::Error::other("the sha thread stopped"));
+            let Some(block) = block else {
+                break Err(stopped());
+            };
+            if md5_tx.send(Arc::clone(&block)).is_err() || sha_tx.send(Arc::clone(&block)).is_err()
+            {
+                break Err(stopped());
             }
+            pool.push(block);
         };
-        drop(full_tx);
+        drop((md5_tx, sha_tx));
+        let md5 = md5_thread
+            .join()
+            .map_err(|_| std::io::Error::other("the md5 thread panicked"))?;
         let (sha1, sha256) = sha_thread
             .join()
             .map_err(|_| std::io::Error::other("the sha thread panicked"))?;
         outcome?;
         Ok(Digests {
-            md5: hex::encode(md5.finalize()),
+            md5,
             sha1,
             sha256,
             size,

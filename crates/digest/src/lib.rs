@@ -1,9 +1,9 @@
 //! File digests: md5, sha1, sha256 and the size of a file or stream in one
 //! read, so a file is never read three times.
 //!
-//! [`digest_file`] hashes a file from disk; large files are hashed on two
-//! threads (md5 on the reading one, sha1 and sha256 on the other), so both
-//! cores work. [`Hasher`] is the incremental state
+//! [`digest_file`] hashes a file from disk; large files are read on one
+//! thread and hashed on two more (md5 on one, sha1 and sha256 on the other),
+//! fed the same shared blocks, so both cores work. [`Hasher`] is the incremental state
 //! behind it; [`HashingReader`] and [`HashingWriter`] hash exactly the bytes
 //! that pass through them, and with the `tokio` feature
 //! [`AsyncHashingWriter`] does the same for an `AsyncWrite` (a download

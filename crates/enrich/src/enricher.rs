@@ -162,6 +162,20 @@ impl Enricher {
         Ok(self.finish(&indicator, input, &outcome, cached).await)
     }
 
+    /// The record of `indicator` if the cache holds a fresh answer (found
+    /// or not found); never asks VirusTotal. For callers that must not wait
+    /// on the network (an application-control decision).
+    pub async fn cached_record(
+        &self,
+        indicator: &Indicator,
+        input: &str,
+    ) -> Result<Option<Record>, crate::EnrichError> {
+        match self.cached(&cache_key(indicator)).await? {
+            Some(outcome) => Ok(Some(self.record(indicator, input, &outcome, true))),
+            None => Ok(None),
+        }
+    }
+
     /// Enriches one parsed indicator.
     pub async fn enrich(&self, indicator: &Indicator, input: &str) -> Record {
         let (outcome, cached) = self.outcome(indicator).await;
@@ -502,5 +516,8 @@ pub(crate) fn stops_batch(err: &vt_api::Error) -> bool {
         // Still 429 after the client's bounded back-off: the server's real
         // budget is smaller than the configured one.
         || err.is_rate_limited()
-        || matches!(err, vt_api::Error::QuotaExhausted { .. })
+        || matches!(
+            err,
+            vt_api::Error::QuotaExhausted { .. } | vt_api::Error::BulkReserve { .. }
+        )
 }

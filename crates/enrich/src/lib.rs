@@ -26,7 +26,7 @@ pub use batch::{BatchObserver, BatchOptions, Progress, Summary};
 pub use cached::cached_records;
 pub use enricher::{EnrichOptions, Enricher};
 pub use output_lock::{open_exclusive_output, OutputLockError};
-pub use queue::{worker_name, WorkerOptions, WorkerSummary, DEFAULT_LEASE};
+pub use queue::DISTRIBUTED_OWNER;
 pub use spend::{spent_ledger, StoreSharedBudget, StoreSpendLog};
 pub use ttl::CacheTtls;
 
@@ -49,4 +49,8 @@ pub enum EnrichError {
         #[source]
         source: std::sync::Arc<vt_api::Error>,
     },
+    /// A distributed job was cancelled (its submitter stopped, or
+    /// `DELETE /v1/jobs/{id}`) before every record came back.
+    #[error("job {job} was cancelled after {done} records")]
+    Cancelled { job: i64, done: u64 },
 }

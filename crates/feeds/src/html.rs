@@ -113,12 +113,6 @@ impl ReportBuilder {
         summary: &[(String, String)],
     ) -> String {
         self.keep_most_severe();
-        let style_hash = csp_hash(STYLE);
-        let script_hash = csp_hash(SCRIPT);
-        let csp = format!(
-            "default-src 'none'; script-src '{script_hash}'; style-src '{style_hash}'; \
-             img-src data:; base-uri 'none'; form-action 'none'"
-        );
         let types: Vec<&str> = {
             let mut t: Vec<&str> = self
                 .rows
@@ -129,53 +123,38 @@ impl ReportBuilder {
             t.dedup();
             t
         };
-        let title = bounded(title, SUMMARY_MAX);
-        let page: Markup = html! {
-            (DOCTYPE)
-            html lang="en" {
-                head {
-                    meta charset="utf-8";
-                    meta http-equiv="Content-Security-Policy" content=(csp);
-                    meta name="viewport" content="width=device-width, initial-scale=1";
-                    meta name="referrer" content="no-referrer";
-                    title { (title) }
-                    style { (PreEscaped(STYLE)) }
-                }
-                body {
-                    header {
-                        h1 { (title) }
-                        p.generated { "Generated " (bounded(generated_at, 64)) " by vtc " (env!("CARGO_PKG_VERSION")) }
-                    }
-                    section.summary {
-                        div.card {
-                            h2 { "Run" }
-                            dl {
-                                @for (label, value) in summary {
-                                    dt { (bounded(label, SUMMARY_MAX)) }
-                                    dd { (bounded(value, SUMMARY_MAX)) }
-                                }
-                            }
-                        }
-                        div.card {
-                            h2 { "Verdicts" }
-                            (self.verdict_chart())
-                        }
-                        div.card {
-                            h2 { "Malicious detections per report" }
-                            (self.detection_chart())
-                        }
-                    }
-                    (self.filters(&types))
-                    @if self.seen > self.rows.len() as u64 {
-                        p.cut { "This page shows the " (self.rows.len()) " most severe of " (self.seen) " records; the output file has them all." }
-                    }
-                    (self.table())
-                    (legend())
-                    script { (PreEscaped(SCRIPT)) }
-                }
+        let mut verdicts: Vec<(&str, &str)> = Verdict::ALL
+            .iter()
+            .rev()
+            .map(|v| (v.as_str(), v.as_str()))
+            .collect();
+        verdicts.push(("error", "failed or invalid"));
+        let types: Vec<(&str, &str)> = types.iter().map(|t| (*t, *t)).collect();
+        let cut = (self.seen > self.rows.len() as u64).then(|| {
+            html! {
+                p.cut { "This page shows the " (self.rows.len()) " most severe of " (self.seen) " records; the output file has them all." }
             }
-        };
-        page.into_string()
+        });
+        Page {
+            title,
+            generated_at,
+            summary_title: "Run",
+            summary,
+            charts: vec![
+                ("Verdicts", self.verdict_chart()),
+                ("Malicious detections per report", self.detection_chart()),
+            ],
+            filters: Filters {
+                verdict: ("Verdict", verdicts),
+                kind: ("Type", types),
+                search: "indicator, engine, label, reason…",
+                rows: self.rows.len(),
+            },
+            cut,
+            table: self.table(),
+            legend: legend(),
+        }
+        .render()
     }
 
     fn verdict_chart(&self) -> Markup {
@@ -210,33 +189,6 @@ impl ReportBuilder {
         bar_chart(&bars)
     }
 
-    fn filters(&self, types: &[&str]) -> Markup {
-        html! {
-            section.filters {
-                label { "Verdict "
-                    select #f-verdict {
-                        option value="" { "all" }
-                        @for v in Verdict::ALL.iter().rev() {
-                            option value=(v.as_str()) { (v.as_str()) }
-                        }
-                        option value="error" { "failed or invalid" }
-                    }
-                }
-                label { "Type "
-                    select #f-type {
-                        option value="" { "all" }
-                        @for t in types { option value=(t) { (t) } }
-                    }
-                }
-                label.grow { "Search "
-                    input #f-q type="search" placeholder="indicator, engine, label, reason…" autocomplete="off";
-                }
-                button #f-reset type="button" { "Reset" }
-                span.count { span #shown { (self.rows.len()) } " of " (self.rows.len()) " rows" }
-            }
-        }
-    }
-
     fn table(&self) -> Markup {
         let column = |col: &str, label: &str| {
             html! { th data-col=(col) aria-sort=(if col == "verdict" { "descending" } else { "none" }) { button type="button" { (label) } } }
@@ -261,6 +213,115 @@ impl ReportBuilder {
             }
             p #empty hidden { "No row matches these filters." }
         }
+    }
+}
+
+/// The filter bar: two selects the script knows by id (`f-verdict` over
+/// each row's `data-verdict`, `f-type` over `data-type`) and the search box
+/// (over `data-text`); each report names what they filter.
+pub(crate) struct Filters<'a> {
+    /// Label, then (value, shown) options.
+    pub verdict: (&'a str, Vec<(&'a str, &'a str)>),
+    pub kind: (&'a str, Vec<(&'a str, &'a str)>),
+    pub search: &'a str,
+    pub rows: usize,
+}
+
+/// The one report page: every report (the enrichment run, the File
+/// Security Rating Details) is this skeleton with its own summary, charts,
+/// filters and table (`#records`, one `tbody` per row with `data-rank`,
+/// the sort columns' `data-*`, a `button.more` and a `tr.details`); the
+/// style, the script and the Content-Security-Policy are shared.
+pub(crate) struct Page<'a> {
+    pub title: &'a str,
+    pub generated_at: &'a str,
+    pub summary_title: &'a str,
+    pub summary: &'a [(String, String)],
+    pub charts: Vec<(&'a str, Markup)>,
+    pub filters: Filters<'a>,
+    pub cut: Option<Markup>,
+    pub table: Markup,
+    /// How to read this page.
+    pub legend: Markup,
+}
+
+/// The Content-Security-Policy of every report page: the one inline script
+/// and style by their sha256, nothing else. A server sends it as a header
+/// too.
+pub fn content_security_policy() -> String {
+    format!(
+        "default-src 'none'; script-src '{}'; style-src '{}'; \
+         img-src data:; base-uri 'none'; form-action 'none'",
+        csp_hash(SCRIPT),
+        csp_hash(STYLE)
+    )
+}
+
+impl Page<'_> {
+    pub(crate) fn render(self) -> String {
+        let csp = content_security_policy();
+        let title = bounded(self.title, SUMMARY_MAX);
+        let f = &self.filters;
+        let page: Markup = html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta http-equiv="Content-Security-Policy" content=(csp);
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    meta name="referrer" content="no-referrer";
+                    title { (title) }
+                    style { (PreEscaped(STYLE)) }
+                }
+                body {
+                    header {
+                        h1 { (title) }
+                        p.generated { "Generated " (bounded(self.generated_at, 64)) " by vtc " (env!("CARGO_PKG_VERSION")) }
+                    }
+                    section.summary {
+                        div.card {
+                            h2 { (self.summary_title) }
+                            dl {
+                                @for (label, value) in self.summary {
+                                    dt { (bounded(label, SUMMARY_MAX)) }
+                                    dd { (bounded(value, SUMMARY_MAX)) }
+                                }
+                            }
+                        }
+                        @for (heading, chart) in &self.charts {
+                            div.card {
+                                h2 { (heading) }
+                                (chart)
+                            }
+                        }
+                    }
+                    section.filters {
+                        label { (f.verdict.0) " "
+                            select #f-verdict {
+                                option value="" { "all" }
+                                @for (value, shown) in &f.verdict.1 { option value=(value) { (shown) } }
+                            }
+                        }
+                        label { (f.kind.0) " "
+                            select #f-type {
+                                option value="" { "all" }
+                                @for (value, shown) in &f.kind.1 { option value=(value) { (bounded(shown, 64)) } }
+                            }
+                        }
+                        label.grow { "Search "
+                            input #f-q type="search" placeholder=(f.search) autocomplete="off";
+                        }
+                        button #f-reset type="button" { "Reset" }
+                        span.count { span #shown { (f.rows) } " of " (f.rows) " rows" }
+                    }
+                    @if let Some(cut) = &self.cut { (cut) }
+                    (self.table)
+                    (self.legend)
+                    script { (PreEscaped(SCRIPT)) }
+                }
+            }
+        };
+        page.into_string()
     }
 }
 
@@ -302,7 +363,7 @@ fn bounded_record(r: &Record) -> Record {
 }
 
 /// Horizontal bars, one per (label, class, count), as inline SVG.
-fn bar_chart(bars: &[(&str, &str, u64)]) -> Markup {
+pub(crate) fn bar_chart(bars: &[(&str, &str, u64)]) -> Markup {
     const ROW: u32 = 26;
     const LABEL_W: u32 = 130;
     const BAR_W: u32 = 220;
@@ -404,7 +465,7 @@ fn row(rank: usize, r: &Record) -> Markup {
 
 /// A hash as `275a021b…51fd0f` (the full value in its title and the copy
 /// button), anything else as is.
-fn compact(value: &str, kind: &str) -> Markup {
+pub(crate) fn compact(value: &str, kind: &str) -> Markup {
     let is_hash =
         kind == "file" && value.len() > 16 && value.bytes().all(|b| b.is_ascii_hexdigit());
     html! {

@@ -13,11 +13,15 @@
 //! escapes and bounds them, the table bounds them.
 
 mod fields;
+mod file_ratings;
 pub mod html;
 pub mod intel;
 mod table;
 
 pub use fields::{valid_names, Field, UnknownField};
+pub use file_ratings::{
+    render_file_ratings, DecisionLine, FileRating, MAX_DECISIONS_SHOWN, MAX_FILES, MAX_NAMES,
+};
 pub use intel::{
     FeedConfig, FeedEntry, FeedFilter, FeedFormat, FeedSecret, FilterError, MinVerdict,
 };

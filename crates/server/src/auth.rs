@@ -8,9 +8,13 @@ use std::fmt;
 use std::sync::Arc;
 use store::Store;
 
-/// What a token may do; each role may do what the ones below it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// What a token may do. `reader < analyst < admin`, each may do what the
+/// ones below it may; `agent` stands apart: it may only decide
+/// (`POST /v1/decide`), which analysts and admins may do too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// An endpoint agent: application-control decisions, nothing else.
+    Agent,
     /// Cached data and reports: never spends quota.
     Reader,
     /// May spend quota: lookups, scans, comments, votes.
@@ -22,9 +26,27 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Agent => "agent",
             Role::Reader => "reader",
             Role::Analyst => "analyst",
             Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this role may do what `needed` names.
+    pub fn may(self, needed: Role) -> bool {
+        let rank = |r: Role| match r {
+            Role::Reader => Some(0),
+            Role::Analyst => Some(1),
+            Role::Admin => Some(2),
+            Role::Agent => None,
+        };
+        match (rank(self), rank(needed)) {
+            (Some(have), Some(need)) => have >= need,
+            // Deciding: the agent, and anyone who may spend quota.
+            (Some(have), None) => have >= 1,
+            (None, None) => true,
+            (None, Some(_)) => false,
         }
     }
 }
@@ -42,6 +64,7 @@ impl std::str::FromStr for Role {
             "reader" => Ok(Role::Reader),
             "analyst" => Ok(Role::Analyst),
             "admin" => Ok(Role::Admin),
+            "agent" => Ok(Role::Agent),
             other => Err(TokenError::UnknownRole(other.chars().take(40).collect())),
         }
     }
@@ -51,7 +74,7 @@ impl std::str::FromStr for Role {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
-    #[error("unknown role {0:?} (reader, analyst or admin)")]
+    #[error("unknown role {0:?} (reader, analyst, agent or admin)")]
     UnknownRole(String),
     #[error("a token name is 1 to 64 printable characters")]
     BadName,
@@ -66,6 +89,8 @@ pub enum TokenError {
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// The client's own quota, kept with its token.
+    pub quota: Option<crate::ClientQuota>,
 }
 
 /// Checks requests' tokens against the ones the store keeps (by sha256),
@@ -101,14 +126,23 @@ impl Tokens {
         let role: Role = stored.role.parse().map_err(|e| {
             AppError::internal(format!("token {:?} in the store: {e}", stored.name))
         })?;
-        if role < needed {
+        if !role.may(needed) {
             return Err(AppError::forbidden(format!(
                 "this needs the {needed} role; the token has {role}"
             )));
         }
+        let quota = stored
+            .quota
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| {
+                AppError::internal(format!("token {:?} in the store: {e}", stored.name))
+            })?;
         Ok(Caller {
             name: stored.name,
             role,
+            quota,
         })
     }
 }
@@ -119,6 +153,17 @@ const MAX_TOKEN_LEN: usize = 256;
 /// Makes a token for `name` with `role`, keeps its sha256 in `store` and
 /// answers the token: the only time it is seen.
 pub async fn create_token(store: &dyn Store, name: &str, role: Role) -> Result<String, TokenError> {
+    create_token_with_quota(store, name, role, None).await
+}
+
+/// [`create_token`] with the client's own quota (`500/day`; see
+/// [`crate::ClientQuota`]), kept with the token.
+pub async fn create_token_with_quota(
+    store: &dyn Store,
+    name: &str,
+    role: Role,
+    quota: Option<crate::ClientQuota>,
+) -> Result<String, TokenError> {
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(TokenError::BadName);
     }
@@ -129,6 +174,7 @@ pub async fn create_token(store: &dyn Store, name: &str, role: Role) -> Result<S
             role: role.as_str().to_owned(),
             sha256,
             created_at: time::OffsetDateTime::now_utc(),
+            quota: quota.map(|q| q.to_string()),
         })
         .await?;
     Ok(token)
@@ -193,6 +239,22 @@ mod tests {
             create_token(store.as_ref(), "", Role::Reader).await,
             Err(TokenError::BadName)
         ));
+    }
+
+    #[test]
+    fn an_agent_may_only_decide() {
+        use Role::*;
+        for needed in [Reader, Analyst, Admin] {
+            assert!(!Agent.may(needed), "{needed}");
+        }
+        assert!(Agent.may(Agent));
+        assert!(
+            !Reader.may(Agent),
+            "a reader spends no quota, so does not decide"
+        );
+        assert!(Analyst.may(Agent) && Admin.may(Agent));
+        assert!(Admin.may(Analyst) && Analyst.may(Reader) && !Reader.may(Analyst));
+        assert_eq!("agent".parse::<Role>().unwrap(), Agent);
     }
 
     #[test]

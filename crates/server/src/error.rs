@@ -14,6 +14,9 @@ pub struct AppError {
     status: StatusCode,
     code: String,
     message: String,
+    /// When a refused request may succeed (a 429): answered as
+    /// `Retry-After` (seconds) and `error.resets_at`.
+    resets_at: Option<time::OffsetDateTime>,
 }
 
 impl AppError {
@@ -22,7 +25,14 @@ impl AppError {
             status,
             code: code.into(),
             message: message.into(),
+            resets_at: None,
         }
+    }
+
+    /// Says when the refused request may succeed (`Retry-After`).
+    pub fn resets_at(mut self, at: time::OffsetDateTime) -> Self {
+        self.resets_at = Some(at);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -103,8 +113,10 @@ impl From<enrich::EnrichError> for AppError {
         match err {
             enrich::EnrichError::Stopped { source, .. } => {
                 let (status, code) = if source.is_rate_limited()
-                    || matches!(*source, vt_api::Error::QuotaExhausted { .. })
-                {
+                    || matches!(
+                        *source,
+                        vt_api::Error::QuotaExhausted { .. } | vt_api::Error::BulkReserve { .. }
+                    ) {
                     (StatusCode::TOO_MANY_REQUESTS, "QuotaExceededError")
                 } else {
                     (StatusCode::SERVICE_UNAVAILABLE, "Unavailable")
@@ -129,8 +141,28 @@ impl IntoResponse for AppError {
         } else {
             self.message
         };
-        let body = json!({"error": {"code": self.code, "message": message}});
-        (self.status, Json(body)).into_response()
+        let mut body = json!({"error": {"code": self.code, "message": message}});
+        match self.resets_at {
+            Some(at) => {
+                let now = time::OffsetDateTime::now_utc();
+                // Whole seconds, rounded up, at least 1: a client that waits
+                // that long finds the new window open.
+                let wait = (at - now).whole_milliseconds().max(0);
+                let seconds = (wait + 999) / 1000;
+                body["error"]["resets_at"] = json!(at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default());
+                body["error"]["retry_after"] = json!(seconds.max(1) as u64);
+                let mut response = (self.status, Json(body)).into_response();
+                if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.max(1).to_string()) {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, value);
+                }
+                response
+            }
+            None => (self.status, Json(body)).into_response(),
+        }
     }
 }
 

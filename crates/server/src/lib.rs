@@ -14,12 +14,24 @@
 //! takes no downloads (no sample sink).
 
 mod auth;
+mod client_quota;
+mod decide;
 mod error;
 mod feeds;
+mod ingest;
+mod jobs;
 mod routes;
+mod webhooks;
 
-pub use auth::{create_token, new_token, token_digest, Caller, Role, TokenError, Tokens};
+pub use auth::{
+    create_token, create_token_with_quota, new_token, token_digest, Caller, Role, TokenError,
+    Tokens,
+};
+pub use client_quota::{ClientQuota, QuotaParseError, QuotaWindow};
 pub use error::AppError;
+pub use ingest::PolicyError;
+pub use jobs::{JobSettings, WorkerSummary};
+pub use webhooks::WebhookRetry;
 
 use axum::Router;
 use std::future::Future;
@@ -48,8 +60,27 @@ struct Inner {
     store: Arc<dyn store::Store>,
     actions: actions::Context,
     tokens: Tokens,
+    /// Application control: the decider and the decision log.
+    decide: decide::DecideState,
     /// The `[feeds]` table: how the feeds present themselves, their secret.
     feeds: ::feeds::FeedConfig,
+    /// The job queue's limits and worker settings.
+    jobs: JobSettings,
+    /// `[[policies]]`, in the order written: the first that matches decides.
+    policies: Vec<ingest::Policy>,
+    webhooks: webhooks::Webhooks,
+    /// Wakes the job worker when a job is queued.
+    work: tokio::sync::Notify,
+}
+
+/// What a service is built with besides its settings (tests shorten the
+/// webhook back-off).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceOptions {
+    pub webhook_retry: WebhookRetry,
+    /// The job queue's settings instead of the `[service]` table's
+    /// (`vtc worker --concurrency`, `--lease-secs`).
+    pub jobs: Option<JobSettings>,
 }
 
 /// Why the service could not start.
@@ -60,6 +91,10 @@ pub enum ServerError {
     App(#[from] app::AppError),
     #[error(transparent)]
     Tokens(#[from] TokenError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("[service] bulk_reserve_percent is a percentage (0 to 100), not {0}")]
+    BulkReserve(u8),
     #[error("cannot serve on {addr}: {source}")]
     Io {
         addr: String,
@@ -72,6 +107,18 @@ impl AppState {
     /// Opens the store, builds the client sharing it, the enrichers and the
     /// action context, and reads the `[[tokens]]` of the settings.
     pub async fn build(settings: &app::Settings) -> Result<AppState, ServerError> {
+        AppState::build_with(settings, ServiceOptions::default()).await
+    }
+
+    /// [`AppState::build`] with `options`. Starts the webhook dispatcher
+    /// on the current runtime.
+    pub async fn build_with(
+        settings: &app::Settings,
+        options: ServiceOptions,
+    ) -> Result<AppState, ServerError> {
+        if let Some(p) = settings.service.bulk_reserve_percent.filter(|p| *p > 100) {
+            return Err(ServerError::BulkReserve(p));
+        }
         let store = settings.open_store().await?;
         match store.tokens().await {
             Ok(kept) if kept.is_empty() => tracing::warn!(
@@ -82,17 +129,34 @@ impl AppState {
         }
         let tokens = Tokens::new(store.clone());
         let client = settings.client_sharing(&store).await?;
-        let options = |refresh| enrich::EnrichOptions {
+        let enrich_options = |refresh, max_age| enrich::EnrichOptions {
             verdict: settings.verdict.clone(),
             ttl: settings.cache,
             refresh,
-            max_age: None,
+            max_age,
             full: true,
             rescan_stale: false,
             shared_lookups: settings.shares_database(),
         };
-        let enricher = enrich::Enricher::new(client.clone(), store.clone(), options(false));
-        let refresher = enrich::Enricher::new(client.clone(), store.clone(), options(true));
+        let enricher =
+            enrich::Enricher::new(client.clone(), store.clone(), enrich_options(false, None));
+        let refresher =
+            enrich::Enricher::new(client.clone(), store.clone(), enrich_options(true, None));
+        let mut policies: Vec<ingest::Policy> = Vec::new();
+        for config in &settings.policies {
+            let policy = ingest::Policy::from_config(config, |max_age| match max_age {
+                None => enricher.clone(),
+                Some(_) => enrich::Enricher::new(
+                    client.clone(),
+                    store.clone(),
+                    enrich_options(false, max_age),
+                ),
+            })?;
+            if policies.iter().any(|p| p.name == policy.name) {
+                return Err(PolicyError::duplicate(&policy.name).into());
+            }
+            policies.push(policy);
+        }
         let mut actions = actions::Context::new(client);
         actions.read_local_files = false;
         actions.samples = None;
@@ -104,12 +168,35 @@ impl AppState {
             inner: Arc::new(Inner {
                 enricher,
                 refresher,
+                decide: decide::DecideState::new(store.clone()),
                 store,
                 actions,
                 tokens,
                 feeds: settings.feeds.clone(),
+                jobs: options
+                    .jobs
+                    .unwrap_or_else(|| JobSettings::from_config(&settings.service)),
+                policies,
+                webhooks: webhooks::Webhooks::start(options.webhook_retry),
+                work: tokio::sync::Notify::new(),
             }),
         })
+    }
+
+    /// The policy named `name`, if configured.
+    pub(crate) fn policy(&self, name: &str) -> Option<&ingest::Policy> {
+        self.inner.policies.iter().find(|p| p.name == name)
+    }
+
+    /// Webhook deliveries so far: delivered, failed for good, dropped.
+    pub fn webhook_counts(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = self.inner.webhooks.counts();
+        (
+            c.delivered.load(Relaxed),
+            c.failed.load(Relaxed),
+            c.dropped.load(Relaxed),
+        )
     }
 
     pub fn tokens(&self) -> &Tokens {
@@ -132,7 +219,10 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::reports())
         .merge(routes::quota())
         .merge(routes::actions())
+        .merge(decide::routes())
         .merge(feeds::feeds())
+        .merge(jobs::routes())
+        .merge(ingest::routes())
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::wrong_method)
         .with_state(state)
@@ -192,13 +282,41 @@ pub async fn serve(
         .map(|a| a.to_string())
         .unwrap_or_default();
     let enricher = state.inner.enricher.clone();
-    axum::serve(listener, router(state))
+    let after = state.clone();
+    let worker = jobs::Worker::start(state.clone(), None);
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|source| ServerError::Io { addr, source })?;
-    // Cache writes that run behind an answer land before the process ends.
+        .map_err(|source| ServerError::Io { addr, source });
+    // Items in progress are handed back (their leases ended), so the next
+    // start takes them again at once.
+    worker.stop().await;
+    served?;
+    // Cache writes and decision-log writes that run behind an answer land
+    // before the process ends.
     enricher.flush_cache_writes().await;
+    after.inner.decide.flush().await;
     Ok(())
+}
+
+/// Runs the job worker of `state` alone, without the HTTP routes, until
+/// `shutdown` resolves (`vtc worker`): the worker every `vtc serve` runs,
+/// so any number of services and workers sharing one database share its
+/// job queue. `name` names it on its leases (`None`: the pid and random
+/// digits); `started` is told that name once it runs. Items in progress
+/// at the stop are handed back, and cache writes land before it returns.
+pub async fn work(
+    state: AppState,
+    name: Option<String>,
+    started: impl FnOnce(&str),
+    shutdown: impl Future<Output = ()>,
+) -> WorkerSummary {
+    let worker = jobs::Worker::start(state.clone(), name);
+    started(worker.name());
+    shutdown.await;
+    let summary = worker.stop().await;
+    state.inner.enricher.flush_cache_writes().await;
+    summary
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM: what [`serve`] is usually given.

@@ -111,7 +111,7 @@ async fn observable(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, AppError> {
-    state
+    let caller = state
         .inner
         .tokens
         .authorize(&headers, Role::Analyst)
@@ -122,12 +122,33 @@ async fn observable(
         Some("stix") => true,
         Some(_) => return Err(AppError::bad_request("format: must be json or stix")),
     };
-    if let Err(e) = Indicator::parse(&input) {
-        return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidIndicator",
-            format!("indicator: {e}"),
-        ));
+    let indicator = match Indicator::parse(&input) {
+        Ok(indicator) => indicator,
+        Err(e) => {
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidIndicator",
+                format!("indicator: {e}"),
+            ))
+        }
+    };
+    // Only a lookup that may spend VirusTotal quota counts against the
+    // client's own: a refresh, or a miss in the cache.
+    let cached = !options.refresh
+        && state
+            .inner
+            .store
+            .get_report(
+                state.inner.enricher.origin(),
+                &indicator.to_string(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+    if !cached {
+        crate::client_quota::charge(&state, &caller, 1).await?;
     }
     let enricher = if options.refresh {
         &state.inner.refresher
@@ -155,15 +176,18 @@ async fn observable(
 
 /// What the client's quota governor counts per key (by label, never the
 /// key): used and allowed per minute, day and month, and when it may next
-/// send. Per-client usage joins this when per-client quotas exist.
+/// send; and each client's own usage (the caller's, or everyone's for an
+/// admin).
 async fn quota_status(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
-    state.inner.tokens.authorize(&headers, Role::Reader).await?;
-    Ok(Json(
-        json!({"keys": state.inner.enricher.client().quota_status()}),
-    ))
+    let caller = state.inner.tokens.authorize(&headers, Role::Reader).await?;
+    let clients = crate::client_quota::usage(&state, &caller).await?;
+    Ok(Json(json!({
+        "keys": state.inner.enricher.client().quota_status(),
+        "clients": clients,
+    })))
 }
 
 /// `{type}` of `/v1/reports`: VirusTotal's collection names.
@@ -231,7 +255,7 @@ async fn action(
     // Unknown names are refused after the token is checked, so the table
     // of actions is not shown to anyone without one.
     let needed = action.map_or(Role::Reader, |a| action_role(a.name));
-    state.inner.tokens.authorize(&headers, needed).await?;
+    let caller = state.inner.tokens.authorize(&headers, needed).await?;
     let action = action.ok_or_else(|| {
         AppError::not_found(format!(
             "no action {:?} (GET the list with `vtc action --list`)",
@@ -245,6 +269,8 @@ async fn action(
         serde_json::from_slice(&body)
             .map_err(|e| AppError::bad_request(format!("the body is not JSON: {e}")))?
     };
+    // Every action asks VirusTotal: each call counts against the client's quota.
+    crate::client_quota::charge(&state, &caller, 1).await?;
     let data = action.run(&state.inner.actions, input).await?;
     Ok(Json(json!({ "data": data })))
 }

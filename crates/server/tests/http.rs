@@ -476,3 +476,157 @@ async fn virustotal_down_is_a_503_that_names_no_internals() {
     assert!(!text.contains("127.0.0.1"), "no upstream address: {text}");
     svc.stop().await;
 }
+
+/// Every action of `vtc action --list` over `POST /v1/actions/{name}`, in
+/// an order where each finds what it needs: a 200 with `data`, except the
+/// three that would read the service's disk or write a sample to it,
+/// which are refused with a 4xx before any API call. Then each action by
+/// one of its SOAR aliases, and bad input naming the field for each.
+#[tokio::test]
+async fn every_action_runs_over_http_and_by_its_connector_alias() {
+    let svc = start(EmulatorConfig::default()).await;
+    let admin = Some(svc.tokens.admin.as_str());
+    let (status, body) = svc
+        .post(
+            "/v1/actions/get_widget",
+            admin,
+            &json!({"id": "example.com"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let widget_url = body["data"]["url"].as_str().unwrap().to_owned();
+    let (status, body) = svc
+        .post(
+            "/v1/actions/scan_url",
+            admin,
+            &json!({"url": "http://http-actions.example/"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let analysis = body["data"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = svc
+        .post(
+            "/v1/actions/private_scan_url",
+            admin,
+            &json!({"url": "http://private-http.example/"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let private_analysis = body["data"]["id"].as_str().unwrap().to_owned();
+    let refused = ["scan_file", "private_scan_file", "download_file"];
+    let cases: Vec<(&str, Value)> = vec![
+        ("lookup", json!({"indicator": "8[.]8[.]8[.]8"})),
+        ("file_report", json!({"hash": EICAR_SHA256})),
+        ("url_report", json!({"url": "http://http-actions.example/"})),
+        ("domain_report", json!({"domain": "example.com"})),
+        ("ip_report", json!({"ip": "8.8.8.8"})),
+        ("scan_file", json!({"path": "/etc/passwd"})),
+        ("scan_url", json!({"url": "http://http-actions.example/2"})),
+        ("rescan", json!({"id": EICAR_SHA256})),
+        ("get_analysis", json!({"id": analysis})),
+        ("download_file", json!({"hash": EICAR_SHA256})),
+        ("get_download_url", json!({"hash": EICAR_SHA256})),
+        (
+            "get_relationship_descriptors",
+            json!({"id": EICAR_SHA256, "relationship": "contacted_ips", "limit": 2}),
+        ),
+        (
+            "get_relationships",
+            json!({"id": "example.com", "relationship": "resolutions", "limit": 2}),
+        ),
+        ("search", json!({"query": EICAR_SHA256})),
+        ("get_comments", json!({"id": "example.com"})),
+        (
+            "add_comment",
+            json!({"id": "example.com", "text": "over http #soar"}),
+        ),
+        ("get_votes", json!({"id": "example.com"})),
+        (
+            "add_vote",
+            json!({"id": "example.com", "verdict": "harmless"}),
+        ),
+        ("get_widget", json!({"id": "example.com"})),
+        ("get_widget_html", json!({"url": widget_url})),
+        ("get_upload_url", json!({})),
+        ("private_scan_file", json!({"path": "/etc/passwd"})),
+        (
+            "private_scan_url",
+            json!({"url": "http://private-http.example/2"}),
+        ),
+        ("private_file_report", json!({"sha256": EICAR_SHA256})),
+        ("private_list_files", json!({"limit": 5})),
+        (
+            "private_delete_file",
+            json!({"sha256": new_hash("http-delete")}),
+        ),
+        ("private_rescan", json!({"sha256": EICAR_SHA256})),
+        ("private_get_analysis", json!({"id": private_analysis})),
+        (
+            "private_get_relationships",
+            json!({"sha256": EICAR_SHA256, "relationship": "contacted_ips", "limit": 2}),
+        ),
+        (
+            "private_url_report",
+            json!({"url": "http://private-http.example/"}),
+        ),
+        ("get_quota", json!({})),
+    ];
+    for action in actions::ACTIONS {
+        assert!(
+            cases.iter().any(|(name, _)| *name == action.name),
+            "{} has no HTTP case",
+            action.name
+        );
+    }
+    for (name, input) in &cases {
+        let before = svc.emulator_requests();
+        let (status, body) = svc
+            .post(&format!("/v1/actions/{name}"), admin, &input.to_string())
+            .await;
+        if refused.contains(name) {
+            assert!(status.is_client_error(), "{name}: {status} {body}");
+            assert!(body["error"]["message"].is_string(), "{name}: {body}");
+            assert_eq!(svc.emulator_requests(), before, "{name} made a call");
+            continue;
+        }
+        // A private file never uploaded is a 404 from VirusTotal, answered as such.
+        if *name == "private_delete_file"
+            || *name == "private_file_report"
+            || *name == "private_rescan"
+            || *name == "private_get_relationships"
+        {
+            assert!(
+                status == StatusCode::OK || status == StatusCode::NOT_FOUND,
+                "{name}: {status} {body}"
+            );
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert!(!body["data"].is_null(), "{name}: {body}");
+    }
+    for alias in actions::ALIASES {
+        let (status, body) = svc
+            .post(
+                &format!("/v1/actions/{}", alias.name),
+                admin,
+                r#"{"bogus_field": 1}"#,
+            )
+            .await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{}:", alias.action)) && message.contains("bogus_field"),
+            "{alias:?}: {message}"
+        );
+    }
+    let (status, body) = svc
+        .post(
+            "/v1/actions/get_a_file_report",
+            admin,
+            &json!({"hash": EICAR_SHA256}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["id"], EICAR_SHA256);
+    svc.stop().await;
+}

@@ -19,6 +19,7 @@
 //! never sees an API key (the ledger is keyed by a label the caller picks:
 //! a configured name or a fingerprint, never a prefix of the key).
 
+pub mod collected;
 pub mod compact;
 #[cfg(feature = "suite")]
 pub mod suite;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 pub use async_trait::async_trait;
+pub use collected::{CollectStatus, CollectedBinary, Due, QueryResult, Sighting, SourceCheckpoint};
 
 /// A backend's own error, kept as the source of a [`StoreError`] without
 /// naming the backend's types in this API.
@@ -95,7 +97,167 @@ pub struct StoredToken {
     /// Lowercase hex sha256 of the token.
     pub sha256: String,
     pub created_at: OffsetDateTime,
+    /// The client's own quota as written (`500/day`); the service parses
+    /// and enforces it. `None`: only the VirusTotal budget limits it.
+    pub quota: Option<String>,
 }
+
+/// Identifies one job of the service's work queue (`POST /v1/enrich`,
+/// `/v1/ingest`). Numbered apart from the batch journal's [`JobId`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EnrichJobId(i64);
+
+impl EnrichJobId {
+    pub fn new(id: i64) -> EnrichJobId {
+        EnrichJobId(id)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for EnrichJobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Which queued work is taken first: every interactive item before any
+/// bulk one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueuePriority {
+    Interactive,
+    Bulk,
+}
+
+/// One input of a new job.
+#[derive(Debug, Clone, Copy)]
+pub struct NewItem<'a> {
+    /// The indicator as given (the worker parses it).
+    pub input: &'a str,
+    /// The policy that queued it (ingest), handed back with the claim.
+    pub policy: Option<&'a str>,
+}
+
+/// A job to queue: its items, in input order (`seq` 0, 1, ...).
+#[derive(Debug, Clone, Copy)]
+pub struct NewEnrichJob<'a> {
+    /// The token name that made it: only it (and admins) may see it.
+    pub owner: &'a str,
+    pub priority: QueuePriority,
+    pub items: &'a [NewItem<'a>],
+}
+
+/// Where one item of a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemState {
+    Queued,
+    /// Taken by a worker until `lease_until`; after that, anyone's again.
+    Leased,
+    Done,
+    /// The job was cancelled before the item was taken.
+    Cancelled,
+}
+
+/// A job as [`Store::enrich_job`] reports it, with its items counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrichJob {
+    pub id: EnrichJobId,
+    pub owner: String,
+    pub priority: QueuePriority,
+    pub total: u64,
+    pub queued: u64,
+    pub leased: u64,
+    /// Done items, failed ones included.
+    pub done: u64,
+    /// Done items whose record carries an error.
+    pub failed: u64,
+    pub cancelled: u64,
+    pub created_at: OffsetDateTime,
+    pub cancelled_at: Option<OffsetDateTime>,
+    /// When the last item was done or, for a cancelled job, the last item
+    /// in progress finished.
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// An item a worker leased with [`Store::claim_items`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedItem {
+    pub job: EnrichJobId,
+    pub seq: u64,
+    pub input: String,
+    pub policy: Option<String>,
+    pub priority: QueuePriority,
+}
+
+/// One item of a job as [`Store::job_results_page`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobItem {
+    pub seq: u64,
+    pub input: String,
+    pub state: ItemState,
+    pub failed: bool,
+    /// The record, once done.
+    pub record: Option<String>,
+}
+
+/// What [`Store::charge_usage`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageCharge {
+    /// Whether the amount was added (it fitted the limit).
+    pub granted: bool,
+    /// The window's usage after the charge (or, refused, as it stays).
+    pub used: u64,
+}
+
+/// One application-control decision to keep. The backend indexes the
+/// columns it is filtered by and keeps `json` (the whole decision as the
+/// policy crate wrote it) opaque.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDecision {
+    pub at: OffsetDateTime,
+    pub host: String,
+    pub user: String,
+    /// Lower-case hex; the best hash the request gave when it had no sha256.
+    pub sha256: String,
+    /// `allow`, `deny`, `audit` or `notify`.
+    pub action: String,
+    /// Empty when no policy applied.
+    pub policy: String,
+    pub json: String,
+}
+
+/// A kept decision: what was added, with its id (ascending in the order
+/// decisions were kept: the paging cursor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDecision {
+    pub id: i64,
+    pub decision: NewDecision,
+}
+
+/// Which decisions [`Store::decisions`] answers: every field given must
+/// hold; oldest first, from after the cursor, at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecisionQuery {
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub host: Option<String>,
+    pub user: Option<String>,
+    pub sha256: Option<String>,
+    pub action: Option<String>,
+    pub policy: Option<String>,
+    /// Only decisions with a larger id.
+    pub after_id: Option<i64>,
+    /// At most this many (backends cap it at [`MAX_DECISION_PAGE`]).
+    pub limit: usize,
+}
+
+/// Most decisions one [`Store::decisions`] call answers.
+pub const MAX_DECISION_PAGE: usize = 10_000;
 
 impl StoreError {
     /// Wraps a backend's error.
@@ -239,11 +401,13 @@ pub struct Pruned {
     pub reports: u64,
     /// Expired NotFound entries.
     pub not_found: u64,
-    /// Ledger rows older than [`LEDGER_RETENTION`].
+    /// Ledger rows older than [`LEDGER_RETENTION`] (and usage counters
+    /// of windows that started before it).
     pub ledger_rows: u64,
-    /// Jobs finished longer than [`FINISHED_JOB_RETENTION`] ago.
+    /// Jobs finished longer than [`FINISHED_JOB_RETENTION`] ago (batch
+    /// journals and the service's queued jobs).
     pub jobs: u64,
-    /// Journal entries of those jobs.
+    /// Journal entries of those jobs (and items of queued jobs).
     pub journal_entries: u64,
     /// False when the time budget ran out first: the rest waits for the
     /// next prune.
@@ -310,39 +474,6 @@ pub struct StoreStats {
     pub size_bytes: u64,
     /// Space freed by deletes and not yet given back (a compaction does).
     pub free_bytes: u64,
-}
-
-/// One item of a queued job (see [`Store::enqueue_items`]): input line
-/// `seq` of the job, and its text (an indicator, for an enrichment job).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueItem {
-    pub seq: u64,
-    pub input: String,
-}
-
-/// An item a worker holds under lease ([`Store::claim_items`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimedItem {
-    pub job: JobId,
-    pub seq: u64,
-    pub input: String,
-    /// How many times it was claimed, this claim included: more than one
-    /// means a worker died or overran its lease holding it.
-    pub attempts: u32,
-}
-
-/// Where the items of a queued job are ([`Store::queue_counts`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct QueueCounts {
-    pub queued: u64,
-    pub leased: u64,
-    pub done: u64,
-}
-
-impl QueueCounts {
-    pub fn total(&self) -> u64 {
-        self.queued + self.leased + self.done
-    }
 }
 
 /// A key's budget as the shared quota ledger enforces it
@@ -624,41 +755,144 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Forgets the token named `name`; whether there was one.
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
 
-    // --- job queue (items of a job shared by workers) -------------------
+    // --- application-control decision log ----------------------------
 
-    /// Queues input lines of an open `job` (see [`Store::open_job`]) for
-    /// workers. A `seq` already queued is left as it is, so resubmitting a
-    /// resumed job adds only what is missing. One transaction.
-    async fn enqueue_items(&self, job: JobId, items: &[QueueItem]) -> Result<(), StoreError>;
+    /// Keeps decisions, all in one transaction (the service batches them).
+    async fn add_decisions(&self, decisions: &[NewDecision]) -> Result<(), StoreError>;
 
-    /// Leases up to `n` items of open jobs to `worker` until `now + lease`:
-    /// items never claimed, or whose lease ran out (their worker died or
-    /// overran). Oldest job and lowest `seq` first; two workers never get
-    /// the same item from one call each. One transaction.
+    /// Kept decisions matching `query`, by ascending id.
+    async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<StoredDecision>, StoreError>;
+
+    // --- collector (`vtc collect`) ----------------------------------------
+
+    /// Keeps what `source` saw, in one transaction with its new
+    /// `checkpoint` (when given): a binary matching a kept one by any hash
+    /// is that one (its lists grow, `last_seen` moves to `now`), others are
+    /// new (due for a query). So a collector killed after this call
+    /// resumes after these sightings and loses none of them. Sightings
+    /// without a hash are skipped. Returns how many binaries were new.
+    async fn collect_sightings(
+        &self,
+        source: &str,
+        sightings: &[Sighting],
+        checkpoint: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// The checkpoint `source` last wrote, if any.
+    async fn collect_checkpoint(&self, source: &str) -> Result<Option<String>, StoreError>;
+
+    /// Up to `limit` binaries due for VirusTotal, oldest first: those
+    /// never looked up ([`Due::Query`]), then, when `rescan_before` is
+    /// given, those whose last analysis is older than it and that were not
+    /// rescanned since it ([`Due::Rescan`]).
+    async fn collect_due(
+        &self,
+        rescan_before: Option<OffsetDateTime>,
+        limit: usize,
+    ) -> Result<Vec<CollectedBinary>, StoreError>;
+
+    /// Writes look-up results back, all in one transaction. A result's
+    /// hashes may show that other kept binaries are the same one (seen by
+    /// md5 here, by sha256 there): those are folded into it (lists joined,
+    /// times widened) and removed, so it is looked up and published once.
+    async fn collect_results(&self, results: &[QueryResult]) -> Result<(), StoreError>;
+
+    /// Every kept binary (only those in the feed when `in_feed_only`), by id.
+    async fn collect_binaries(
+        &self,
+        in_feed_only: bool,
+    ) -> Result<Vec<CollectedBinary>, StoreError>;
+
+    /// Counts and checkpoints; `rescan_before` as for [`Store::collect_due`].
+    async fn collect_status(
+        &self,
+        rescan_before: Option<OffsetDateTime>,
+    ) -> Result<CollectStatus, StoreError>;
+
+    /// Forgets every binary and checkpoint (`vtc collect --reset`): the
+    /// next run starts over. Returns how many binaries were forgotten.
+    async fn collect_reset(&self) -> Result<u64, StoreError>;
+    // --- the service's work queue ----------------------------------------
+
+    /// Queues a job and all its items (state queued, `seq` from 0 in the
+    /// order given) in one transaction.
+    async fn create_enrich_job(
+        &self,
+        job: &NewEnrichJob<'_>,
+        now: OffsetDateTime,
+    ) -> Result<EnrichJobId, StoreError>;
+
+    /// The job with its items counted by state; `None` if there is none.
+    async fn enrich_job(&self, job: EnrichJobId) -> Result<Option<EnrichJob>, StoreError>;
+
+    /// Atomically leases to `worker`, until `now + lease`, up to `n` items
+    /// that are queued or whose lease ended, of jobs not cancelled: every
+    /// interactive item before any bulk one (bulk only when `bulk`), then
+    /// by job and `seq`. Two workers never get the same item while a lease
+    /// holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`). In the same
+    /// transaction, items of cancelled jobs whose lease ran out are
+    /// cancelled (their worker is gone) and those jobs finished.
     async fn claim_items(
         &self,
         worker: &str,
         n: usize,
         lease: Duration,
+        bulk: bool,
         now: OffsetDateTime,
     ) -> Result<Vec<ClaimedItem>, StoreError>;
 
-    /// Marks item `seq` of `job` done with its record (journalled as
-    /// [`Store::journal_record`] does), if `worker` still holds it. False
-    /// when another worker took it over after the lease ran out: its
-    /// record is the one kept, so no item is completed twice. Completing
-    /// again an item this worker completed is true and writes nothing.
+    /// Extends to `until` the leases `worker` holds (a worker calls it
+    /// while its items are in progress); how many were extended.
+    async fn renew_leases(&self, worker: &str, until: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Stores the record of item `seq` and marks it done, only if it is
+    /// still leased by `worker` (so no item is completed twice); finishes
+    /// the job when nothing of it is queued or leased any more. Whether it
+    /// was completed.
     async fn complete_item(
         &self,
-        job: JobId,
+        job: EnrichJobId,
         seq: u64,
         worker: &str,
-        key: &str,
         record_json: &str,
+        failed: bool,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
-    /// How many items of `job` are queued, leased and done.
-    async fn queue_counts(&self, job: JobId) -> Result<QueueCounts, StoreError>;
+    /// Cancels a job: its queued items are never handed out; leased ones
+    /// may still complete. False if there is no such job or it is already
+    /// finished or cancelled.
+    async fn cancel_enrich_job(
+        &self,
+        job: EnrichJobId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Up to `n` items with `seq` greater than `after` (from the first
+    /// when `None`), in `seq` order, with their records once done.
+    async fn job_results_page(
+        &self,
+        job: EnrichJobId,
+        after: Option<u64>,
+        n: usize,
+    ) -> Result<Vec<JobItem>, StoreError>;
+
+    // --- usage counters -------------------------------------------------
+
+    /// Adds `amount` to what `subject` (a client, a source) used in the
+    /// window starting at `window_start`, if the total stays within
+    /// `limit` (`None`: no limit); check and add are one transaction.
+    async fn charge_usage(
+        &self,
+        subject: &str,
+        window_start: OffsetDateTime,
+        amount: u64,
+        limit: Option<u64>,
+    ) -> Result<UsageCharge, StoreError>;
+
+    /// What `subject` used in the window starting at `window_start`.
+    async fn usage(&self, subject: &str, window_start: OffsetDateTime) -> Result<u64, StoreError>;
 
     // --- shared quota ledger and in-flight markers ----------------------
 

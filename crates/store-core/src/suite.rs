@@ -13,8 +13,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check panics
 
 use crate::{
-    async_trait, Cached, CalendarWindow, CallBudget, JobState, JournalEntry, NewReport,
-    PruneLimits, QueueCounts, QueueItem, ReportPage, Reservation, Store, StoreError,
+    async_trait, Cached, CalendarWindow, CallBudget, ItemState, JobState, JournalEntry,
+    NewEnrichJob, NewItem, NewReport, PruneLimits, QueuePriority, ReportPage, Reservation, Store,
+    StoreError,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,12 +67,20 @@ macro_rules! store_suite {
             prune_stops_when_its_time_is_spent,
             stats_count_rows_per_table_and_fall_after_a_prune,
             tokens_are_kept_by_digest_listed_and_revoked,
-            queued_items_are_leased_once_and_completed_once,
-            concurrent_claimers_share_a_queue_without_overlap,
+            decisions_are_kept_filtered_and_paged,
+            collector_sightings_merge_by_any_hash_with_their_checkpoint,
+            collector_due_lists_unqueried_then_aged_ones_once_per_window,
+            collector_feed_status_and_reset,
             shared_ledger_never_grants_beyond_the_budget,
             concurrent_reservations_stop_at_the_budget,
             one_holder_fetches_and_others_wait,
             cached_reports_list_live_reports_of_one_origin_page_by_page,
+            queued_items_are_claimed_interactive_first_and_completed_once,
+            an_expired_lease_goes_to_another_worker_and_the_first_cannot_complete,
+            a_cancelled_job_hands_out_no_more_items,
+            job_results_page_in_input_order_and_survive_a_reopen,
+            concurrent_claims_never_share_an_item,
+            usage_is_charged_within_its_limit_per_window,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -857,6 +866,7 @@ pub async fn tokens_are_kept_by_digest_listed_and_revoked(b: &dyn Backend) {
         role: role.into(),
         sha256: digit.to_string().repeat(64),
         created_at: T,
+        quota: (role == "analyst").then(|| "500/day".to_owned()),
     };
     let soar = token("soar", "analyst", 'a');
     s.add_token(&soar).await.expect("add");
@@ -894,153 +904,674 @@ pub async fn tokens_are_kept_by_digest_listed_and_revoked(b: &dyn Backend) {
     assert_eq!(s.tokens().await.expect("list").len(), 1);
 }
 
-fn items(range: std::ops::Range<u64>) -> Vec<QueueItem> {
-    range
-        .map(|seq| QueueItem {
-            seq,
-            input: format!("input-{seq}"),
+pub async fn decisions_are_kept_filtered_and_paged(b: &dyn Backend) {
+    use crate::{DecisionQuery, NewDecision};
+    let s = b.open().await;
+    let d = |i: i64, host: &str, action: &str| NewDecision {
+        at: T + Duration::from_secs(u64::try_from(i).unwrap()),
+        host: host.into(),
+        user: "CORP\\bob".into(),
+        sha256: format!("{:064x}", i % 3),
+        action: action.into(),
+        policy: if action == "deny" {
+            "vt rating".into()
+        } else {
+            String::new()
+        },
+        json: format!("{{\"n\":{i}}}"),
+    };
+    let all: Vec<NewDecision> = (0..25)
+        .map(|i| {
+            d(
+                i,
+                if i % 2 == 0 { "ws1" } else { "ws2" },
+                if i % 5 == 0 { "deny" } else { "allow" },
+            )
         })
-        .collect()
+        .collect();
+    s.add_decisions(&all[..20]).await.expect("add a batch");
+    s.add_decisions(&all[20..]).await.expect("add another");
+    s.add_decisions(&[])
+        .await
+        .expect("an empty batch is nothing");
+    // Pages of 10 cover all 25 once, in the order they were kept.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .decisions(&DecisionQuery {
+                after_id: after,
+                limit: 10,
+                ..DecisionQuery::default()
+            })
+            .await
+            .expect("page");
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 10);
+        after = page.last().map(|p| p.id);
+        seen.extend(page.into_iter().map(|p| p.decision));
+    }
+    assert_eq!(seen, all, "every decision once, unchanged, in order");
+    let s: &dyn Store = s.as_ref();
+    let query = |q: DecisionQuery| async move {
+        s.decisions(&DecisionQuery { limit: 100, ..q })
+            .await
+            .expect("query")
+    };
+    let denied = query(DecisionQuery {
+        action: Some("deny".into()),
+        ..DecisionQuery::default()
+    })
+    .await;
+    assert_eq!(denied.len(), 5);
+    assert!(denied.iter().all(|r| r.decision.policy == "vt rating"));
+    let ws2 = query(DecisionQuery {
+        host: Some("ws2".into()),
+        ..DecisionQuery::default()
+    })
+    .await;
+    assert_eq!(ws2.len(), 12);
+    let since = query(DecisionQuery {
+        since: Some(T + Duration::from_secs(20)),
+        until: Some(T + Duration::from_secs(22)),
+        ..DecisionQuery::default()
+    })
+    .await;
+    assert_eq!(since.len(), 2, "since is inclusive, until exclusive");
+    let by_hash = query(DecisionQuery {
+        sha256: Some(format!("{:064x}", 1)),
+        user: Some("CORP\\bob".into()),
+        policy: Some(String::new()),
+        ..DecisionQuery::default()
+    })
+    .await;
+    assert_eq!(
+        by_hash.len(),
+        7,
+        "hash 1 is 8 decisions, one of them denied (policy set)"
+    );
+    assert!(query(DecisionQuery {
+        user: Some("alice".into()),
+        ..DecisionQuery::default()
+    })
+    .await
+    .is_empty());
 }
 
-pub async fn queued_items_are_leased_once_and_completed_once(b: &dyn Backend) {
+// --- collector ------------------------------------------------------------
+
+fn sighting(md5: Option<&str>, sha256: Option<&str>, host: &str, name: &str) -> crate::Sighting {
+    crate::Sighting {
+        md5: md5.map(str::to_owned),
+        sha256: sha256.map(str::to_owned),
+        host: Some(host.to_owned()),
+        file_name: Some(name.to_owned()),
+        ..Default::default()
+    }
+}
+
+fn result_for(
+    id: i64,
+    at: OffsetDateTime,
+    verdict: &str,
+    analysed: OffsetDateTime,
+) -> crate::QueryResult {
+    crate::QueryResult {
+        binary: id,
+        at,
+        md5: None,
+        sha1: None,
+        sha256: None,
+        size: Some(68),
+        verdict: verdict.to_owned(),
+        malicious: u32::from(verdict == "bad") * 50,
+        total: 70,
+        last_analysis: Some(analysed),
+        in_feed: verdict == "bad",
+        rescanned: false,
+        uploaded: false,
+        record: Some(format!("{{\"verdict\":\"{verdict}\"}}")),
+    }
+}
+
+pub async fn collector_sightings_merge_by_any_hash_with_their_checkpoint(b: &dyn Backend) {
+    let (md5, sha256) = ("a".repeat(32), "b".repeat(64));
+    {
+        let s = b.open().await;
+        assert_eq!(s.collect_checkpoint("cb").await.unwrap(), None);
+        let new = s
+            .collect_sightings(
+                "cb",
+                &[
+                    sighting(Some(&md5), None, "host-1", "evil.exe"),
+                    sighting(Some(&md5), None, "host-2", "evil.exe"),
+                    crate::Sighting::default(),
+                ],
+                Some("2026-11-20T09:00:00Z"),
+                T,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            new, 1,
+            "one binary, seen twice; a sighting without a hash is skipped"
+        );
+    }
+    // Reopened, as a restarted collector would: the checkpoint held.
     let s = b.open().await;
-    let job = s.open_job("queue").await.expect("open");
-    s.enqueue_items(job, &items(0..10)).await.expect("enqueue");
-    s.enqueue_items(job, &items(5..12))
-        .await
-        .expect("enqueue again: only the new ones");
-    let lease = MINUTE;
-    let first = s.claim_items("w1", 4, lease, T).await.expect("claim");
     assert_eq!(
-        first.iter().map(|i| i.seq).collect::<Vec<_>>(),
-        vec![0, 1, 2, 3]
+        s.collect_checkpoint("cb").await.unwrap().as_deref(),
+        Some("2026-11-20T09:00:00Z")
     );
-    assert_eq!(first[0].input, "input-0");
-    assert_eq!((first[0].job, first[0].attempts), (job, 1));
-    let second = s.claim_items("w2", 100, lease, T).await.expect("claim");
-    assert_eq!(second.len(), 8, "the rest, none of w1's");
+    // The same binary by md5 and sha256 from a folder: still one binary.
+    let new = s
+        .collect_sightings(
+            "folder",
+            &[sighting(Some(&md5), Some(&sha256), "host-1", "copy.exe")],
+            None,
+            T + MINUTE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(new, 0);
+    assert_eq!(s.collect_checkpoint("folder").await.unwrap(), None);
+    let all = s.collect_binaries(false).await.unwrap();
+    assert_eq!(all.len(), 1);
+    let one = &all[0];
+    assert_eq!(one.md5.as_deref(), Some(md5.as_str()));
+    assert_eq!(one.sha256.as_deref(), Some(sha256.as_str()));
+    assert_eq!(one.sources, ["cb", "folder"]);
+    assert_eq!(one.hosts, ["host-1", "host-2"]);
+    assert_eq!(one.file_names, ["evil.exe", "copy.exe"]);
+    assert_eq!((one.first_seen, one.last_seen), (T, T + MINUTE));
+    assert_eq!(one.best_hash(), Some(sha256.as_str()));
+    // Found by sha256 alone too.
+    s.collect_sightings(
+        "hashes",
+        &[sighting(None, Some(&sha256), "h", "n")],
+        None,
+        T,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.collect_binaries(false).await.unwrap().len(), 1);
+    // Seen by sha1 alone first, the same binary is a second row until
+    // VirusTotal gives its hashes; then the two are one.
+    let sha1 = "c".repeat(40);
+    s.collect_sightings(
+        "hashes",
+        &[crate::Sighting {
+            sha1: Some(sha1.clone()),
+            host: Some("host-3".into()),
+            ..Default::default()
+        }],
+        None,
+        T - MINUTE,
+    )
+    .await
+    .unwrap();
+    let due = s.collect_due(None, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    let mut full = result_for(due[0].id, T, "bad", T);
+    full.md5 = Some(md5.clone());
+    full.sha1 = Some(sha1.clone());
+    full.sha256 = Some(sha256.clone());
+    s.collect_results(&[full]).await.unwrap();
+    let all = s.collect_binaries(false).await.unwrap();
+    assert_eq!(all.len(), 1, "folded into one: {all:?}");
+    assert_eq!(all[0].hosts, ["host-1", "host-2", "h", "host-3"]);
+    assert_eq!(all[0].first_seen, T - MINUTE);
+    assert!(
+        s.collect_due(None, 10).await.unwrap().is_empty(),
+        "and not due twice"
+    );
+    // Lists are bounded.
+    let many: Vec<_> = (0..100)
+        .map(|i| {
+            sighting(
+                Some(&md5),
+                None,
+                &format!("host-{i}-{}", "x".repeat(2000)),
+                "n",
+            )
+        })
+        .collect();
+    s.collect_sightings("cb", &many, None, T).await.unwrap();
+    let one = s.collect_binaries(false).await.unwrap().remove(0);
+    assert_eq!(one.hosts.len(), crate::collected::MAX_LISTED);
+    assert!(one
+        .hosts
+        .iter()
+        .all(|h| h.chars().count() <= crate::collected::MAX_LISTED_CHARS));
+}
+
+pub async fn collector_due_lists_unqueried_then_aged_ones_once_per_window(b: &dyn Backend) {
+    let s = b.open().await;
+    let hashes: Vec<String> = (0..3).map(|i| format!("{i:032x}")).collect();
+    let sightings: Vec<_> = hashes
+        .iter()
+        .map(|h| sighting(Some(h), None, "h", "f"))
+        .collect();
+    s.collect_sightings("hashes", &sightings, None, T)
+        .await
+        .unwrap();
+    let due = s.collect_due(None, 2).await.unwrap();
+    assert_eq!(due.len(), 2, "the limit holds");
+    assert!(due.iter().all(|d| d.due == Some(crate::Due::Query)));
+    let due = s.collect_due(None, 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    // Analysed long ago, recently, and long ago.
+    let day = Duration::from_secs(86_400);
+    let analysed = [T - day * 30, T - MINUTE, T - day * 10];
+    let results: Vec<_> = due
+        .iter()
+        .zip(analysed)
+        .map(|(d, at)| result_for(d.id, T, "good", at))
+        .collect();
+    s.collect_results(&results).await.unwrap();
+    assert!(
+        s.collect_due(None, 10).await.unwrap().is_empty(),
+        "nothing unqueried"
+    );
+    let window = T - day;
+    let aged = s.collect_due(Some(window), 10).await.unwrap();
+    assert_eq!(aged.len(), 2);
+    assert!(aged.iter().all(|d| d.due == Some(crate::Due::Rescan)));
+    assert_eq!(aged[0].id, due[0].id, "oldest analysis first");
+    assert_eq!(s.collect_status(Some(window)).await.unwrap().rescan_due, 2);
+    // Rescanned, and VirusTotal still shows the old date: not due again
+    // within the window.
+    let mut rescan = result_for(aged[0].id, T, "good", T - day * 30);
+    rescan.rescanned = true;
+    rescan.sha1 = Some("1".repeat(40));
+    s.collect_results(&[rescan]).await.unwrap();
+    let aged_after = s.collect_due(Some(window), 10).await.unwrap();
+    assert_eq!(aged_after.len(), 1);
+    assert_eq!(aged_after[0].id, aged[1].id);
+    let kept = s.collect_binaries(false).await.unwrap();
+    let first = kept.iter().find(|k| k.id == aged[0].id).unwrap();
+    assert_eq!(first.rescanned_at, Some(T));
+    assert_eq!(
+        first.sha1.as_deref(),
+        Some("1".repeat(40).as_str()),
+        "hashes filled in"
+    );
+    assert_eq!(first.size, Some(68));
+}
+
+pub async fn collector_feed_status_and_reset(b: &dyn Backend) {
+    let s = b.open().await;
+    let sightings: Vec<_> = (0..4)
+        .map(|i| sighting(Some(&format!("{i:032x}")), None, "h", "f"))
+        .collect();
+    s.collect_sightings("folder:/x", &sightings, Some("c1"), T)
+        .await
+        .unwrap();
+    let due = s.collect_due(None, 10).await.unwrap();
+    let mut bad = result_for(due[0].id, T, "bad", T);
+    bad.uploaded = true;
+    s.collect_results(&[bad, result_for(due[1].id, T, "good", T)])
+        .await
+        .unwrap();
+    let feed = s.collect_binaries(true).await.unwrap();
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0].id, due[0].id);
+    assert_eq!(feed[0].verdict.as_deref(), Some("bad"));
+    assert_eq!(feed[0].malicious, 50);
+    assert_eq!(feed[0].record.as_deref(), Some("{\"verdict\":\"bad\"}"));
+    let status = s.collect_status(None).await.unwrap();
+    assert_eq!(
+        (
+            status.binaries,
+            status.queried,
+            status.backlog,
+            status.in_feed,
+            status.uploaded
+        ),
+        (4, 2, 2, 1, 1)
+    );
+    assert_eq!(status.by_verdict.get("unqueried"), Some(&2));
+    assert_eq!(status.by_verdict.get("bad"), Some(&1));
+    assert_eq!(status.sources.len(), 1);
+    assert_eq!(status.sources[0].checkpoint, "c1");
+    assert_eq!(s.collect_reset().await.unwrap(), 4);
+    assert_eq!(
+        s.collect_status(None).await.unwrap(),
+        crate::CollectStatus::default()
+    );
+    assert_eq!(s.collect_checkpoint("folder:/x").await.unwrap(), None);
+}
+
+async fn queue_job(
+    s: &dyn Store,
+    owner: &str,
+    priority: QueuePriority,
+    inputs: &[&str],
+    now: OffsetDateTime,
+) -> crate::EnrichJobId {
+    let items: Vec<NewItem<'_>> = inputs
+        .iter()
+        .map(|input| NewItem {
+            input,
+            policy: (priority == QueuePriority::Bulk).then_some("feeds"),
+        })
+        .collect();
+    s.create_enrich_job(
+        &NewEnrichJob {
+            owner,
+            priority,
+            items: &items,
+        },
+        now,
+    )
+    .await
+    .expect("create job")
+}
+
+pub async fn queued_items_are_claimed_interactive_first_and_completed_once(b: &dyn Backend) {
+    let s = b.open().await;
+    let bulk = queue_job(&*s, "tip", QueuePriority::Bulk, &["b0", "b1"], T).await;
+    let interactive = queue_job(
+        &*s,
+        "soar",
+        QueuePriority::Interactive,
+        &["i0", "i1", "i2"],
+        T,
+    )
+    .await;
+    let job = s
+        .enrich_job(interactive)
+        .await
+        .expect("job")
+        .expect("exists");
+    assert_eq!((job.owner.as_str(), job.total, job.queued), ("soar", 3, 3));
+    assert_eq!(job.priority, QueuePriority::Interactive);
+    assert_eq!(job.finished_at, None);
+
+    // Without bulk: only the interactive job's items.
+    let first = s
+        .claim_items("w1", 2, MINUTE, false, T)
+        .await
+        .expect("claim");
+    let got: Vec<(&str, u64)> = first.iter().map(|i| (i.input.as_str(), i.seq)).collect();
+    assert_eq!(got, [("i0", 0), ("i1", 1)]);
+    let next = s
+        .claim_items("w1", 10, MINUTE, false, T)
+        .await
+        .expect("claim");
+    assert_eq!(next.len(), 1, "{next:?}");
     assert!(s
-        .claim_items("w3", 10, lease, T + Duration::from_secs(1))
+        .claim_items("w1", 10, MINUTE, false, T)
         .await
         .expect("claim")
         .is_empty());
-    assert!(s
-        .complete_item(job, 0, "w1", "k0", r#"{"n":0}"#)
+    // With bulk: the bulk job's, with their policy.
+    let bulk_items = s
+        .claim_items("w2", 10, MINUTE, true, T)
         .await
-        .expect("complete"));
-    assert!(
-        s.complete_item(job, 0, "w1", "k0", r#"{"n":0}"#)
-            .await
-            .expect("complete again"),
-        "completing twice by the same worker is harmless"
-    );
-    assert!(
-        !s.complete_item(job, 1, "w2", "k1", "{}")
-            .await
-            .expect("complete"),
-        "w2 does not hold item 1"
-    );
-    assert_eq!(
-        s.queue_counts(job).await.expect("counts"),
-        QueueCounts {
-            queued: 0,
-            leased: 11,
-            done: 1
-        }
-    );
-    // w1 dies: after its lease its items go to another worker.
-    let later = T + lease + Duration::from_secs(1);
-    let taken = s.claim_items("w3", 100, lease, later).await.expect("claim");
-    assert_eq!(taken.len(), 11, "every unfinished item: {taken:?}");
-    assert!(taken.iter().all(|i| i.attempts == 2));
-    assert!(
-        !s.complete_item(job, 1, "w1", "k1", r#"{"by":"w1"}"#)
-            .await
-            .expect("complete"),
-        "a worker that lost its lease cannot complete"
-    );
-    for item in &taken {
+        .expect("claim");
+    assert_eq!(bulk_items.len(), 2);
+    assert!(bulk_items.iter().all(|i| i.job == bulk
+        && i.priority == QueuePriority::Bulk
+        && i.policy.as_deref() == Some("feeds")));
+
+    let leased = s
+        .enrich_job(interactive)
+        .await
+        .expect("job")
+        .expect("exists");
+    assert_eq!((leased.queued, leased.leased, leased.done), (0, 3, 0));
+    for item in first.iter().chain(&next) {
+        let failed = item.seq == 2;
         assert!(s
             .complete_item(
-                job,
+                interactive,
                 item.seq,
-                "w3",
-                "k",
-                &format!("{{\"by\":\"w3\",\"n\":{}}}", item.seq)
+                "w1",
+                &format!(r#"{{"i":{}}}"#, item.seq),
+                failed,
+                T
             )
             .await
             .expect("complete"));
     }
-    let entries = s.journal_entries(job).await.expect("entries");
-    assert_eq!(
-        entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        (0..12).collect::<Vec<_>>()
-    );
-    assert_eq!(entries[0].record, r#"{"n":0}"#);
-    assert_eq!(entries[1].record, r#"{"by":"w3","n":1}"#);
-    assert_eq!(
-        s.queue_counts(job).await.expect("counts"),
-        QueueCounts {
-            queued: 0,
-            leased: 0,
-            done: 12
-        }
-    );
-    assert!(s
-        .claim_items("w4", 10, lease, later + HOUR)
+    // Twice, or by another worker: refused.
+    assert!(!s
+        .complete_item(interactive, 0, "w1", "{}", false, T)
         .await
-        .expect("claim")
-        .is_empty());
-    // A finished job's items are not handed out.
-    let other = s.open_job("queue-2").await.expect("open");
-    s.enqueue_items(other, &items(0..3)).await.expect("enqueue");
-    s.finish_job(other).await.expect("finish");
-    assert!(s
-        .claim_items("w4", 10, lease, later)
+        .expect("again"));
+    assert!(!s
+        .complete_item(bulk, 0, "w1", "{}", false, T)
         .await
-        .expect("claim")
-        .is_empty());
-    assert!(matches!(
-        s.enqueue_items(crate::JobId::new(987_654), &items(0..1))
-            .await,
-        Err(StoreError::NoSuchJob(_))
-    ));
+        .expect("not w1's"));
+    let done = s
+        .enrich_job(interactive)
+        .await
+        .expect("job")
+        .expect("exists");
+    assert_eq!((done.done, done.failed, done.leased), (3, 1, 0));
+    assert_eq!(done.finished_at, Some(T));
+    assert!(s
+        .enrich_job(crate::EnrichJobId::new(999_999))
+        .await
+        .expect("job")
+        .is_none());
 }
 
-pub async fn concurrent_claimers_share_a_queue_without_overlap(b: &dyn Backend) {
+pub async fn an_expired_lease_goes_to_another_worker_and_the_first_cannot_complete(
+    b: &dyn Backend,
+) {
     let s = b.open().await;
-    let job = s.open_job("crowd").await.expect("open");
-    s.enqueue_items(job, &items(0..120)).await.expect("enqueue");
-    let workers: Vec<_> = (0..4)
-        .map(|w| {
-            let s = Arc::clone(&s);
-            tokio::spawn(async move {
-                let name = format!("worker-{w}");
-                let mut done = Vec::new();
-                loop {
-                    let claimed = s.claim_items(&name, 7, HOUR, T).await.expect("claim");
-                    if claimed.is_empty() {
-                        return done;
-                    }
-                    for item in claimed {
-                        assert!(s
-                            .complete_item(job, item.seq, &name, "k", "{}")
-                            .await
-                            .expect("complete"));
-                        done.push(item.seq);
-                    }
+    let job = queue_job(&*s, "soar", QueuePriority::Interactive, &["a", "b"], T).await;
+    let mine = s
+        .claim_items("w1", 1, MINUTE, true, T)
+        .await
+        .expect("claim");
+    assert_eq!(mine.len(), 1);
+    // A renewed lease holds past the first expiry.
+    assert_eq!(
+        s.renew_leases("w1", T + MINUTE * 2).await.expect("renew"),
+        1
+    );
+    let at = T + MINUTE + Duration::from_secs(1);
+    let others = s
+        .claim_items("w2", 10, MINUTE, true, at)
+        .await
+        .expect("claim");
+    assert_eq!(others.iter().map(|i| i.seq).collect::<Vec<_>>(), [1]);
+    // Once the lease has run out, it is someone else's.
+    let later = T + MINUTE * 3;
+    let taken = s
+        .claim_items("w2", 10, MINUTE, true, later)
+        .await
+        .expect("claim");
+    assert_eq!(taken.iter().map(|i| i.seq).collect::<Vec<_>>(), [0, 1]);
+    assert!(!s
+        .complete_item(job, 0, "w1", "{}", false, later)
+        .await
+        .expect("w1"));
+    assert!(s
+        .complete_item(job, 0, "w2", "{}", false, later)
+        .await
+        .expect("w2"));
+    // Reopened (a restarted process): the state is kept.
+    let s = b.open().await;
+    let status = s.enrich_job(job).await.expect("job").expect("exists");
+    assert_eq!((status.done, status.leased), (1, 1));
+}
+
+pub async fn a_cancelled_job_hands_out_no_more_items(b: &dyn Backend) {
+    let s = b.open().await;
+    let job = queue_job(&*s, "soar", QueuePriority::Interactive, &["a", "b", "c"], T).await;
+    let taken = s
+        .claim_items("w1", 1, MINUTE, true, T)
+        .await
+        .expect("claim");
+    assert_eq!(taken.len(), 1);
+    assert!(s.cancel_enrich_job(job, T).await.expect("cancel"));
+    assert!(!s.cancel_enrich_job(job, T).await.expect("twice"));
+    assert!(!s
+        .cancel_enrich_job(crate::EnrichJobId::new(999_999), T)
+        .await
+        .expect("none"));
+    assert!(s
+        .claim_items("w2", 10, MINUTE, true, T + Duration::from_secs(30))
+        .await
+        .expect("claim")
+        .is_empty());
+    let status = s.enrich_job(job).await.expect("job").expect("exists");
+    assert_eq!((status.cancelled, status.leased, status.queued), (2, 1, 0));
+    assert_eq!(status.cancelled_at, Some(T));
+    assert_eq!(status.finished_at, None, "an item is still in progress");
+    // The item in progress may finish; then the job is.
+    assert!(s
+        .complete_item(job, 0, "w1", "{}", false, T)
+        .await
+        .expect("complete"));
+    let status = s.enrich_job(job).await.expect("job").expect("exists");
+    assert_eq!(status.finished_at, Some(T));
+    let page = s.job_results_page(job, None, 10).await.expect("page");
+    let states: Vec<ItemState> = page.iter().map(|i| i.state).collect();
+    assert_eq!(
+        states,
+        [ItemState::Done, ItemState::Cancelled, ItemState::Cancelled]
+    );
+
+    // A worker that dies holding an item of a cancelled job does not keep
+    // the job open: once its lease runs out, the item is cancelled.
+    let other = queue_job(&*s, "soar", QueuePriority::Interactive, &["x", "y"], T).await;
+    let held = s
+        .claim_items("gone", 1, MINUTE, true, T)
+        .await
+        .expect("claim");
+    assert_eq!(held.len(), 1);
+    assert!(s.cancel_enrich_job(other, T).await.expect("cancel"));
+    let later = T + HOUR;
+    let none = s
+        .claim_items("w2", 10, MINUTE, true, later)
+        .await
+        .expect("claim");
+    assert!(none.is_empty());
+    let status = s.enrich_job(other).await.expect("job").expect("exists");
+    assert_eq!((status.cancelled, status.leased), (2, 0));
+    assert_eq!(status.finished_at, Some(later));
+    assert!(!s
+        .complete_item(other, 0, "gone", "{}", false, later)
+        .await
+        .expect("late"));
+}
+
+pub async fn job_results_page_in_input_order_and_survive_a_reopen(b: &dyn Backend) {
+    let s = b.open().await;
+    let inputs: Vec<String> = (0..25).map(|i| format!("in{i}")).collect();
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let job = queue_job(&*s, "soar", QueuePriority::Interactive, &refs, T).await;
+    let claimed = s.claim_items("w", 100, HOUR, true, T).await.expect("claim");
+    assert_eq!(claimed.len(), 25);
+    // Completed out of order.
+    for item in claimed.iter().rev() {
+        let record = format!(r#"{{"n":{},"pad":"{}"}}"#, item.seq, "x".repeat(300));
+        assert!(s
+            .complete_item(job, item.seq, "w", &record, false, T)
+            .await
+            .expect("complete"));
+    }
+    let s = b.open().await;
+    let mut after = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = s.job_results_page(job, after, 10).await.expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.seq);
+        for item in &page {
+            assert_eq!(item.state, ItemState::Done);
+            let record = item.record.as_deref().expect("record");
+            assert!(
+                record.starts_with(&format!(r#"{{"n":{},"#, item.seq)),
+                "{record}"
+            );
+            seen.push(item.input.clone());
+        }
+    }
+    assert_eq!(seen, inputs);
+    let empty = queue_job(&*s, "soar", QueuePriority::Interactive, &[], T).await;
+    let status = s.enrich_job(empty).await.expect("job").expect("exists");
+    assert_eq!(status.finished_at, Some(T), "an empty job is done at once");
+}
+
+pub async fn concurrent_claims_never_share_an_item(b: &dyn Backend) {
+    let s = b.open().await;
+    let inputs: Vec<String> = (0..60).map(|i| format!("c{i}")).collect();
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    queue_job(&*s, "soar", QueuePriority::Bulk, &refs, T).await;
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = s
+                    .claim_items(&format!("w{w}"), 3, HOUR, true, T)
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    return mine;
                 }
-            })
-        })
-        .collect();
+                mine.extend(got.into_iter().map(|i| i.seq));
+            }
+        }));
+    }
     let mut all = Vec::new();
-    for w in workers {
-        all.extend(w.await.expect("worker"));
+    for t in tasks {
+        all.extend(t.await.expect("task"));
     }
     all.sort_unstable();
-    assert_eq!(all, (0..120).collect::<Vec<_>>(), "each item exactly once");
-    assert_eq!(s.queue_counts(job).await.expect("counts").done, 120);
+    assert_eq!(all, (0..60).collect::<Vec<u64>>(), "each item exactly once");
+}
+
+pub async fn usage_is_charged_within_its_limit_per_window(b: &dyn Backend) {
+    let s = b.open().await;
+    let window = T;
+    let next = T + HOUR * 24;
+    let charge = |amount, limit| {
+        let s = s.clone();
+        async move {
+            s.charge_usage("client:soar", window, amount, limit)
+                .await
+                .expect("charge")
+        }
+    };
+    assert_eq!(charge(3, Some(5)).await.used, 3);
+    let refused = charge(3, Some(5)).await;
+    assert!(!refused.granted);
+    assert_eq!(refused.used, 3, "a refused charge adds nothing");
+    let fits = charge(2, Some(5)).await;
+    assert!(fits.granted && fits.used == 5);
+    assert!(!charge(1, Some(5)).await.granted);
+    assert!(charge(10, None).await.granted, "no limit");
+    assert_eq!(s.usage("client:soar", window).await.expect("usage"), 15);
+    assert_eq!(s.usage("client:tip", window).await.expect("usage"), 0);
+    // The next window starts from nothing.
+    assert_eq!(s.usage("client:soar", next).await.expect("usage"), 0);
+    let s2 = b.open().await;
+    assert!(
+        s2.charge_usage("client:soar", next, 5, Some(5))
+            .await
+            .expect("charge")
+            .granted
+    );
+    assert_eq!(
+        s2.usage("client:soar", window).await.expect("usage"),
+        15,
+        "kept across a reopen"
+    );
+    // Old windows go with the ledger's retention.
+    s2.prune(T + HOUR * 24 * 40, PruneLimits::ALL)
+        .await
+        .expect("prune");
+    assert_eq!(s2.usage("client:soar", window).await.expect("usage"), 0);
 }
 
 fn budget(per_minute: u32, per_day: u32) -> CallBudget {

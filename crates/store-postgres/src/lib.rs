@@ -22,16 +22,20 @@
 //! runs under a transaction-scoped advisory lock per key, so two processes
 //! never both take the last unit of a window.
 
+mod collected;
+
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 use store_core::compact::{pack, unpack};
 use store_core::{
-    async_trait, Cached, CachedReport, CalendarWindow, CallBudget, ClaimedItem, JobId, JobState,
-    JobStatus, JournalEntry, NewReport, Pruned, QueueCounts, QueueItem, ReportCursor, ReportPage,
-    Reservation, Store, StoreError, StoreStats, StoredToken, TableStats, FINISHED_JOB_RETENTION,
-    LEDGER_RETENTION,
+    async_trait, Cached, CachedReport, CalendarWindow, CallBudget, ClaimedItem, CollectStatus,
+    CollectedBinary, DecisionQuery, EnrichJob, EnrichJobId, ItemState, JobId, JobItem, JobState,
+    JobStatus, JournalEntry, NewDecision, NewEnrichJob, NewReport, Pruned, QueryResult,
+    QueuePriority, ReportCursor, ReportPage, Reservation, Sighting, Store, StoreError, StoreStats,
+    StoredDecision, StoredToken, TableStats, UsageCharge, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
+    MAX_DECISION_PAGE,
 };
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
@@ -113,19 +117,8 @@ pub const MIGRATIONS: &[&str] = &[
         role TEXT NOT NULL,
         created_at BIGINT NOT NULL
     );",
-    // 2: the job queue, the shared quota ledger, in-flight markers.
-    "CREATE TABLE job_items (
-        job_id BIGINT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-        seq BIGINT NOT NULL,
-        input TEXT NOT NULL,
-        state TEXT NOT NULL DEFAULT 'queued',
-        leased_by TEXT,
-        lease_until BIGINT,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (job_id, seq)
-    );
-    CREATE INDEX job_items_waiting ON job_items(job_id, seq) WHERE state <> 'done';
-    CREATE TABLE quota_slots (
+    // 2: the shared quota ledger and the in-flight markers.
+    "CREATE TABLE quota_slots (
         origin_id INTEGER NOT NULL,
         key_label TEXT NOT NULL,
         at BIGINT NOT NULL
@@ -146,6 +139,80 @@ pub const MIGRATIONS: &[&str] = &[
         until BIGINT NOT NULL,
         PRIMARY KEY (origin_id, key)
     );",
+    // 3: what SQLite's step 4 holds: per-client quotas with the tokens,
+    // the service's work queue, usage counters per window. `open_items`
+    // counts a job's items still queued or leased: every change of an
+    // item out of those states takes one from it in the same statement,
+    // under the job row's lock, so the last one finishes the job.
+    "ALTER TABLE tokens ADD COLUMN quota TEXT;
+    CREATE TABLE enrich_jobs (
+        id BIGSERIAL PRIMARY KEY,
+        owner TEXT NOT NULL,
+        priority SMALLINT NOT NULL,             -- 0 interactive, 1 bulk
+        total BIGINT NOT NULL,
+        open_items BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        cancelled_at BIGINT,
+        finished_at BIGINT
+    );
+    CREATE INDEX enrich_jobs_by_finish ON enrich_jobs(finished_at);
+    CREATE TABLE enrich_items (
+        job_id BIGINT NOT NULL REFERENCES enrich_jobs(id) ON DELETE CASCADE,
+        seq BIGINT NOT NULL,
+        priority SMALLINT NOT NULL,
+        state SMALLINT NOT NULL,                -- 0 queued, 1 leased, 2 done, 3 cancelled
+        input TEXT NOT NULL,
+        policy TEXT,
+        lease_until BIGINT,
+        leased_by TEXT,
+        failed BOOLEAN NOT NULL DEFAULT FALSE,
+        record BYTEA,
+        PRIMARY KEY (job_id, seq)
+    );
+    CREATE INDEX enrich_items_to_claim ON enrich_items(priority, job_id, seq) WHERE state < 2;
+    CREATE INDEX enrich_items_by_holder ON enrich_items(leased_by) WHERE state = 1;
+    CREATE TABLE usage_counts (
+        subject TEXT NOT NULL,
+        window_start BIGINT NOT NULL,
+        used BIGINT NOT NULL,
+        PRIMARY KEY (subject, window_start)
+    );",
+    // 4: what SQLite's step 5 holds: the collector.
+    "CREATE TABLE collected (
+        id BIGSERIAL PRIMARY KEY,
+        md5 TEXT, sha1 TEXT, sha256 TEXT, size BIGINT,
+        sources TEXT NOT NULL, hosts TEXT NOT NULL, file_names TEXT NOT NULL,
+        path TEXT,
+        first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL,
+        last_query BIGINT, last_analysis BIGINT, rescanned_at BIGINT, uploaded_at BIGINT,
+        verdict TEXT, malicious BIGINT NOT NULL DEFAULT 0, total BIGINT NOT NULL DEFAULT 0,
+        in_feed BOOLEAN NOT NULL DEFAULT FALSE,
+        record BYTEA
+    );
+    CREATE INDEX collected_by_md5 ON collected(md5);
+    CREATE INDEX collected_by_sha1 ON collected(sha1);
+    CREATE INDEX collected_by_sha256 ON collected(sha256);
+    CREATE INDEX collected_unqueried ON collected(id) WHERE last_query IS NULL;
+    CREATE INDEX collected_by_analysis ON collected(last_analysis);
+    CREATE TABLE collect_checkpoints (
+        source TEXT PRIMARY KEY,
+        checkpoint TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );",
+    // 5: what SQLite's step 6 holds: the decision log (`user` is a
+    // reserved word here: the column is `user_name`).
+    "CREATE TABLE decisions (
+        id BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        host TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        action TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX decisions_by_time ON decisions(at);
+    CREATE INDEX decisions_by_hash ON decisions(sha256, id);",
 ];
 
 /// Every table vtc keeps, in the order `stats` lists them.
@@ -158,7 +225,12 @@ const TABLES: &[&str] = &[
     "api_calls",
     "origins",
     "tokens",
-    "job_items",
+    "enrich_jobs",
+    "enrich_items",
+    "usage_counts",
+    "collected",
+    "collect_checkpoints",
+    "decisions",
     "quota_slots",
     "quota_usage",
     "in_flight",
@@ -497,12 +569,28 @@ async fn check_open(tx: &deadpool_postgres::Transaction<'_>, job: JobId) -> Outc
     }
 }
 
+fn priority_code(p: QueuePriority) -> i16 {
+    match p {
+        QueuePriority::Interactive => 0,
+        QueuePriority::Bulk => 1,
+    }
+}
+
+fn priority_of(code: i16) -> QueuePriority {
+    if code == 0 {
+        QueuePriority::Interactive
+    } else {
+        QueuePriority::Bulk
+    }
+}
+
 fn token_row(r: &tokio_postgres::Row) -> StoredToken {
     StoredToken {
         sha256: r.get(0),
         name: r.get(1),
         role: r.get(2),
         created_at: from_millis(r.get(3)),
+        quota: r.get(4),
     }
 }
 
@@ -762,7 +850,7 @@ impl Store for PostgresStore {
         let (at, limit) = (millis(now), limit_param(max_rows));
         let cutoff = (now - LEDGER_RETENTION).unix_timestamp();
         let retired = millis(now - FINISHED_JOB_RETENTION);
-        let (reports, not_found, ledger_rows, journal_entries, jobs) = retrying!(self, c => {
+        let counts: [u64; 8] = retrying!(self, c => {
             let tx = c.transaction().await?;
             // Their keys go with them (ON DELETE CASCADE).
             let reports = tx
@@ -802,6 +890,30 @@ impl Store for PostgresStore {
                     &[&retired, &limit],
                 )
                 .await?;
+            let usage_rows = tx
+                .execute(
+                    "DELETE FROM usage_counts WHERE ctid IN
+                        (SELECT ctid FROM usage_counts WHERE window_start < $1 LIMIT $2)",
+                    &[&millis(now - LEDGER_RETENTION), &limit],
+                )
+                .await?;
+            let items = tx
+                .execute(
+                    "DELETE FROM enrich_items WHERE ctid IN
+                        (SELECT i.ctid FROM enrich_items i JOIN enrich_jobs j ON j.id = i.job_id
+                         WHERE j.finished_at < $1 LIMIT $2)",
+                    &[&retired, &limit],
+                )
+                .await?;
+            let queue_jobs = tx
+                .execute(
+                    "DELETE FROM enrich_jobs WHERE id IN
+                        (SELECT id FROM enrich_jobs WHERE finished_at < $1
+                         AND NOT EXISTS (SELECT 1 FROM enrich_items WHERE job_id = enrich_jobs.id)
+                         LIMIT $2)",
+                    &[&retired, &limit],
+                )
+                .await?;
             // Reservations out of every window and lapsed markers.
             tx.execute(
                 "DELETE FROM quota_slots WHERE ctid IN
@@ -816,18 +928,18 @@ impl Store for PostgresStore {
             )
             .await?;
             tx.commit().await?;
-            Ok((reports, not_found, ledger_rows, journal_entries, jobs))
+            Ok([reports, not_found, ledger_rows, journal_entries, jobs, usage_rows, items, queue_jobs])
         })?;
+        let [reports, not_found, ledger_rows, journal_entries, jobs, usage_rows, items, queue_jobs] =
+            counts;
         let max = max_rows as u64;
-        let complete = [reports, not_found, ledger_rows, journal_entries, jobs]
-            .iter()
-            .all(|&n| n < max);
+        let complete = counts.iter().all(|&n| n < max);
         Ok(Pruned {
             reports,
             not_found,
-            ledger_rows,
-            jobs,
-            journal_entries,
+            ledger_rows: ledger_rows + usage_rows,
+            jobs: jobs + queue_jobs,
+            journal_entries: journal_entries + items,
             complete,
         })
     }
@@ -1034,9 +1146,9 @@ impl Store for PostgresStore {
         let created = millis(token.created_at);
         let added = retrying!(self, c => {
             Ok(c.execute(
-                "INSERT INTO tokens (sha256, name, role, created_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT DO NOTHING",
-                &[&token.sha256, &token.name, &token.role, &created],
+                "INSERT INTO tokens (sha256, name, role, created_at, quota)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &[&token.sha256, &token.name, &token.role, &created, &token.quota],
             )
             .await?)
         })?;
@@ -1051,7 +1163,7 @@ impl Store for PostgresStore {
     async fn token_by_sha256(&self, sha256: &str) -> Result<Option<StoredToken>, StoreError> {
         retrying!(self, c => {
             let stmt = c
-                .prepare_cached("SELECT sha256, name, role, created_at FROM tokens WHERE sha256 = $1")
+                .prepare_cached("SELECT sha256, name, role, created_at, quota FROM tokens WHERE sha256 = $1")
                 .await?;
             Ok(c.query_opt(&stmt, &[&sha256]).await?.as_ref().map(token_row))
         })
@@ -1060,7 +1172,7 @@ impl Store for PostgresStore {
     async fn tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
         retrying!(self, c => {
             let rows = c
-                .query("SELECT sha256, name, role, created_at FROM tokens ORDER BY name", &[])
+                .query("SELECT sha256, name, role, created_at, quota FROM tokens ORDER BY name", &[])
                 .await?;
             Ok(rows.iter().map(token_row).collect())
         })
@@ -1149,27 +1261,73 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(|r| (r.get(0), count(r.get(1)))).collect())
     }
 
-    async fn enqueue_items(&self, job: JobId, items: &[QueueItem]) -> Result<(), StoreError> {
-        let mut seqs = Vec::with_capacity(items.len());
-        let mut inputs = Vec::with_capacity(items.len());
-        for item in items {
-            seqs.push(seq_param(item.seq)?);
-            inputs.push(item.input.as_str());
-        }
-        retrying!(self, c => {
+    async fn create_enrich_job(
+        &self,
+        job: &NewEnrichJob<'_>,
+        now: OffsetDateTime,
+    ) -> Result<EnrichJobId, StoreError> {
+        let priority = priority_code(job.priority);
+        let inputs: Vec<&str> = job.items.iter().map(|i| i.input).collect();
+        let policies: Vec<Option<&str>> = job.items.iter().map(|i| i.policy).collect();
+        let total = limit_param(inputs.len());
+        let at = millis(now);
+        let id: i64 = retrying!(self, c => {
             let tx = c.transaction().await?;
-            check_open(&tx, job).await?;
-            let stmt = tx
+            let insert = tx
                 .prepare_cached(
-                    "INSERT INTO job_items (job_id, seq, input)
-                     SELECT $1, s, i FROM unnest($2::BIGINT[], $3::TEXT[]) AS t(s, i)
-                     ON CONFLICT (job_id, seq) DO NOTHING",
+                    "INSERT INTO enrich_jobs (owner, priority, total, open_items, created_at, finished_at)
+                     VALUES ($1, $2, $3::BIGINT, $3::BIGINT, $4::BIGINT, CASE WHEN $3::BIGINT = 0 THEN $4::BIGINT END)
+                     RETURNING id",
                 )
                 .await?;
-            tx.execute(&stmt, &[&job.get(), &seqs, &inputs]).await?;
+            let id: i64 = tx
+                .query_one(&insert, &[&job.owner, &priority, &total, &at])
+                .await?
+                .get(0);
+            let items = tx
+                .prepare_cached(
+                    "INSERT INTO enrich_items (job_id, seq, priority, state, input, policy)
+                     SELECT $1, t.n - 1, $2, 0, t.i, t.p
+                     FROM unnest($3::TEXT[], $4::TEXT[]) WITH ORDINALITY AS t(i, p, n)",
+                )
+                .await?;
+            tx.execute(&items, &[&id, &priority, &inputs, &policies]).await?;
             tx.commit().await?;
-            Ok(())
-        })
+            Ok(id)
+        })?;
+        Ok(EnrichJobId::new(id))
+    }
+
+    async fn enrich_job(&self, job: EnrichJobId) -> Result<Option<EnrichJob>, StoreError> {
+        let row = retrying!(self, c => {
+            let stmt = c
+                .prepare_cached(
+                    "SELECT j.owner, j.priority, j.total, j.created_at, j.cancelled_at, j.finished_at,
+                       count(i.seq) FILTER (WHERE i.state = 0),
+                       count(i.seq) FILTER (WHERE i.state = 1),
+                       count(i.seq) FILTER (WHERE i.state = 2),
+                       count(i.seq) FILTER (WHERE i.state = 3),
+                       count(i.seq) FILTER (WHERE i.failed)
+                     FROM enrich_jobs j LEFT JOIN enrich_items i ON i.job_id = j.id
+                     WHERE j.id = $1 GROUP BY j.id",
+                )
+                .await?;
+            Ok(c.query_opt(&stmt, &[&job.get()]).await?)
+        })?;
+        Ok(row.map(|r| EnrichJob {
+            id: job,
+            owner: r.get(0),
+            priority: priority_of(r.get(1)),
+            total: count(r.get(2)),
+            created_at: from_millis(r.get(3)),
+            cancelled_at: r.get::<_, Option<i64>>(4).map(from_millis),
+            finished_at: r.get::<_, Option<i64>>(5).map(from_millis),
+            queued: count(r.get(6)),
+            leased: count(r.get(7)),
+            done: count(r.get(8)),
+            cancelled: count(r.get(9)),
+            failed: count(r.get(10)),
+        }))
     }
 
     async fn claim_items(
@@ -1177,107 +1335,361 @@ impl Store for PostgresStore {
         worker: &str,
         n: usize,
         lease: Duration,
+        bulk: bool,
         now: OffsetDateTime,
     ) -> Result<Vec<ClaimedItem>, StoreError> {
         let (at, until, limit) = (millis(now), expiry(now, lease), limit_param(n));
+        let max_priority: i16 = if bulk { 1 } else { 0 };
         let rows = retrying!(self, c => {
-            // One statement: pick (skipping rows another claimer holds
-            // locked) and lease.
+            // One statement, one round trip: items of cancelled jobs whose
+            // worker vanished are cancelled (their jobs finish when that
+            // was the last), then items are picked, skipping rows another
+            // claimer holds locked, and leased.
             let stmt = c
                 .prepare_cached(
-                    "WITH picked AS (
-                        SELECT i.job_id, i.seq FROM job_items i JOIN jobs j ON j.id = i.job_id
-                        WHERE j.finished_at IS NULL AND i.state <> 'done'
-                          AND (i.state = 'queued' OR i.lease_until <= $1)
-                        ORDER BY i.job_id, i.seq LIMIT $2
-                        FOR UPDATE OF i SKIP LOCKED)
-                     UPDATE job_items t SET state = 'leased', leased_by = $3, lease_until = $4,
-                       attempts = t.attempts + 1
-                     FROM picked WHERE t.job_id = picked.job_id AND t.seq = picked.seq
-                     RETURNING t.job_id, t.seq, t.input, t.attempts",
+                    "WITH gone AS (
+                        UPDATE enrich_items i SET state = 3, leased_by = NULL, lease_until = NULL
+                        FROM enrich_jobs j
+                        WHERE j.id = i.job_id AND j.cancelled_at IS NOT NULL
+                          AND i.state = 1 AND i.lease_until <= $1
+                        RETURNING i.job_id),
+                     per_job AS (SELECT job_id, count(*) AS n FROM gone GROUP BY job_id),
+                     drained AS (
+                        UPDATE enrich_jobs j SET open_items = j.open_items - p.n,
+                          finished_at = CASE WHEN j.open_items - p.n <= 0
+                                        THEN COALESCE(j.finished_at, $1) ELSE j.finished_at END
+                        FROM per_job p WHERE j.id = p.job_id
+                        RETURNING 1),
+                     picked AS (
+                        SELECT i.job_id, i.seq FROM enrich_items i
+                        JOIN enrich_jobs j ON j.id = i.job_id
+                        WHERE i.state < 2 AND (i.state = 0 OR i.lease_until <= $1)
+                          AND i.priority <= $2 AND j.cancelled_at IS NULL
+                        ORDER BY i.priority, i.job_id, i.seq LIMIT $3
+                        FOR UPDATE OF i SKIP LOCKED),
+                     leased AS (
+                        UPDATE enrich_items t SET state = 1, leased_by = $4, lease_until = $5
+                        FROM picked WHERE t.job_id = picked.job_id AND t.seq = picked.seq
+                        RETURNING t.job_id, t.seq, t.input, t.policy, t.priority)
+                     SELECT job_id, seq, input, policy, priority, (SELECT count(*) FROM drained)
+                     FROM leased",
                 )
                 .await?;
-            Ok(c.query(&stmt, &[&at, &limit, &worker, &until]).await?)
+            Ok(c.query(&stmt, &[&at, &max_priority, &limit, &worker, &until]).await?)
         })?;
         let mut items: Vec<ClaimedItem> = rows
             .iter()
             .map(|r| ClaimedItem {
-                job: JobId::new(r.get(0)),
+                job: EnrichJobId::new(r.get(0)),
                 seq: count(r.get(1)),
                 input: r.get(2),
-                attempts: r.get::<_, i32>(3).try_into().unwrap_or(0),
+                policy: r.get(3),
+                priority: priority_of(r.get(4)),
             })
             .collect();
-        items.sort_by_key(|i| (i.job, i.seq));
+        items.sort_by_key(|i| (i.priority, i.job, i.seq));
         Ok(items)
+    }
+
+    async fn renew_leases(&self, worker: &str, until: OffsetDateTime) -> Result<u64, StoreError> {
+        let until = millis(until);
+        retrying!(self, c => {
+            let stmt = c
+                .prepare_cached(
+                    "UPDATE enrich_items SET lease_until = $2 WHERE state = 1 AND leased_by = $1",
+                )
+                .await?;
+            Ok(c.execute(&stmt, &[&worker, &until]).await?)
+        })
     }
 
     async fn complete_item(
         &self,
-        job: JobId,
+        job: EnrichJobId,
         seq: u64,
         worker: &str,
-        key: &str,
         record_json: &str,
+        failed: bool,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let seq = seq_param(seq)?;
         let record = pack(record_json);
+        let at = millis(now);
+        retrying!(self, c => {
+            // One statement: the item is done only while this worker holds
+            // it; the job's count of open items drops under its row lock
+            // (a concurrent completion waits and reads the new count), so
+            // whichever completion takes it to zero finishes the job.
+            let stmt = c
+                .prepare_cached(
+                    "WITH done AS (
+                        UPDATE enrich_items SET state = 2, record = $4, failed = $5, lease_until = NULL
+                        WHERE job_id = $1 AND seq = $2 AND state = 1 AND leased_by = $3
+                        RETURNING 1),
+                     counted AS (
+                        UPDATE enrich_jobs SET open_items = open_items - 1,
+                          finished_at = CASE WHEN open_items - 1 <= 0
+                                        THEN COALESCE(finished_at, $6) ELSE finished_at END
+                        WHERE id = $1 AND EXISTS (SELECT 1 FROM done)
+                        RETURNING 1)
+                     SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM counted)",
+                )
+                .await?;
+            let row = c.query_one(&stmt, &[&job.get(), &seq, &worker, &record, &failed, &at]).await?;
+            Ok(row.get::<_, i64>(0) == 1)
+        })
+    }
+
+    async fn cancel_enrich_job(
+        &self,
+        job: EnrichJobId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let at = millis(now);
         retrying!(self, c => {
             let tx = c.transaction().await?;
-            let item = tx
+            let cancel = tx
                 .prepare_cached(
-                    "SELECT state, leased_by FROM job_items WHERE job_id = $1 AND seq = $2 FOR UPDATE",
+                    "UPDATE enrich_jobs SET cancelled_at = $2
+                     WHERE id = $1 AND cancelled_at IS NULL AND finished_at IS NULL",
                 )
                 .await?;
-            let Some(row) = tx.query_opt(&item, &[&job.get(), &seq]).await? else {
-                let exists = tx.query_opt("SELECT 1 FROM jobs WHERE id = $1", &[&job.get()]).await?;
-                if exists.is_none() {
-                    return Err(StoreError::NoSuchJob(job).into());
-                }
-                return Ok(false);
-            };
-            let (state, holder): (String, Option<String>) = (row.get(0), row.get(1));
-            if holder.as_deref() != Some(worker) {
+            if tx.execute(&cancel, &[&job.get(), &at]).await? != 1 {
                 return Ok(false);
             }
-            if state == "done" {
-                return Ok(true);
-            }
-            let done = tx
+            // Leased items run to the end; expired leases are not taken again.
+            let items = tx
                 .prepare_cached(
-                    "UPDATE job_items SET state = 'done', lease_until = NULL WHERE job_id = $1 AND seq = $2",
+                    "WITH gone AS (
+                        UPDATE enrich_items SET state = 3, leased_by = NULL, lease_until = NULL
+                        WHERE job_id = $1 AND (state = 0 OR (state = 1 AND lease_until <= $2))
+                        RETURNING 1)
+                     UPDATE enrich_jobs SET open_items = open_items - (SELECT count(*) FROM gone),
+                       finished_at = CASE WHEN open_items - (SELECT count(*) FROM gone) <= 0
+                                     THEN $2 ELSE finished_at END
+                     WHERE id = $1",
                 )
                 .await?;
-            tx.execute(&done, &[&job.get(), &seq]).await?;
-            let journal = tx
-                .prepare_cached(
-                    "INSERT INTO journal (job_id, seq, key, record) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (job_id, seq) DO UPDATE SET key = excluded.key, record = excluded.record",
-                )
-                .await?;
-            tx.execute(&journal, &[&job.get(), &seq, &key, &record]).await?;
+            tx.execute(&items, &[&job.get(), &at]).await?;
             tx.commit().await?;
             Ok(true)
         })
     }
 
-    async fn queue_counts(&self, job: JobId) -> Result<QueueCounts, StoreError> {
+    async fn job_results_page(
+        &self,
+        job: EnrichJobId,
+        after: Option<u64>,
+        n: usize,
+    ) -> Result<Vec<JobItem>, StoreError> {
+        let after = match after {
+            Some(seq) => seq_param(seq)?,
+            None => -1,
+        };
+        let limit = limit_param(n);
         let rows = retrying!(self, c => {
             let stmt = c
-                .prepare_cached("SELECT state, count(*) FROM job_items WHERE job_id = $1 GROUP BY state")
+                .prepare_cached(
+                    "SELECT seq, input, state, failed, record FROM enrich_items
+                     WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                )
                 .await?;
-            Ok(c.query(&stmt, &[&job.get()]).await?)
+            Ok(c.query(&stmt, &[&job.get(), &after, &limit]).await?)
         })?;
-        let mut counts = QueueCounts::default();
-        for r in &rows {
-            let n = count(r.get(1));
-            match r.get::<_, &str>(0) {
-                "queued" => counts.queued = n,
-                "leased" => counts.leased = n,
-                _ => counts.done = n,
+        rows.iter()
+            .map(|r| {
+                let record = match r.get::<_, Option<&[u8]>>(4) {
+                    Some(bytes) => Some(unpack(bytes, "job record")?),
+                    None => None,
+                };
+                Ok(JobItem {
+                    seq: count(r.get(0)),
+                    input: r.get(1),
+                    state: match r.get::<_, i16>(2) {
+                        0 => ItemState::Queued,
+                        1 => ItemState::Leased,
+                        2 => ItemState::Done,
+                        _ => ItemState::Cancelled,
+                    },
+                    failed: r.get(3),
+                    record,
+                })
+            })
+            .collect()
+    }
+
+    async fn charge_usage(
+        &self,
+        subject: &str,
+        window_start: OffsetDateTime,
+        amount: u64,
+        limit: Option<u64>,
+    ) -> Result<UsageCharge, StoreError> {
+        let start = millis(window_start);
+        let amount = i64::try_from(amount).map_err(|_| StoreError::OutOfRange {
+            what: "usage amount",
+            value: amount,
+        })?;
+        let limit: Option<i64> = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+        let (granted, used) = retrying!(self, c => {
+            // Check and add in one statement: the row's lock orders
+            // concurrent charges, each reading the count the last one left.
+            let charge = c
+                .prepare_cached(
+                    "INSERT INTO usage_counts (subject, window_start, used)
+                     SELECT $1, $2, $3 WHERE $4::BIGINT IS NULL OR $3 <= $4::BIGINT
+                     ON CONFLICT (subject, window_start) DO UPDATE
+                       SET used = usage_counts.used + excluded.used
+                       WHERE $4::BIGINT IS NULL OR usage_counts.used + excluded.used <= $4::BIGINT
+                     RETURNING used",
+                )
+                .await?;
+            if let Some(row) = c.query_opt(&charge, &[&subject, &start, &amount, &limit]).await? {
+                return Ok((true, row.get::<_, i64>(0)));
             }
+            let read = c
+                .prepare_cached("SELECT used FROM usage_counts WHERE subject = $1 AND window_start = $2")
+                .await?;
+            let used = c.query_opt(&read, &[&subject, &start]).await?.map_or(0, |r| r.get(0));
+            Ok((false, used))
+        })?;
+        Ok(UsageCharge {
+            granted,
+            used: count(used),
+        })
+    }
+
+    async fn usage(&self, subject: &str, window_start: OffsetDateTime) -> Result<u64, StoreError> {
+        let start = millis(window_start);
+        let used: Option<i64> = retrying!(self, c => {
+            let stmt = c
+                .prepare_cached("SELECT used FROM usage_counts WHERE subject = $1 AND window_start = $2")
+                .await?;
+            Ok(c.query_opt(&stmt, &[&subject, &start]).await?.map(|r| r.get(0)))
+        })?;
+        Ok(used.map_or(0, count))
+    }
+
+    async fn add_decisions(&self, decisions: &[NewDecision]) -> Result<(), StoreError> {
+        if decisions.is_empty() {
+            return Ok(());
         }
-        Ok(counts)
+        let at: Vec<i64> = decisions.iter().map(|d| millis(d.at)).collect();
+        let col = |f: fn(&NewDecision) -> &str| -> Vec<&str> { decisions.iter().map(f).collect() };
+        let (host, user, sha256) = (col(|d| &d.host), col(|d| &d.user), col(|d| &d.sha256));
+        let (action, policy, body) = (col(|d| &d.action), col(|d| &d.policy), col(|d| &d.json));
+        retrying!(self, c => {
+            // One statement: all or none, in the order given (ids ascend).
+            let stmt = c
+                .prepare_cached(
+                    "INSERT INTO decisions (at, host, user_name, sha256, action, policy, body)
+                     SELECT a, h, u, s, x, p, b FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[],
+                       $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[]) WITH ORDINALITY
+                       AS t(a, h, u, s, x, p, b, n)
+                     ORDER BY n",
+                )
+                .await?;
+            c.execute(&stmt, &[&at, &host, &user, &sha256, &action, &policy, &body]).await?;
+            Ok(())
+        })
+    }
+
+    async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<StoredDecision>, StoreError> {
+        let q = query;
+        let after = q.after_id.unwrap_or(0);
+        let (since, until) = (q.since.map(millis), q.until.map(millis));
+        let limit = limit_param(q.limit.min(MAX_DECISION_PAGE));
+        let rows = retrying!(self, c => {
+            // Unset filters match everything: `$N IS NULL OR column = $N`.
+            let stmt = c
+                .prepare_cached(
+                    "SELECT id, at, host, user_name, sha256, action, policy, body FROM decisions
+                     WHERE id > $1
+                       AND ($2::BIGINT IS NULL OR at >= $2) AND ($3::BIGINT IS NULL OR at < $3)
+                       AND ($4::TEXT IS NULL OR host = $4) AND ($5::TEXT IS NULL OR user_name = $5)
+                       AND ($6::TEXT IS NULL OR sha256 = $6) AND ($7::TEXT IS NULL OR action = $7)
+                       AND ($8::TEXT IS NULL OR policy = $8)
+                     ORDER BY id LIMIT $9",
+                )
+                .await?;
+            Ok(c.query(
+                &stmt,
+                &[&after, &since, &until, &q.host, &q.user, &q.sha256, &q.action, &q.policy, &limit],
+            )
+            .await?)
+        })?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredDecision {
+                id: r.get(0),
+                decision: NewDecision {
+                    at: from_millis(r.get(1)),
+                    host: r.get(2),
+                    user: r.get(3),
+                    sha256: r.get(4),
+                    action: r.get(5),
+                    policy: r.get(6),
+                    json: r.get(7),
+                },
+            })
+            .collect())
+    }
+
+    async fn collect_sightings(
+        &self,
+        source: &str,
+        sightings: &[Sighting],
+        checkpoint: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        retrying!(self, c => {
+            collected::sightings(&mut c, source, sightings, checkpoint, now).await
+        })
+    }
+
+    async fn collect_checkpoint(&self, source: &str) -> Result<Option<String>, StoreError> {
+        retrying!(self, c => {
+            let stmt = c
+                .prepare_cached("SELECT checkpoint FROM collect_checkpoints WHERE source = $1")
+                .await?;
+            Ok(c.query_opt(&stmt, &[&source]).await?.map(|r| r.get(0)))
+        })
+    }
+
+    async fn collect_due(
+        &self,
+        rescan_before: Option<OffsetDateTime>,
+        limit: usize,
+    ) -> Result<Vec<CollectedBinary>, StoreError> {
+        retrying!(self, c => { collected::due(&mut c, rescan_before, limit).await })
+    }
+
+    async fn collect_results(&self, results: &[QueryResult]) -> Result<(), StoreError> {
+        retrying!(self, c => { collected::results(&mut c, results).await })
+    }
+
+    async fn collect_binaries(
+        &self,
+        in_feed_only: bool,
+    ) -> Result<Vec<CollectedBinary>, StoreError> {
+        retrying!(self, c => { collected::binaries(&c, in_feed_only).await })
+    }
+
+    async fn collect_status(
+        &self,
+        rescan_before: Option<OffsetDateTime>,
+    ) -> Result<CollectStatus, StoreError> {
+        retrying!(self, c => { collected::status(&mut c, rescan_before).await })
+    }
+
+    async fn collect_reset(&self) -> Result<u64, StoreError> {
+        retrying!(self, c => {
+            let tx = c.transaction().await?;
+            let n = tx.execute("DELETE FROM collected", &[]).await?;
+            tx.execute("DELETE FROM collect_checkpoints", &[]).await?;
+            tx.commit().await?;
+            Ok(n)
+        })
     }
 
     async fn reserve_api_call(
@@ -1460,7 +1872,7 @@ mod tests {
         let shown = redact("postgres://alice:hunter2@db.example:5432/vtc?sslmode=disable");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("db.example"), "{shown}");
-        assert_eq!(redact("postgres://%zz"), "a postgres:// URL");
+        assert_eq!(redact("postgres://[::1"), "a postgres:// URL");
     }
 
     #[test]

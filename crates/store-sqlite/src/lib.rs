@@ -18,6 +18,8 @@
 //! Knows nothing of VirusTotal; rusqlite stays inside this crate (errors
 //! leave it as [`StoreError`]).
 
+mod collected;
+
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
@@ -25,10 +27,12 @@ use std::path::Path;
 use std::time::Duration;
 use store_core::compact::{pack, unpack};
 use store_core::{
-    async_trait, Cached, CachedReport, CalendarWindow, CallBudget, ClaimedItem, JobId, JobState,
-    JobStatus, JournalEntry, NewReport, Pruned, QueueCounts, QueueItem, ReportCursor, ReportPage,
-    Reservation, Store, StoreError, StoreStats, StoredToken, TableStats, FINISHED_JOB_RETENTION,
-    LEDGER_RETENTION,
+    async_trait, Cached, CachedReport, CalendarWindow, CallBudget, ClaimedItem, CollectStatus,
+    CollectedBinary, DecisionQuery, EnrichJob, EnrichJobId, ItemState, JobId, JobItem, JobState,
+    JobStatus, JournalEntry, NewDecision, NewEnrichJob, NewReport, Pruned, QueryResult,
+    QueuePriority, ReportCursor, ReportPage, Reservation, Sighting, Store, StoreError, StoreStats,
+    StoredDecision, StoredToken, TableStats, UsageCharge, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
+    MAX_DECISION_PAGE,
 };
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -142,21 +146,81 @@ const MIGRATIONS: &[&str] = &[
         role TEXT NOT NULL,
         created_at INTEGER NOT NULL
     ) WITHOUT ROWID;",
-    // 4: the job queue (items leased to workers), the shared quota ledger
-    // (reservations in the sliding minute; day and month counters) and
-    // the in-flight markers of lookups shared by several processes.
-    "CREATE TABLE job_items (
-        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    // 4: per-client quotas with the tokens, the service's work queue
+    // (jobs and their items, leased by workers), usage counters per window.
+    "ALTER TABLE tokens ADD COLUMN quota TEXT;
+    CREATE TABLE enrich_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a stale id must not reach a new job
+        owner TEXT NOT NULL,                   -- the token name
+        priority INTEGER NOT NULL,             -- 0 interactive, 1 bulk
+        total INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        cancelled_at INTEGER,
+        finished_at INTEGER
+    );
+    CREATE INDEX enrich_jobs_by_finish ON enrich_jobs(finished_at);
+    CREATE TABLE enrich_items (
+        job_id INTEGER NOT NULL REFERENCES enrich_jobs(id) ON DELETE CASCADE,
         seq INTEGER NOT NULL,
+        priority INTEGER NOT NULL,             -- the job's, so a claim reads one index
+        state INTEGER NOT NULL,                -- 0 queued, 1 leased, 2 done, 3 cancelled
         input TEXT NOT NULL,
-        state TEXT NOT NULL DEFAULT 'queued',   -- queued | leased | done
+        policy TEXT,
+        lease_until INTEGER,
         leased_by TEXT,
-        lease_until INTEGER,                    -- unix milliseconds
-        attempts INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        record BLOB,                           -- store_core::compact::pack of the record
         PRIMARY KEY (job_id, seq)
     );
-    CREATE INDEX job_items_waiting ON job_items(state, lease_until);
-    CREATE TABLE quota_slots (
+    CREATE INDEX enrich_items_to_claim ON enrich_items(state, priority, job_id, seq) WHERE state < 2;
+    CREATE TABLE usage_counts (
+        subject TEXT NOT NULL,                 -- client:NAME, source:NAME
+        window_start INTEGER NOT NULL,         -- unix milliseconds
+        used INTEGER NOT NULL,
+        PRIMARY KEY (subject, window_start)
+    ) WITHOUT ROWID;",
+    // 5: the collector (`vtc collect`): binaries seen by its sources, what
+    // VirusTotal said of them, and each source's checkpoint. Lists are
+    // JSON arrays (bounded by store_core::collected); `record` is packed.
+    "CREATE TABLE collected (
+        id INTEGER PRIMARY KEY,
+        md5 TEXT, sha1 TEXT, sha256 TEXT, size INTEGER,
+        sources TEXT NOT NULL, hosts TEXT NOT NULL, file_names TEXT NOT NULL,
+        path TEXT,
+        first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+        last_query INTEGER, last_analysis INTEGER, rescanned_at INTEGER, uploaded_at INTEGER,
+        verdict TEXT, malicious INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL DEFAULT 0,
+        in_feed INTEGER NOT NULL DEFAULT 0,
+        record BLOB
+    );
+    CREATE INDEX collected_by_md5 ON collected(md5);
+    CREATE INDEX collected_by_sha1 ON collected(sha1);
+    CREATE INDEX collected_by_sha256 ON collected(sha256);
+    CREATE INDEX collected_unqueried ON collected(id) WHERE last_query IS NULL;
+    CREATE INDEX collected_by_analysis ON collected(last_analysis);
+    CREATE TABLE collect_checkpoints (
+        source TEXT PRIMARY KEY,
+        checkpoint TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;",
+    // 6: the application-control decision log, filtered by time, host,
+    // user, hash, action and policy; the decision itself as JSON.
+    "CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,           -- unix milliseconds
+        host TEXT NOT NULL,
+        user TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        action TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX decisions_by_time ON decisions(at);
+    CREATE INDEX decisions_by_hash ON decisions(sha256, id);",
+    // 7: the shared quota ledger (reservations in the sliding minute; day
+    // and month counters) and the in-flight markers of lookups shared by
+    // several processes.
+    "CREATE TABLE quota_slots (
         origin_id INTEGER NOT NULL,
         key_label TEXT NOT NULL,
         at INTEGER NOT NULL                     -- unix milliseconds
@@ -189,7 +253,12 @@ const TABLES: &[&str] = &[
     "api_calls",
     "origins",
     "tokens",
-    "job_items",
+    "enrich_jobs",
+    "enrich_items",
+    "usage_counts",
+    "collected",
+    "collect_checkpoints",
+    "decisions",
     "quota_slots",
     "quota_usage",
     "in_flight",
@@ -688,6 +757,23 @@ fn prune_step(db: &mut Db, now: OffsetDateTime, max_rows: usize) -> Outcome<Prun
              AND NOT EXISTS (SELECT 1 FROM journal WHERE job_id = jobs.id) LIMIT ?2)",
         params![retired, limit],
     )?;
+    let usage_rows = tx.execute(
+        "DELETE FROM usage_counts WHERE (subject, window_start) IN
+            (SELECT subject, window_start FROM usage_counts WHERE window_start < ?1 LIMIT ?2)",
+        params![millis(now - LEDGER_RETENTION), limit],
+    )?;
+    let items = tx.execute(
+        "DELETE FROM enrich_items WHERE rowid IN
+            (SELECT i.rowid FROM enrich_items i JOIN enrich_jobs j ON j.id = i.job_id
+             WHERE j.finished_at < ?1 LIMIT ?2)",
+        params![retired, limit],
+    )?;
+    let queue_jobs = tx.execute(
+        "DELETE FROM enrich_jobs WHERE id IN
+            (SELECT id FROM enrich_jobs WHERE finished_at < ?1
+             AND NOT EXISTS (SELECT 1 FROM enrich_items WHERE job_id = enrich_jobs.id) LIMIT ?2)",
+        params![retired, limit],
+    )?;
     // Reservations out of every window and lapsed markers: no count of
     // their own in `Pruned` (they are bookkeeping, a few rows at most).
     tx.execute(
@@ -701,15 +787,24 @@ fn prune_step(db: &mut Db, now: OffsetDateTime, max_rows: usize) -> Outcome<Prun
         params![at, limit],
     )?;
     tx.commit()?;
-    let complete = [reports, not_found, ledger_rows, journal_entries, jobs]
-        .iter()
-        .all(|&n| n < max_rows);
+    let complete = [
+        reports,
+        not_found,
+        ledger_rows,
+        journal_entries,
+        jobs,
+        usage_rows,
+        items,
+        queue_jobs,
+    ]
+    .iter()
+    .all(|&n| n < max_rows);
     Ok(Pruned {
         reports: reports as u64,
         not_found: not_found as u64,
-        ledger_rows: ledger_rows as u64,
-        jobs: jobs as u64,
-        journal_entries: journal_entries as u64,
+        ledger_rows: (ledger_rows + usage_rows) as u64,
+        jobs: (jobs + queue_jobs) as u64,
+        journal_entries: (journal_entries + items) as u64,
         complete,
     })
 }
@@ -783,12 +878,38 @@ fn stats(db: &mut Db) -> Outcome<StoreStats> {
     })
 }
 
+fn priority_code(p: QueuePriority) -> i64 {
+    match p {
+        QueuePriority::Interactive => 0,
+        QueuePriority::Bulk => 1,
+    }
+}
+
+fn priority_of(code: i64) -> QueuePriority {
+    if code == 0 {
+        QueuePriority::Interactive
+    } else {
+        QueuePriority::Bulk
+    }
+}
+
+/// Marks `job` finished once none of its items is queued or leased.
+fn finish_if_drained(tx: &Connection, job: EnrichJobId, now: OffsetDateTime) -> Outcome<()> {
+    tx.prepare_cached(
+        "UPDATE enrich_jobs SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM enrich_items WHERE job_id = ?1 AND state < 2)",
+    )?
+    .execute(params![job.get(), millis(now)])?;
+    Ok(())
+}
+
 fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredToken> {
     Ok(StoredToken {
         sha256: r.get(0)?,
         name: r.get(1)?,
         role: r.get(2)?,
         created_at: from_millis(r.get(3)?),
+        quota: r.get(4)?,
     })
 }
 
@@ -798,20 +919,76 @@ impl Store for SqliteStore {
         self.call(migrate).await
     }
 
+    async fn collect_sightings(
+        &self,
+        source: &str,
+        sightings: &[Sighting],
+        checkpoint: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (source, sightings) = (source.to_owned(), sightings.to_vec());
+        let checkpoint = checkpoint.map(str::to_owned);
+        self.call(move |db| {
+            collected::sightings(db, &source, &sightings, checkpoint.as_deref(), now)
+        })
+        .await
+    }
+
+    async fn collect_checkpoint(&self, source: &str) -> Result<Option<String>, StoreError> {
+        let source = source.to_owned();
+        self.call(move |db| collected::checkpoint(db, &source))
+            .await
+    }
+
+    async fn collect_due(
+        &self,
+        rescan_before: Option<OffsetDateTime>,
+        limit: usize,
+    ) -> Result<Vec<CollectedBinary>, StoreError> {
+        self.call(move |db| collected::due(db, rescan_before, limit))
+            .await
+    }
+
+    async fn collect_results(&self, results: &[QueryResult]) -> Result<(), StoreError> {
+        let results = results.to_vec();
+        self.call(move |db| collected::results(db, &results)).await
+    }
+
+    async fn collect_binaries(
+        &self,
+        in_feed_only: bool,
+    ) -> Result<Vec<CollectedBinary>, StoreError> {
+        self.call(move |db| collected::binaries(db, in_feed_only))
+            .await
+    }
+
+    async fn collect_status(
+        &self,
+        rescan_before: Option<OffsetDateTime>,
+    ) -> Result<CollectStatus, StoreError> {
+        self.call(move |db| collected::status(db, rescan_before))
+            .await
+    }
+
+    async fn collect_reset(&self) -> Result<u64, StoreError> {
+        self.call(collected::reset).await
+    }
+
     async fn add_token(&self, token: &StoredToken) -> Result<(), StoreError> {
         let token = token.clone();
         self.call(move |db| {
             let added = db
                 .conn
                 .prepare_cached(
-                    "INSERT INTO tokens (sha256, name, role, created_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT DO NOTHING",
+                    "INSERT INTO tokens (sha256, name, role, created_at, quota)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![
                     token.sha256,
                     token.name,
                     token.role,
-                    millis(token.created_at)
+                    millis(token.created_at),
+                    token.quota
                 ])?;
             if added == 0 {
                 return Err(StoreError::TokenExists { name: token.name }.into());
@@ -827,7 +1004,7 @@ impl Store for SqliteStore {
             Ok(db
                 .conn
                 .prepare_cached(
-                    "SELECT sha256, name, role, created_at FROM tokens WHERE sha256 = ?1",
+                    "SELECT sha256, name, role, created_at, quota FROM tokens WHERE sha256 = ?1",
                 )?
                 .query_row([sha256], token_row)
                 .optional()?)
@@ -838,7 +1015,7 @@ impl Store for SqliteStore {
     async fn tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
         self.call(|db| {
             let mut stmt = db.conn.prepare_cached(
-                "SELECT sha256, name, role, created_at FROM tokens ORDER BY name",
+                "SELECT sha256, name, role, created_at, quota FROM tokens ORDER BY name",
             )?;
             let rows = stmt.query_map([], token_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -854,6 +1031,81 @@ impl Store for SqliteStore {
                 .prepare_cached("DELETE FROM tokens WHERE name = ?1")?
                 .execute([name])?
                 > 0)
+        })
+        .await
+    }
+
+    async fn add_decisions(&self, decisions: &[NewDecision]) -> Result<(), StoreError> {
+        let decisions = decisions.to_vec();
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO decisions (at, host, user, sha256, action, policy, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for d in &decisions {
+                    insert.execute(params![
+                        millis(d.at),
+                        d.host,
+                        d.user,
+                        d.sha256,
+                        d.action,
+                        d.policy,
+                        d.json
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<StoredDecision>, StoreError> {
+        let q = query.clone();
+        self.call(move |db| {
+            // Unset filters match everything: `?N IS NULL OR column = ?N`.
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT id, at, host, user, sha256, action, policy, body FROM decisions
+                 WHERE id > ?1
+                   AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at < ?3)
+                   AND (?4 IS NULL OR host = ?4) AND (?5 IS NULL OR user = ?5)
+                   AND (?6 IS NULL OR sha256 = ?6) AND (?7 IS NULL OR action = ?7)
+                   AND (?8 IS NULL OR policy = ?8)
+                 ORDER BY id LIMIT ?9",
+            )?;
+            let limit = i64::try_from(q.limit.min(MAX_DECISION_PAGE)).unwrap_or(0);
+            let rows = stmt.query_map(
+                params![
+                    q.after_id.unwrap_or(0),
+                    q.since.map(millis),
+                    q.until.map(millis),
+                    q.host,
+                    q.user,
+                    q.sha256,
+                    q.action,
+                    q.policy,
+                    limit
+                ],
+                |r| {
+                    Ok(StoredDecision {
+                        id: r.get(0)?,
+                        decision: NewDecision {
+                            at: from_millis(r.get(1)?),
+                            host: r.get(2)?,
+                            user: r.get(3)?,
+                            sha256: r.get(4)?,
+                            action: r.get(5)?,
+                            policy: r.get(6)?,
+                            json: r.get(7)?,
+                        },
+                    })
+                },
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }
@@ -1224,6 +1476,353 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn create_enrich_job(
+        &self,
+        job: &NewEnrichJob<'_>,
+        now: OffsetDateTime,
+    ) -> Result<EnrichJobId, StoreError> {
+        let owner = job.owner.to_owned();
+        let priority = priority_code(job.priority);
+        let items: Vec<(String, Option<String>)> = job
+            .items
+            .iter()
+            .map(|i| (i.input.to_owned(), i.policy.map(str::to_owned)))
+            .collect();
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let total = limit_param(items.len());
+            tx.prepare_cached(
+                "INSERT INTO enrich_jobs (owner, priority, total, created_at, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, CASE WHEN ?3 = 0 THEN ?4 END)",
+            )?
+            .execute(params![owner, priority, total, millis(now)])?;
+            let id = tx.last_insert_rowid();
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO enrich_items (job_id, seq, priority, state, input, policy)
+                     VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+                )?;
+                for (seq, (input, policy)) in items.iter().enumerate() {
+                    insert.execute(params![id, limit_param(seq), priority, input, policy])?;
+                }
+            }
+            tx.commit()?;
+            Ok(EnrichJobId::new(id))
+        })
+        .await
+    }
+
+    async fn enrich_job(&self, job: EnrichJobId) -> Result<Option<EnrichJob>, StoreError> {
+        self.call(move |db| {
+            type Row = (String, i64, i64, i64, Option<i64>, Option<i64>);
+            let row: Option<Row> = db
+                .conn
+                .prepare_cached(
+                    "SELECT owner, priority, total, created_at, cancelled_at, finished_at
+                     FROM enrich_jobs WHERE id = ?1",
+                )?
+                .query_row([job.get()], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+                .optional()?;
+            let Some((owner, priority, total, created_at, cancelled_at, finished_at)) = row else {
+                return Ok(None);
+            };
+            let mut counts = [0u64; 4];
+            let mut failed = 0u64;
+            {
+                let mut stmt = db.conn.prepare_cached(
+                    "SELECT state, count(*), sum(failed) FROM enrich_items
+                     WHERE job_id = ?1 GROUP BY state",
+                )?;
+                let mut rows = stmt.query([job.get()])?;
+                while let Some(row) = rows.next()? {
+                    let state: i64 = row.get(0)?;
+                    let n: i64 = row.get(1)?;
+                    let f: i64 = row.get(2)?;
+                    if let Some(slot) = usize::try_from(state).ok().and_then(|s| counts.get_mut(s))
+                    {
+                        *slot = n.try_into().unwrap_or(0);
+                    }
+                    failed += u64::try_from(f).unwrap_or(0);
+                }
+            }
+            Ok(Some(EnrichJob {
+                id: job,
+                owner,
+                priority: priority_of(priority),
+                total: total.try_into().unwrap_or(0),
+                queued: counts[0],
+                leased: counts[1],
+                done: counts[2],
+                failed,
+                cancelled: counts[3],
+                created_at: from_millis(created_at),
+                cancelled_at: cancelled_at.map(from_millis),
+                finished_at: finished_at.map(from_millis),
+            }))
+        })
+        .await
+    }
+
+    async fn claim_items(
+        &self,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+        bulk: bool,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ClaimedItem>, StoreError> {
+        let worker = worker.to_owned();
+        let (at, until, limit) = (millis(now), expiry(now, lease), limit_param(n));
+        let max_priority = if bulk { 1 } else { 0 };
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Items of cancelled jobs whose worker vanished are not taken
+            // again: they are cancelled, and their jobs may finish.
+            let abandoned: Vec<i64> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT DISTINCT i.job_id FROM enrich_items i
+                     JOIN enrich_jobs j ON j.id = i.job_id
+                     WHERE i.state = 1 AND i.lease_until <= ?1 AND j.cancelled_at IS NOT NULL",
+                )?;
+                let rows = stmt.query_map([at], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for job in abandoned {
+                tx.prepare_cached(
+                    "UPDATE enrich_items SET state = 3, leased_by = NULL, lease_until = NULL
+                     WHERE job_id = ?1 AND state = 1 AND lease_until <= ?2",
+                )?
+                .execute(params![job, at])?;
+                finish_if_drained(&tx, EnrichJobId::new(job), now)?;
+            }
+            let mut claimed = Vec::new();
+            {
+                let mut select = tx.prepare_cached(
+                    "SELECT i.job_id, i.seq, i.input, i.policy, i.priority FROM enrich_items i
+                     JOIN enrich_jobs j ON j.id = i.job_id
+                     WHERE i.state < 2 AND (i.state = 0 OR i.lease_until <= ?1)
+                       AND i.priority <= ?2 AND j.cancelled_at IS NULL
+                     ORDER BY i.priority, i.job_id, i.seq LIMIT ?3",
+                )?;
+                let mut rows = select.query(params![at, max_priority, limit])?;
+                while let Some(row) = rows.next()? {
+                    claimed.push(ClaimedItem {
+                        job: EnrichJobId::new(row.get(0)?),
+                        seq: row.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                        input: row.get(2)?,
+                        policy: row.get(3)?,
+                        priority: priority_of(row.get(4)?),
+                    });
+                }
+            }
+            {
+                let mut lease = tx.prepare_cached(
+                    "UPDATE enrich_items SET state = 1, leased_by = ?3, lease_until = ?4
+                     WHERE job_id = ?1 AND seq = ?2",
+                )?;
+                for item in &claimed {
+                    lease.execute(params![item.job.get(), seq_param(item.seq)?, worker, until])?;
+                }
+            }
+            tx.commit()?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn renew_leases(&self, worker: &str, until: OffsetDateTime) -> Result<u64, StoreError> {
+        let worker = worker.to_owned();
+        self.call(move |db| {
+            let n = db
+                .conn
+                .prepare_cached(
+                    "UPDATE enrich_items SET lease_until = ?2 WHERE state = 1 AND leased_by = ?1",
+                )?
+                .execute(params![worker, millis(until)])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn complete_item(
+        &self,
+        job: EnrichJobId,
+        seq: u64,
+        worker: &str,
+        record_json: &str,
+        failed: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let seq = seq_param(seq)?;
+        let worker = worker.to_owned();
+        let record = pack(record_json);
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done = tx
+                .prepare_cached(
+                    "UPDATE enrich_items SET state = 2, record = ?4, failed = ?5,
+                         lease_until = NULL
+                     WHERE job_id = ?1 AND seq = ?2 AND state = 1 AND leased_by = ?3",
+                )?
+                .execute(params![job.get(), seq, worker, record, failed])?
+                == 1;
+            if done {
+                finish_if_drained(&tx, job, now)?;
+            }
+            tx.commit()?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn cancel_enrich_job(
+        &self,
+        job: EnrichJobId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let cancelled = tx
+                .prepare_cached(
+                    "UPDATE enrich_jobs SET cancelled_at = ?2
+                     WHERE id = ?1 AND cancelled_at IS NULL AND finished_at IS NULL",
+                )?
+                .execute(params![job.get(), millis(now)])?
+                == 1;
+            if cancelled {
+                // Leased items run to the end; expired leases are not taken again.
+                tx.prepare_cached(
+                    "UPDATE enrich_items SET state = 3, leased_by = NULL, lease_until = NULL
+                     WHERE job_id = ?1 AND (state = 0 OR (state = 1 AND lease_until <= ?2))",
+                )?
+                .execute(params![job.get(), millis(now)])?;
+                finish_if_drained(&tx, job, now)?;
+            }
+            tx.commit()?;
+            Ok(cancelled)
+        })
+        .await
+    }
+
+    async fn job_results_page(
+        &self,
+        job: EnrichJobId,
+        after: Option<u64>,
+        n: usize,
+    ) -> Result<Vec<JobItem>, StoreError> {
+        let after = match after {
+            Some(seq) => seq_param(seq)?,
+            None => -1,
+        };
+        let limit = limit_param(n);
+        self.call(move |db| {
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT seq, input, state, failed, record FROM enrich_items
+                 WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![job.get(), after, limit])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let record = match row.get_ref(4)? {
+                    ValueRef::Null => None,
+                    value => Some(read_record(value)?),
+                };
+                out.push(JobItem {
+                    seq: row.get::<_, i64>(0)?.try_into().unwrap_or(0),
+                    input: row.get(1)?,
+                    state: match row.get::<_, i64>(2)? {
+                        0 => ItemState::Queued,
+                        1 => ItemState::Leased,
+                        2 => ItemState::Done,
+                        _ => ItemState::Cancelled,
+                    },
+                    failed: row.get(3)?,
+                    record,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn charge_usage(
+        &self,
+        subject: &str,
+        window_start: OffsetDateTime,
+        amount: u64,
+        limit: Option<u64>,
+    ) -> Result<UsageCharge, StoreError> {
+        let subject = subject.to_owned();
+        let start = millis(window_start);
+        let amount_param = i64::try_from(amount).map_err(|_| StoreError::OutOfRange {
+            what: "usage amount",
+            value: amount,
+        })?;
+        self.call(move |db| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let used: i64 = tx
+                .prepare_cached(
+                    "SELECT used FROM usage_counts WHERE subject = ?1 AND window_start = ?2",
+                )?
+                .query_row(params![subject, start], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            let used = u64::try_from(used).unwrap_or(0);
+            if limit.is_some_and(|l| used.saturating_add(amount) > l) {
+                return Ok(UsageCharge {
+                    granted: false,
+                    used,
+                });
+            }
+            tx.prepare_cached(
+                "INSERT INTO usage_counts (subject, window_start, used) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject, window_start) DO UPDATE SET used = used + excluded.used",
+            )?
+            .execute(params![subject, start, amount_param])?;
+            tx.commit()?;
+            Ok(UsageCharge {
+                granted: true,
+                used: used.saturating_add(amount),
+            })
+        })
+        .await
+    }
+
+    async fn usage(&self, subject: &str, window_start: OffsetDateTime) -> Result<u64, StoreError> {
+        let subject = subject.to_owned();
+        let start = millis(window_start);
+        self.call(move |db| {
+            let used: Option<i64> = db
+                .conn
+                .prepare_cached(
+                    "SELECT used FROM usage_counts WHERE subject = ?1 AND window_start = ?2",
+                )?
+                .query_row(params![subject, start], |r| r.get(0))
+                .optional()?;
+            Ok(used.and_then(|u| u64::try_from(u).ok()).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn record_api_calls(
         &self,
         origin: &str,
@@ -1301,155 +1900,6 @@ impl Store for SqliteStore {
                 out.push((second, calls.try_into().unwrap_or(0)));
             }
             Ok(out)
-        })
-        .await
-    }
-
-    async fn enqueue_items(&self, job: JobId, items: &[QueueItem]) -> Result<(), StoreError> {
-        let mut owned = Vec::with_capacity(items.len());
-        for item in items {
-            owned.push((seq_param(item.seq)?, item.input.clone()));
-        }
-        self.call(move |db| {
-            let tx = db
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            check_open(&tx, job)?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO job_items (job_id, seq, input) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (job_id, seq) DO NOTHING",
-                )?;
-                for (seq, input) in &owned {
-                    insert.execute(params![job.get(), seq, input])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn claim_items(
-        &self,
-        worker: &str,
-        n: usize,
-        lease: Duration,
-        now: OffsetDateTime,
-    ) -> Result<Vec<ClaimedItem>, StoreError> {
-        let worker = worker.to_owned();
-        self.call(move |db| {
-            let tx = db
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let at = millis(now);
-            let picked: Vec<(i64, i64)> = {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT i.job_id, i.seq FROM job_items i JOIN jobs j ON j.id = i.job_id
-                     WHERE j.finished_at IS NULL
-                       AND (i.state = 'queued' OR (i.state = 'leased' AND i.lease_until <= ?1))
-                     ORDER BY i.job_id, i.seq LIMIT ?2",
-                )?;
-                let rows =
-                    stmt.query_map(params![at, limit_param(n)], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            let mut out = Vec::with_capacity(picked.len());
-            {
-                let mut lease_it = tx.prepare_cached(
-                    "UPDATE job_items SET state = 'leased', leased_by = ?3, lease_until = ?4,
-                     attempts = attempts + 1 WHERE job_id = ?1 AND seq = ?2
-                     RETURNING input, attempts",
-                )?;
-                for (job, seq) in picked {
-                    let (input, attempts): (String, i64) = lease_it
-                        .query_row(params![job, seq, worker, expiry(now, lease)], |r| {
-                            Ok((r.get(0)?, r.get(1)?))
-                        })?;
-                    out.push(ClaimedItem {
-                        job: JobId::new(job),
-                        seq: seq.try_into().unwrap_or(0),
-                        input,
-                        attempts: attempts.try_into().unwrap_or(u32::MAX),
-                    });
-                }
-            }
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
-    }
-
-    async fn complete_item(
-        &self,
-        job: JobId,
-        seq: u64,
-        worker: &str,
-        key: &str,
-        record_json: &str,
-    ) -> Result<bool, StoreError> {
-        let seq = seq_param(seq)?;
-        let (worker, key, record) = (worker.to_owned(), key.to_owned(), pack(record_json));
-        self.call(move |db| {
-            let tx = db
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let item: Option<(String, Option<String>)> = tx
-                .prepare_cached(
-                    "SELECT state, leased_by FROM job_items WHERE job_id = ?1 AND seq = ?2",
-                )?
-                .query_row(params![job.get(), seq], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((state, holder)) = item else {
-                let exists: Option<i64> = tx
-                    .prepare_cached("SELECT id FROM jobs WHERE id = ?1")?
-                    .query_row([job.get()], |r| r.get(0))
-                    .optional()?;
-                if exists.is_none() {
-                    return Err(StoreError::NoSuchJob(job).into());
-                }
-                return Ok(false);
-            };
-            if holder.as_deref() != Some(worker.as_str()) {
-                return Ok(false);
-            }
-            if state == "done" {
-                return Ok(true);
-            }
-            tx.prepare_cached(
-                "UPDATE job_items SET state = 'done', lease_until = NULL WHERE job_id = ?1 AND seq = ?2",
-            )?
-            .execute(params![job.get(), seq])?;
-            tx.prepare_cached(
-                "INSERT INTO journal (job_id, seq, key, record) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (job_id, seq) DO UPDATE SET key = excluded.key, record = excluded.record",
-            )?
-            .execute(params![job.get(), seq, key, record])?;
-            tx.commit()?;
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn queue_counts(&self, job: JobId) -> Result<QueueCounts, StoreError> {
-        self.call(move |db| {
-            let mut stmt = db.conn.prepare_cached(
-                "SELECT state, count(*) FROM job_items WHERE job_id = ?1 GROUP BY state",
-            )?;
-            let rows = stmt.query_map([job.get()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?;
-            let mut counts = QueueCounts::default();
-            for row in rows {
-                let (state, n) = row?;
-                let n = n.try_into().unwrap_or(0);
-                match state.as_str() {
-                    "queued" => counts.queued = n,
-                    "leased" => counts.leased = n,
-                    _ => counts.done = n,
-                }
-            }
-            Ok(counts)
         })
         .await
     }

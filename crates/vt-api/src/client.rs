@@ -92,6 +92,7 @@ pub(crate) struct Metrics {
     pub retries: AtomicU64,
     pub responses_429: AtomicU64,
     pub throttled_waits: AtomicU64,
+    pub connect_failures: AtomicU64,
 }
 
 /// A reading of the client's counters.
@@ -105,6 +106,10 @@ pub struct ClientMetrics {
     pub responses_429: u64,
     /// Requests the governor held back to stay inside a minute window.
     pub throttled_waits: u64,
+    /// Attempts refused before reaching a server (connection refused,
+    /// unreachable host): what a caller with a deadline (an application
+    /// control decision) tells "VirusTotal cannot be reached" from "slow" by.
+    pub connect_failures: u64,
 }
 
 impl Client {
@@ -138,6 +143,7 @@ impl Client {
             retries: m.retries.load(Ordering::Relaxed),
             responses_429: m.responses_429.load(Ordering::Relaxed),
             throttled_waits: m.throttled_waits.load(Ordering::Relaxed),
+            connect_failures: m.connect_failures.load(Ordering::Relaxed),
         }
     }
 
@@ -295,6 +301,35 @@ impl Client {
         }
     }
 
+    /// Like [`Client::lookup`], with the first page of descriptors of each
+    /// named relationship embedded (`?relationships=a,b`): one call for a
+    /// report and what it relates to. Names the API does not know for the
+    /// object, or a public key may not read, come back absent, not failed.
+    pub async fn lookup_with(
+        &self,
+        indicator: &Indicator,
+        relationships: &[&str],
+    ) -> Result<Report, Error> {
+        let url = self.endpoint(&object_segments(indicator));
+        let query = if relationships.is_empty() {
+            Vec::new()
+        } else {
+            vec![("relationships".to_owned(), relationships.join(","))]
+        };
+        match execute(
+            &self.inner,
+            &Call::get(url, query),
+            Want::Parsed(parse_report),
+        )
+        .await?
+        {
+            Got::Parsed(report) => Ok(report),
+            Got::Stream(_) => Err(Error::InvalidConfig(
+                "internal: wanted a parsed body".into(),
+            )),
+        }
+    }
+
     /// `GET /analyses/{id}`.
     pub async fn analysis(&self, id: &AnalysisId) -> Result<AnalysisReport, Error> {
         self.fetch(Call::get(
@@ -375,6 +410,12 @@ impl Client {
     /// `GET /files/upload_url`: a single-use URL for a file over 32 MB.
     pub async fn upload_url(&self) -> Result<String, Error> {
         self.upload_url_at(&["files", "upload_url"]).await
+    }
+
+    /// `GET /private/files/upload_url`: the same for private scanning.
+    pub async fn private_upload_url(&self) -> Result<String, Error> {
+        self.upload_url_at(&["private", "files", "upload_url"])
+            .await
     }
 
     async fn upload_url_at(&self, segments: &[&str]) -> Result<String, Error> {

@@ -40,6 +40,7 @@ pub struct ClientBuilder {
     spend_log: Option<Arc<dyn SpendLog>>,
     shared_budget: Option<Arc<dyn crate::SharedBudget>>,
     quota_observer: Option<Arc<dyn crate::QuotaObserver>>,
+    bulk_reserve_percent: u8,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -71,6 +72,7 @@ impl Default for ClientBuilder {
             spend_log: None,
             shared_budget: None,
             quota_observer: None,
+            bulk_reserve_percent: 0,
         }
     }
 }
@@ -191,6 +193,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Keeps `percent` (0 to 100, default 0) of every key's daily and
+    /// monthly budget for interactive requests: work sent under
+    /// [`crate::Priority::Bulk`] stops short of it.
+    pub fn bulk_reserve_percent(mut self, percent: u8) -> Self {
+        self.bulk_reserve_percent = percent;
+        self
+    }
+
     /// Who hears why requests wait (see [`crate::QuotaObserver`]).
     pub fn quota_observer(mut self, observer: Arc<dyn crate::QuotaObserver>) -> Self {
         self.quota_observer = Some(observer);
@@ -274,7 +284,14 @@ impl ClientBuilder {
             .iter()
             .map(|(key, budget)| (key.label(), budget.unwrap_or(self.default_budget)))
             .collect();
+        if self.bulk_reserve_percent > 100 {
+            return Err(Error::InvalidConfig(format!(
+                "the bulk reserve is a percentage (0 to 100), not {}",
+                self.bulk_reserve_percent
+            )));
+        }
         let governor = Governor::new(budgets, self.clock.clone(), self.quota_window);
+        governor.set_bulk_reserve(self.bulk_reserve_percent);
         Ok(Client::from_inner(Inner {
             http,
             base,

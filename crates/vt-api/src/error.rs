@@ -114,6 +114,17 @@ pub enum Error {
     /// could not be asked; no request was sent (it could overspend the key).
     #[error("the shared quota ledger is unavailable: {reason}")]
     SharedQuota { reason: String },
+    /// Bulk work (policy enrichment) reached the part of the daily or
+    /// monthly budget kept for interactive requests on every key.
+    #[error(
+        "bulk work stops at the {window} reserve ({percent}% kept for interactive requests); it resets at {}",
+        rfc3339(resets_at)
+    )]
+    BulkReserve {
+        window: QuotaWindow,
+        percent: u8,
+        resets_at: OffsetDateTime,
+    },
 
     /// A local file could not be read.
     #[error("cannot read {}: {source}", path.display())]
@@ -159,6 +170,7 @@ impl Error {
             Error::Network { .. } | Error::SharedQuota { .. } => true,
             Error::Decode { truncated, .. } => *truncated,
             Error::QuotaExhausted { .. }
+            | Error::BulkReserve { .. }
             | Error::NotTheApi { .. }
             | Error::Io { .. }
             | Error::Write { .. }
@@ -220,6 +232,7 @@ impl Error {
             Error::Decode { .. } => "DecodeError",
             Error::QuotaExhausted { .. } => "QuotaExhausted",
             Error::SharedQuota { .. } => "SharedQuotaUnavailable",
+            Error::BulkReserve { .. } => "BulkReserve",
             Error::Io { .. } => "IoError",
             Error::Write { .. } => "WriteError",
             Error::FileTooLarge { .. } => "FileTooLarge",

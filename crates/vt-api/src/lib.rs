@@ -33,7 +33,7 @@ pub use error::{ApiCode, Error};
 pub use ids::{AnalysisDescriptor, AnalysisId, CommentId, Descriptor};
 pub use key::ApiKey;
 pub use quota::{
-    Clock, HoldReason, KeyLedger, KeyQuotaStatus, LearnBudget, QuotaBudget, QuotaEvent,
+    Clock, HoldReason, KeyLedger, KeyQuotaStatus, LearnBudget, Priority, QuotaBudget, QuotaEvent,
     QuotaLedger, QuotaObserver, QuotaWindow, SharedBudget, SharedGrant, SpendLog, SystemClock,
     WindowUsage, MAX_UNEXPECTED_429_STRIKES,
 };

@@ -32,6 +32,55 @@ impl Clock for SystemClock {
     }
 }
 
+/// Who a request is for. Interactive requests (a person or a playbook
+/// waiting on the answer) always go first; bulk work (feeds enriched by
+/// policy) never books a slot ahead of them and never spends the part of a
+/// day's or month's budget kept for them (the bulk reserve).
+///
+/// Carried by the task, not by each call: wrap the work in
+/// [`Priority::scope`], and every request it sends, however deep, has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    #[default]
+    Interactive,
+    Bulk,
+}
+
+tokio::task_local! {
+    static PRIORITY: Priority;
+}
+
+impl Priority {
+    /// Runs `work` with every API request it sends at this priority.
+    pub async fn scope<F: std::future::Future>(self, work: F) -> F::Output {
+        PRIORITY.scope(self, work).await
+    }
+
+    /// The priority of the requests the current task sends (interactive
+    /// outside any [`Priority::scope`]).
+    pub fn current() -> Priority {
+        PRIORITY.try_with(|p| *p).unwrap_or_default()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Interactive => "interactive",
+            Priority::Bulk => "bulk",
+        }
+    }
+}
+
+/// A bulk request's answer from the governor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reservation {
+    /// Send after the permit's wait (always zero for bulk).
+    Granted(Permit),
+    /// No slot is free now: ask again after this long. Nothing is booked,
+    /// so an interactive request arriving meanwhile takes the next slot.
+    Deferred(Duration),
+}
+
 /// One key's allowance; `0` means unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuotaBudget {
@@ -319,6 +368,8 @@ pub(crate) struct Governor {
     keys: Mutex<Vec<KeyState>>,
     clock: Arc<dyn Clock>,
     window: Duration,
+    /// Percent of each key's day and month kept for interactive requests.
+    bulk_reserve_percent: std::sync::atomic::AtomicU8,
 }
 
 impl Governor {
@@ -344,7 +395,15 @@ impl Governor {
             keys: Mutex::new(keys),
             clock,
             window,
+            bulk_reserve_percent: std::sync::atomic::AtomicU8::new(0),
         }
+    }
+
+    /// Keeps `percent` (0 to 100) of every key's daily and monthly budget
+    /// for interactive requests: bulk work stops short of it.
+    pub fn set_bulk_reserve(&self, percent: u8) {
+        self.bulk_reserve_percent
+            .store(percent.min(100), std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<KeyState>> {
@@ -355,22 +414,47 @@ impl Governor {
 
     /// Books the soonest slot over all keys, or says every key's day or
     /// month is spent.
+    #[cfg(test)]
     pub fn reserve(&self) -> Result<Permit, Error> {
-        self.reserve_among(None)
+        self.reserve_interactive(None)
     }
 
     /// [`Governor::reserve`] on key `index` only: a request that must go
     /// with one key (`/users/{that key}/...`) waits for that key's slot.
     pub fn reserve_key(&self, index: usize) -> Result<Permit, Error> {
-        self.reserve_among(Some(index))
+        self.reserve_interactive(Some(index))
     }
 
-    fn reserve_among(&self, only: Option<usize>) -> Result<Permit, Error> {
+    fn reserve_interactive(&self, only: Option<usize>) -> Result<Permit, Error> {
+        match self.reserve_for(only, Priority::Interactive)? {
+            Reservation::Granted(permit) => Ok(permit),
+            // Interactive requests always book; this arm is never taken.
+            Reservation::Deferred(_) => Err(Error::InvalidConfig(
+                "an interactive request was deferred".into(),
+            )),
+        }
+    }
+
+    /// A slot for a request of `priority`. Interactive: the soonest slot,
+    /// booked (possibly in the future). Bulk: only a slot free now, on a
+    /// key whose day and month still have room above the bulk reserve;
+    /// else [`Reservation::Deferred`] (nothing booked) or
+    /// [`Error::BulkReserve`].
+    pub fn reserve_for(
+        &self,
+        only: Option<usize>,
+        priority: Priority,
+    ) -> Result<Reservation, Error> {
         let now = self.clock.now();
         let window = self.window;
+        let bulk = priority == Priority::Bulk;
+        let reserve = self
+            .bulk_reserve_percent
+            .load(std::sync::atomic::Ordering::Relaxed);
         let mut keys = self.lock();
         let mut best: Option<(usize, OffsetDateTime)> = None;
         let mut soonest_reset: Option<(QuotaWindow, OffsetDateTime)> = None;
+        let mut bulk_reset: Option<(QuotaWindow, OffsetDateTime)> = None;
         for (index, key) in keys.iter_mut().enumerate() {
             if only.is_some_and(|only| only != index) {
                 continue;
@@ -382,13 +466,24 @@ impl Governor {
                 }
                 continue;
             }
+            if bulk {
+                if let Some((spent, resets_at)) = key.bulk_spent(reserve) {
+                    if bulk_reset.is_none_or(|(_, at)| resets_at < at) {
+                        bulk_reset = Some((spent, resets_at));
+                    }
+                    continue;
+                }
+            }
             let slot = key.next_slot(now, window);
             if best.is_none_or(|(_, at)| slot < at) {
                 best = Some((index, slot));
             }
         }
-        match (best, soonest_reset) {
-            (Some((index, slot)), _) => {
+        match (best, bulk_reset, soonest_reset) {
+            (Some((_, slot)), _, _) if bulk && slot > now => {
+                Ok(Reservation::Deferred(positive(slot - now)))
+            }
+            (Some((index, slot)), _, _) => {
                 let mut reason = None;
                 if let Some(key) = keys.get_mut(index) {
                     key.book(slot);
@@ -402,15 +497,22 @@ impl Governor {
                         });
                     }
                 }
-                Ok(Permit {
+                Ok(Reservation::Granted(Permit {
                     key: index,
                     wait: positive(slot - now),
                     reason,
                     slot,
-                })
+                }))
             }
-            (None, Some((window, resets_at))) => Err(Error::QuotaExhausted { window, resets_at }),
-            (None, None) => Err(Error::InvalidConfig("no API key configured".into())),
+            (None, Some((window, resets_at)), _) => Err(Error::BulkReserve {
+                window,
+                percent: reserve,
+                resets_at,
+            }),
+            (None, None, Some((window, resets_at))) => {
+                Err(Error::QuotaExhausted { window, resets_at })
+            }
+            (None, None, None) => Err(Error::InvalidConfig("no API key configured".into())),
         }
     }
 
@@ -583,6 +685,24 @@ impl KeyState {
         None
     }
 
+    /// For bulk work: the window whose room above the reserve (`percent`
+    /// of its budget, rounded up) is spent, and when it resets.
+    fn bulk_spent(&self, percent: u8) -> Option<(QuotaWindow, OffsetDateTime)> {
+        let bulk_room = |budget: u32| {
+            let kept = (u64::from(budget) * u64::from(percent)).div_ceil(100);
+            u64::from(budget).saturating_sub(kept)
+        };
+        let b = self.budget;
+        if b.per_month > 0 && u64::from(self.month_used) >= bulk_room(b.per_month) {
+            return Some((QuotaWindow::Month, start_of_next_month(self.month_start)));
+        }
+        if b.per_day > 0 && u64::from(self.day_used) >= bulk_room(b.per_day) {
+            let tomorrow = self.day.next_day().unwrap_or(self.day);
+            return Some((QuotaWindow::Day, tomorrow.midnight().assume_utc()));
+        }
+        None
+    }
+
     /// The first instant at which one more request fits the minute window.
     fn next_slot(&self, now: OffsetDateTime, window: Duration) -> OffsetDateTime {
         let mut slot = now;
@@ -700,6 +820,77 @@ mod tests {
         assert_eq!(waits(&g, 3), [46, 46, 46]);
         // The ninth must wait for the fifth (booked at 61 s) to leave: 122 s.
         assert_eq!(waits(&g, 1), [107]);
+    }
+
+    #[test]
+    fn bulk_never_books_ahead_so_interactive_requests_go_first() {
+        let clock = ManualClock::at(datetime!(2026-11-23 10:00:00 UTC));
+        let g = governor(
+            &clock,
+            &[QuotaBudget {
+                per_minute: 2,
+                per_day: 0,
+                per_month: 0,
+            }],
+        );
+        let bulk = |g: &Governor| g.reserve_for(None, Priority::Bulk).expect("bulk");
+        assert!(matches!(bulk(&g), Reservation::Granted(p) if p.wait.is_zero()));
+        assert!(matches!(bulk(&g), Reservation::Granted(p) if p.wait.is_zero()));
+        // The window is full: bulk is told to come back, and books nothing.
+        let Reservation::Deferred(wait) = bulk(&g) else {
+            panic!("bulk booked ahead")
+        };
+        assert_eq!(wait.as_secs(), 61);
+        assert_eq!(g.status()[0].day.used, 2);
+        // An interactive request books the first slot that frees up...
+        assert_eq!(waits(&g, 1), [61]);
+        clock.advance(Duration::from_secs(61));
+        // ...so when bulk comes back, the window is full again (the
+        // interactive slot is in it) until the second bulk slot leaves.
+        assert!(matches!(bulk(&g), Reservation::Granted(p) if p.wait.is_zero()));
+        assert!(matches!(bulk(&g), Reservation::Deferred(_)));
+    }
+
+    #[test]
+    fn bulk_stops_at_the_reserve_and_interactive_spends_it() {
+        let clock = ManualClock::at(datetime!(2026-11-23 10:00:00 UTC));
+        let g = governor(
+            &clock,
+            &[QuotaBudget {
+                per_minute: 0,
+                per_day: 10,
+                per_month: 0,
+            }],
+        );
+        g.set_bulk_reserve(25); // 2.5 rounded up: 3 of 10 kept
+        for _ in 0..7 {
+            assert!(matches!(
+                g.reserve_for(None, Priority::Bulk),
+                Ok(Reservation::Granted(_))
+            ));
+        }
+        let refused = g.reserve_for(None, Priority::Bulk).expect_err("reserve");
+        assert!(
+            matches!(refused, Error::BulkReserve { window: QuotaWindow::Day, percent: 25, resets_at }
+                if resets_at == datetime!(2026-11-24 0:00 UTC)),
+            "{refused:?}"
+        );
+        assert_eq!(waits(&g, 3), [0, 0, 0]);
+        assert!(matches!(g.reserve(), Err(Error::QuotaExhausted { .. })));
+        // A new day: bulk may go again.
+        clock.advance(Duration::from_secs(14 * 3600));
+        assert!(matches!(
+            g.reserve_for(None, Priority::Bulk),
+            Ok(Reservation::Granted(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_priority_is_the_task_s_own() {
+        assert_eq!(Priority::current(), Priority::Interactive);
+        let inside = Priority::Bulk.scope(async { Priority::current() }).await;
+        assert_eq!(inside, Priority::Bulk);
+        assert_eq!(Priority::current(), Priority::Interactive);
     }
 
     #[test]

@@ -195,9 +195,14 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
     }
     let mut attempt: u32 = 1;
     loop {
-        let permit = match call.key {
-            Some(key) => inner.governor.reserve_key(key)?,
-            None => inner.governor.reserve()?,
+        let priority = crate::Priority::current();
+        let permit = loop {
+            match inner.governor.reserve_for(call.key, priority)? {
+                crate::quota::Reservation::Granted(permit) => break permit,
+                // Bulk work waits without booking, so interactive requests
+                // that arrive meanwhile go first.
+                crate::quota::Reservation::Deferred(wait) => tokio::time::sleep(wait).await,
+            }
         };
         if !permit.wait.is_zero() {
             inner
@@ -246,6 +251,10 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
         if failure.error.is_connect_error() || matches!(failure.error, Error::SharedQuota { .. }) {
             // Refused before a byte was sent: no quota was spent.
             inner.governor.release(&permit);
+            inner
+                .metrics
+                .connect_failures
+                .fetch_add(1, Ordering::Relaxed);
         }
         if failure.error.is_rate_limited() {
             inner.metrics.responses_429.fetch_add(1, Ordering::Relaxed);

@@ -237,6 +237,9 @@ pub fn usage_family(template: &str) -> &'static str {
         ["files", "{id}", "analyse"] => "file_analyse",
         ["urls", "{id}", "analyse"] => "url_analyse",
         ["files", "{id}", "download" | "download_url"] | ["_download", _] => "file_download",
+        ["intelligence", "zip_files", _, "download" | "download_url"] | ["_zip_download", _] => {
+            "file_download"
+        }
         [_, "{id}", "comments"] => "comments",
         [_, "{id}", "votes"] => "votes",
         [c, "{id}", _, ..] if matches!(*c, "files" | "urls" | "domains" | "ip_addresses") => {

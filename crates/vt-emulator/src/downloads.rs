@@ -38,7 +38,11 @@ impl Emulator {
             .and_then(|u| u.bytes.clone())
     }
 
-    fn downloadable(&self, id: &str, base: &BaseUrl) -> Result<(String, Bytes), ApiError> {
+    pub(crate) fn downloadable(
+        &self,
+        id: &str,
+        base: &BaseUrl,
+    ) -> Result<(String, Bytes), ApiError> {
         let record = self.file_record(id, base)?;
         let sha256 = record.identity.sha256.clone();
         let bytes = self

@@ -29,7 +29,11 @@ impl Caller {
 
 /// Routes a browser or a signed link reaches without a key: counted, never
 /// charged to a quota and never failed on purpose.
-const OPEN_ROUTES: &[&str] = &["/widget/html/{token}", "/_download/{token}"];
+const OPEN_ROUTES: &[&str] = &[
+    "/widget/html/{token}",
+    "/_download/{token}",
+    "/_zip_download/{token}",
+];
 
 pub async fn gate(State(emu): State<Emulator>, request: Request, next: Next) -> Response {
     let template = request

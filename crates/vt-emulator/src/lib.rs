@@ -35,7 +35,7 @@
 //! | `GET /private/files/{sha256}/{relationship}`, `/private/files/{sha256}/relationships/{relationship}` | a file's relationships, paginated (`limit`, `cursor`); the uploader's key only |
 //! | `GET /users/{id}/overall_quotas`, `/users/{id}/api_usage`, `GET /metadata` | the caller's own account (`{id}`: the key or its [`key_fingerprint`]) |
 //! | `GET /users/{id}`, `/yara_rulesets/{id}`, `/comments/{id}`, `/votes/{id}`, `/resolutions/{id}`, `/file_behaviours/{id}`, `/sigma_analyses/{id}`, `/files/{id}/behaviour_summary`, `/popular_threat_categories` | objects of the world beyond the four reports |
-//! | `POST /intelligence/zip_files`, `GET /intelligence/zip_files/{id}` | premium; finished at once |
+//! | `POST /intelligence/zip_files`, `GET /intelligence/zip_files/{id}`, `/download`, `/download_url` | premium; finished at once; a ZipCrypto ZIP of the known samples |
 //!
 //! Relationships: every one documented for files, URLs, domains and IP
 //! addresses ([`relationships_markdown`] lists them), premium-only ones
@@ -258,6 +258,10 @@ impl Emulator {
                 get(downloads::download_url),
             )
             .route("/api/v3/_download/{token}", get(downloads::signed_download))
+            .route(
+                "/api/v3/_zip_download/{token}",
+                get(object_routes::signed_zip_download),
+            )
             .route("/api/v3/urls", post(submit::submit_url))
             .route("/api/v3/urls/{id}", get(lookup::url))
             .route("/api/v3/urls/{id}/analyse", post(submit::rescan_url))
@@ -336,6 +340,14 @@ impl Emulator {
             .route(
                 "/api/v3/intelligence/zip_files/{id}",
                 get(object_routes::zip_file),
+            )
+            .route(
+                "/api/v3/intelligence/zip_files/{id}/download",
+                get(object_routes::zip_file_download),
+            )
+            .route(
+                "/api/v3/intelligence/zip_files/{id}/download_url",
+                get(object_routes::zip_file_download_url),
             );
         for collection in ["files", "urls", "domains", "ip_addresses"] {
             api = api

@@ -159,6 +159,8 @@ pub struct ZipFile {
     pub hashes: Vec<String>,
     pub files_ok: usize,
     pub date: i64,
+    /// The password the ZIP is encrypted with, if one was asked for.
+    pub password: Option<String>,
 }
 
 fn zip_object(id: &str, zip: &ZipFile, base: &BaseUrl) -> Value {
@@ -210,6 +212,11 @@ pub async fn create_zip_file(
         hashes,
         files_ok,
         date: now_epoch(),
+        password: doc
+            .pointer("/data/password")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned),
     };
     let id = format!("{:016x}", fastrand::u64(..));
     let object = zip_object(&id, &zip, &base);
@@ -233,4 +240,100 @@ pub async fn zip_file(
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("Zip file \"{id}\" not found")))?;
     Ok(data(zip_object(&id, &zip, &base)))
+}
+
+/// The caller's own ZIP file `id`.
+fn own_zip(emu: &Emulator, caller: &Caller, id: &str) -> Result<ZipFile, ApiError> {
+    emu.store()
+        .zip_files
+        .get(id)
+        .filter(|z| z.owner == caller.key)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("Zip file \"{id}\" not found")))
+}
+
+/// The ZIP's bytes: one entry per sample the emulator has content for,
+/// named by sha256, ZipCrypto-encrypted with the password when one was
+/// given (as VirusTotal builds them).
+fn zip_bytes(emu: &Emulator, zip: &ZipFile, base: &BaseUrl) -> Result<Vec<u8>, ApiError> {
+    use std::io::Write;
+    use zip::unstable::write::FileOptionsExt;
+    let failed = |e: String| {
+        ApiError::new(
+            vt_model::ErrorCode::Transient,
+            format!("Cannot build the ZIP file: {e}"),
+        )
+    };
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut seen = std::collections::HashSet::new();
+    for hash in &zip.hashes {
+        let Ok((sha256, bytes)) = emu.downloadable(hash, base) else {
+            continue;
+        };
+        if !seen.insert(sha256.clone()) {
+            continue;
+        }
+        let mut options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        if let Some(password) = &zip.password {
+            options = options.with_deprecated_encryption(password.as_bytes());
+        }
+        writer
+            .start_file(sha256.as_str(), options)
+            .map_err(|e| failed(e.to_string()))?;
+        writer
+            .write_all(&bytes)
+            .map_err(|e| failed(e.to_string()))?;
+    }
+    let cursor = writer.finish().map_err(|e| failed(e.to_string()))?;
+    Ok(cursor.into_inner())
+}
+
+fn zip_response(bytes: Vec<u8>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/zip")],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /intelligence/zip_files/{id}/download`: the ZIP itself.
+pub async fn zip_file_download(
+    State(emu): State<Emulator>,
+    base: BaseUrl,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    require_premium(&caller)?;
+    let zip = own_zip(&emu, &caller, &id)?;
+    Ok(zip_response(zip_bytes(&emu, &zip, &base)?))
+}
+
+/// `GET /intelligence/zip_files/{id}/download_url`: a signed link to the
+/// ZIP that needs no key.
+pub async fn zip_file_download_url(
+    State(emu): State<Emulator>,
+    base: BaseUrl,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    require_premium(&caller)?;
+    own_zip(&emu, &caller, &id)?;
+    let token = format!("{:032x}", fastrand::u128(..));
+    emu.store_mut().zip_tokens.insert(token.clone(), id);
+    Ok(data(json!(base.api(&format!("/_zip_download/{token}")))))
+}
+
+/// The signed link of a ZIP file.
+pub async fn signed_zip_download(
+    State(emu): State<Emulator>,
+    base: BaseUrl,
+    Path(token): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let id = emu.store().zip_tokens.get(&token).cloned();
+    let zip = id
+        .and_then(|id| emu.store().zip_files.get(&id).cloned())
+        .ok_or_else(|| ApiError::not_found("Download URL not found"))?;
+    Ok(zip_response(zip_bytes(&emu, &zip, &base)?))
 }

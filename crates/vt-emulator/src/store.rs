@@ -122,6 +122,8 @@ pub struct Store {
     pub private_files: BTreeMap<(String, String), PrivateFile>,
     /// ZIP file id -> a ZIP of samples asked for.
     pub zip_files: HashMap<String, crate::object_routes::ZipFile>,
+    /// Signed links of ZIP files (`download_url`), to the ZIP file's id.
+    pub zip_tokens: HashMap<String, String>,
 }
 
 /// One vote and who cast it.

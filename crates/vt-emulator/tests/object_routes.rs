@@ -273,3 +273,58 @@ async fn sigma_and_sandbox_routes_agree_with_every_kind_of_report() {
         assert_eq!(sandboxes, verdicts, "{file}");
     }
 }
+
+/// `/intelligence/zip_files/{id}/download` and `/download_url` (its signed
+/// link needs no key) give a ZIP of the known samples, named by sha256 and
+/// encrypted with the password asked for; a public key is refused.
+#[tokio::test]
+async fn a_zip_file_downloads_with_its_password_directly_and_by_its_signed_link() {
+    let router = emulator(EmulatorConfig::default()).router();
+    let zip = post_json(
+        &router,
+        "/api/v3/intelligence/zip_files",
+        json!({"data": {"hashes": [EICAR_SHA256], "password": "s3cret"}}),
+    )
+    .await;
+    let id = zip.json()["data"]["id"].as_str().unwrap().to_owned();
+    let read = |bytes: &[u8]| {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        assert_eq!(archive.len(), 1);
+        assert!(
+            archive.by_index(0).is_err(),
+            "encrypted: no password, no entry"
+        );
+        let mut entry = archive.by_index_decrypt(0, b"s3cret").unwrap();
+        assert_eq!(entry.name(), EICAR_SHA256);
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+        content
+    };
+    let direct = get(
+        &router,
+        &format!("/api/v3/intelligence/zip_files/{id}/download"),
+    )
+    .await;
+    assert_eq!(direct.status.as_u16(), 200);
+    assert_eq!(direct.content_type, "application/zip");
+    assert_eq!(read(&direct.body), vt_emulator::EICAR);
+    let link = get(
+        &router,
+        &format!("/api/v3/intelligence/zip_files/{id}/download_url"),
+    )
+    .await;
+    assert_eq!(link.status.as_u16(), 200, "{}", link.json());
+    let href = link.json()["data"].as_str().unwrap().to_owned();
+    let path = format!("/api/v3{}", href.split_once("/api/v3").unwrap().1);
+    let signed = send(
+        &router,
+        common::request("GET", &path, None)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(signed.status.as_u16(), 200);
+    assert_eq!(read(&signed.body), vt_emulator::EICAR);
+    let missing = get(&router, "/api/v3/intelligence/zip_files/nope/download").await;
+    assert_eq!(missing.status.as_u16(), 404);
+}

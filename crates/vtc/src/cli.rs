@@ -193,29 +193,219 @@ pub enum Command {
     Serve(ServeArgs),
     /// Bearer tokens of `vtc serve`.
     Token(TokenArgs),
-    /// Work the shared job queue of the database (--db postgres://...): enrich
-    /// the items that `vtc enrich --distributed` submits (docs/deployment.md).
+    /// Work the shared job queue of the database (--db postgres://...) as `vtc serve` does, without HTTP: the jobs of POST /v1/enrich, /v1/ingest and `vtc enrich --distributed` (docs/deployment.md).
     Worker(WorkerArgs),
+    /// Application-control policy files (docs/application-control.md).
+    Policy(PolicyArgs),
+    /// May this file run? Decides by a policy file and, when a policy needs it, the file's VirusTotal rating. Exit 0 allowed, 3 denied.
+    Decide(DecideArgs),
+    /// The decision log: every decision `vtc decide` and `POST /v1/decide` made.
+    Decisions(DecisionsArgs),
+    /// Reports from the database: `vtc report file-ratings -o report.html`.
+    Report(ReportArgs),
     /// Threat-intelligence feeds (Carbon Black, STIX 2.1, MISP) from the cached reports.
     Feed(FeedArgs),
+    /// Run a TheHive Cortex analyzer job (VirusTotal_GetReport, _Scan, _Rescan, _DownloadSample).
+    Cortex(CortexArgs),
+    /// Collect binaries (folders, hash lists, Carbon Black EDR), look them up by hash, keep verdicts for the feed.
+    Collect(CollectArgs),
+}
+
+impl Command {
+    /// The log file a long-running command was asked to write.
+    pub fn log_file(&self) -> Option<&LogFileArgs> {
+        match self {
+            Command::Collect(args) => Some(&args.log),
+            Command::Serve(args) => Some(&args.log),
+            _ => None,
+        }
+        .filter(|l| l.log_file.is_some())
+    }
+}
+
+/// Where a long-running command logs (instead of stderr).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Logging")]
+pub struct LogFileArgs {
+    /// Write the log to this file instead of stderr, rolled over by size (PATH.1 is the newest old one).
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// Size in bytes at which the log file rolls over.
+    #[arg(long, value_name = "BYTES", default_value_t = app::log_file::DEFAULT_MAX_BYTES, requires = "log_file")]
+    pub log_max_bytes: u64,
+    /// Rolled-over log files kept.
+    #[arg(long, value_name = "N", default_value_t = app::log_file::DEFAULT_KEEP, requires = "log_file")]
+    pub log_keep: u32,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CollectArgs {
+    #[command(subcommand)]
+    pub action: Option<CollectAction>,
+    /// A folder to collect from, recursively (repeatable); watched unless --once. Default: `paths` of [collect].
+    #[arg(long = "path", value_name = "DIR")]
+    pub paths: Vec<PathBuf>,
+    /// A hash list (one md5/sha1/sha256 a line, or JSON events {hash, file_name, host}); `-` for stdin. Followed as it grows unless --once.
+    #[arg(long, value_name = "FILE|-")]
+    pub hashes: Option<PathBuf>,
+    /// Poll the Carbon Black EDR server of [collect] (carbonblack_server_url, carbonblack_server_token).
+    #[arg(long)]
+    pub carbonblack: bool,
+    /// Read each source once, look up what is due, and exit (default: run until SIGTERM or Ctrl-C).
+    #[arg(long)]
+    pub once: bool,
+    /// Forget every collected binary and checkpoint, so the next run starts over (then exit).
+    #[arg(long, conflicts_with_all = ["paths", "hashes", "carbonblack", "once", "import_config"])]
+    pub reset: bool,
+    /// Read the Carbon Black connector's connector.conf (INI) and print vtc's config for it; lists the keys it cannot map.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "hashes", "carbonblack", "once"])]
+    pub import_config: Option<PathBuf>,
+    /// With --import-config: write the config to this new file (mode 600) instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE", requires = "import_config")]
+    pub output: Option<PathBuf>,
+    /// Rescan binaries whose last analysis is older than this: NEVER, or e.g. 30M, 12H, 7D, 2W. Default: rescan_window of [collect], else NEVER.
+    #[arg(long, value_name = "WINDOW")]
+    pub rescan_window: Option<String>,
+    #[command(flatten)]
+    pub log: LogFileArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectAction {
+    /// Counts of binaries, the backlog, verdicts and each source's checkpoint.
+    Status(CollectStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CollectStatusArgs {
+    /// Count rescans due under this window (default: the configured one).
+    #[arg(long, value_name = "WINDOW")]
+    pub rescan_window: Option<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub kind: ReportKind,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportKind {
+    /// The File Security Rating Details page (HTML, self-contained) from the decision log.
+    FileRatings {
+        /// Where to write the page.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub action: PolicyAction,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Check a policy file: every problem with its line and column; exit 2 if there is any.
+    Check {
+        /// The policy file (TOML).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("subject").required(true).args(["file", "sha256", "sha1", "md5"])))]
+pub struct DecideArgs {
+    /// The policy file (TOML).
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// A local file: hashed here (one read); its path is the path decided on unless --path is given.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// The file's sha256.
+    #[arg(long)]
+    pub sha256: Option<String>,
+    /// The file's sha1.
+    #[arg(long)]
+    pub sha1: Option<String>,
+    /// The file's md5.
+    #[arg(long)]
+    pub md5: Option<String>,
+    /// The file's path on the endpoint (a Windows path works on any host).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// The file name, when not the path's last part.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The user running it.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A group of the user (repeatable).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// The endpoint's host name.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// The endpoint's platform: windows, macos or linux. Default: from the path's shape.
+    #[arg(long, value_parser = ["windows", "macos", "linux"])]
+    pub platform: Option<String>,
+    /// The file's signer, when known.
+    #[arg(long)]
+    pub publisher: Option<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DecisionsArgs {
+    /// Only decisions at or after this time: RFC 3339 (2026-11-20T10:00:00Z) or an age such as 30m, 24h, 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only decisions for this host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Only decisions for this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only decisions with this action: allow, deny, audit or notify.
+    #[arg(long, value_parser = ["allow", "deny", "audit", "notify"])]
+    pub action: Option<String>,
+    /// At most this many decisions (oldest first).
+    #[arg(long, default_value_t = 10_000)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CortexArgs {
+    /// The job directory (input/input.json in, output/output.json out);
+    /// without it, or without its input.json, the job is read from stdin
+    /// and the report written to stdout (the older form).
+    pub job_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// Items worked on at once (the quota still bounds the rate).
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// Seconds an item stays leased to this worker; after that, if the worker
-    /// died, another takes it. Longer than an item takes, quota waits included.
-    #[arg(long, default_value_t = 120)]
-    pub lease_secs: u64,
-    /// Exit once the queue has been empty this many seconds (default: never).
+    /// Items worked on at once, per priority (interactive items have slots of their own); default: the config file's [service] workers, else 4. The quota still bounds the rate.
     #[arg(long)]
-    pub idle_exit_secs: Option<u64>,
-    /// Exit after completing this many items.
+    pub concurrency: Option<usize>,
+    /// Seconds a claim on an item lasts without renewal (renewed every third of it while the item is worked on): how soon another worker takes the items of a worker that died. Default: [service] lease_seconds, else 60.
     #[arg(long)]
-    pub max_items: Option<u64>,
-    /// This worker's name on its leases (default: host, pid and a random part).
+    pub lease_secs: Option<u64>,
+    /// This worker's name on its leases (default: the pid and random digits).
     #[arg(long)]
     pub name: Option<String>,
     #[command(flatten)]
@@ -227,6 +417,11 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Application-control policy file for POST /v1/decide (checked first, as `vtc policy check` does).
+    #[arg(long)]
+    pub policy: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub log: LogFileArgs,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -249,8 +444,13 @@ pub enum TokenAction {
         /// What it may do.
         #[arg(long, value_enum)]
         role: TokenRole,
+        /// The client's own quota, N per duration: 500/day, 100/hour,
+        /// 4/minute, 20/30m, 1000/week, 10000/month (resets at the start of
+        /// the next duration, UTC).
+        #[arg(long, value_name = "N/DURATION")]
+        quota: Option<String>,
     },
-    /// The tokens kept: name, role and when each was made (never the token).
+    /// The tokens kept: name, role, quota and when each was made (never the token).
     List,
     /// Forget a token: the service refuses it from the next request on.
     Revoke {
@@ -267,6 +467,8 @@ pub enum TokenRole {
     Analyst,
     /// Everything, including deleting privately scanned files.
     Admin,
+    /// An endpoint agent: application-control decisions (POST /v1/decide) only.
+    Agent,
 }
 
 #[derive(Debug, Args)]
@@ -603,11 +805,15 @@ pub struct PrivateRescanArgs {
 #[derive(Debug, Args)]
 pub struct ActionArgs {
     /// The action, e.g. file_report, scan_url, get_relationships (see --list).
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present_any = ["list", "manifest"])]
     pub name: Option<String>,
     /// List the actions with their inputs (JSON with --format json).
     #[arg(long, conflicts_with_all = ["name", "schema"])]
     pub list: bool,
+    /// Print the SOAR manifest (integrations/soar/manifest.json): every
+    /// action with its aliases and schemas, and the asset settings.
+    #[arg(long, conflicts_with_all = ["name", "schema", "list"])]
+    pub manifest: bool,
     /// Print the action's input and output JSON Schemas instead of running it.
     #[arg(long, requires = "name")]
     pub schema: bool,
@@ -684,8 +890,8 @@ pub struct EnrichArgs {
     /// Include the full VirusTotal object in JSON output.
     #[arg(long)]
     pub full: bool,
-    /// Submit the input as a job of the shared queue (--db postgres://...) and
-    /// stream back, in input order, the records `vtc worker` processes make.
+    /// Submit the input as one job of the shared queue (--db postgres://...) and
+    /// stream back, in input order, the records the workers (`vtc worker`, every `vtc serve`) make; Ctrl-C cancels the job.
     #[arg(long)]
     pub distributed: bool,
     /// Exit with code 3 when any verdict is at least this severe.

@@ -10,6 +10,9 @@ pub enum Exit {
     VerdictThreshold,
     /// Some inputs were invalid or failed; the others went through.
     PartialFailure,
+    /// `vtc decide`: the policy denies the file (3, like a verdict over
+    /// `--fail-on`: a script's "do not run it").
+    Denied,
     /// Stopped by Ctrl-C or SIGTERM after writing whole records only;
     /// the same command resumes. 130, as shells report SIGINT.
     Interrupted,
@@ -19,7 +22,7 @@ impl Exit {
     pub fn code(self) -> i32 {
         match self {
             Exit::Success => 0,
-            Exit::VerdictThreshold => 3,
+            Exit::VerdictThreshold | Exit::Denied => 3,
             Exit::PartialFailure => 4,
             Exit::Interrupted => 130,
         }

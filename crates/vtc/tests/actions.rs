@@ -480,6 +480,17 @@ async fn every_actions_output_validates_against_its_published_schema() {
             format!(r#"{{"id": "{domain}", "html": true}}"#),
         ),
         (
+            "get_widget_html",
+            vec![],
+            r#"{"url": "{widget_url}"}"#.into(),
+        ),
+        ("get_upload_url", vec![], r#"{"private": true}"#.into()),
+        (
+            "get_relationship_descriptors",
+            vec![],
+            format!(r#"{{"id": "{EICAR_SHA256}", "relationship": "contacted_ips", "limit": 2}}"#),
+        ),
+        (
             "private_scan_file",
             vec![],
             r#"{"path": "eicar.com"}"#.into(),
@@ -532,8 +543,10 @@ async fn every_actions_output_validates_against_its_published_schema() {
         );
     }
     let (mut analysis, mut private_analysis) = (String::new(), String::new());
+    let mut widget_url = String::new();
     for (name, extra, input) in &cases {
         let input = input
+            .replace("{widget_url}", &widget_url)
             .replace("{analysis}", &analysis)
             .replace("{private_analysis}", &private_analysis);
         let mut args = vec![*name];
@@ -548,6 +561,14 @@ async fn every_actions_output_validates_against_its_published_schema() {
         validate(name, &schemas_of(name)["output"], data);
         match *name {
             "scan_url" => analysis = data["id"].as_str().expect("analysis id").to_owned(),
+            "get_widget" => widget_url = data["url"].as_str().expect("widget url").to_owned(),
+            "get_relationship_descriptors" => {
+                assert!(data
+                    .as_array()
+                    .expect("list")
+                    .iter()
+                    .all(|d| d["attributes"].is_null()))
+            }
             "private_scan_file" => {
                 private_analysis = data["id"].as_str().expect("analysis id").to_owned()
             }
@@ -595,5 +616,77 @@ async fn invalid_input_to_any_action_gets_an_error_naming_the_field() {
         }
     }
     assert_eq!(requests(&emu), before, "bad input costs no API call");
+    emu.shutdown().await;
+}
+
+/// The SOAR connectors' action names run the same actions: every alias in
+/// the list answers as its action does, and the manifest command prints
+/// the committed manifest.
+#[tokio::test(flavor = "multi_thread")]
+async fn connector_action_names_are_accepted_as_aliases() {
+    let emu = keyed_emulator().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let list = list_json();
+    let aliases: Vec<(String, String)> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .flat_map(|a| {
+            let name = a["name"].as_str().expect("name").to_owned();
+            a["aliases"]
+                .as_array()
+                .expect("aliases")
+                .iter()
+                .map(move |x| (x.as_str().expect("alias").to_owned(), name.clone()))
+        })
+        .collect();
+    assert!(aliases.len() >= 20, "{aliases:?}");
+    for (alias, action) in &aliases {
+        // The same bad field is refused in the action's own words.
+        let (out, value) =
+            action_with(&emu, &dir, PREMIUM, &[alias], r#"{"bogus_field": 1}"#).await;
+        assert_eq!(out.status.code(), Some(2), "{alias}: {value}");
+        let message = value["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            message.starts_with(&format!("{action}:")),
+            "{alias} -> {action}: {message}"
+        );
+    }
+    let (out, value) = action(
+        &emu,
+        &dir,
+        PREMIUM,
+        "Get a file report",
+        &format!(r#"{{"hash": "{EICAR_MD5}"}}"#),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(value["data"]["id"], EICAR_SHA256);
+    let (out, value) = action(
+        &emu,
+        &dir,
+        PREMIUM,
+        "reanalyse_url",
+        r#"{"id": "http://alias.example/x"}"#,
+    )
+    .await;
+    assert!(out.status.success(), "{value} {}", stderr(&out));
+    assert_eq!(value["data"]["type"], "analysis");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_vtc"))
+        .args(["action", "--manifest"])
+        .env_remove("VTC_CONFIG")
+        .output()
+        .expect("vtc runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kept = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../integrations/soar/manifest.json"
+    ))
+    .expect("manifest");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&kept)
+    );
     emu.shutdown().await;
 }

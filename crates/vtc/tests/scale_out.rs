@@ -539,7 +539,9 @@ async fn serve_answers_503_while_the_database_is_down_and_recovers() {
         .env("XDG_CONFIG_HOME", dir.path())
         .env_remove("VTC_DB")
         .env_remove("VTC_CONFIG")
-        .args(["--db", &db, "token", "create", "--name", "soar", "--role", "reader"])
+        .args([
+            "--db", &db, "token", "create", "--name", "soar", "--role", "reader",
+        ])
         .output()
         .unwrap();
     assert!(made.status.success(), "{made:?}");
@@ -560,7 +562,11 @@ async fn serve_answers_503_while_the_database_is_down_and_recovers() {
         &mut first,
     )
     .unwrap();
-    let base = first.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
     let quota = format!("{base}/v1/quota");
     let ready = format!("{base}/readyz");
     assert_eq!(get(&ready, None).await.0, 200);
@@ -581,7 +587,10 @@ async fn serve_answers_503_while_the_database_is_down_and_recovers() {
         if (r, q) == (200, 200) {
             break;
         }
-        assert!(Instant::now() < deadline, "not recovered: readyz {r}, quota {q}");
+        assert!(
+            Instant::now() < deadline,
+            "not recovered: readyz {r}, quota {q}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let _ = serve.kill();

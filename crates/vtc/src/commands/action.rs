@@ -23,6 +23,10 @@ pub async fn run(args: ActionArgs, global: &crate::cli::GlobalArgs) -> anyhow::R
     if args.list {
         return list(global.format);
     }
+    if args.manifest {
+        print_json(&actions::manifest(), true)?;
+        return Ok(Exit::Success);
+    }
     let name = args.name.clone().unwrap_or_default();
     if args.schema {
         let action = find(&name)?;

@@ -45,6 +45,19 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
             "--concurrency must be between 1 and {MAX_CONCURRENCY}"
         )));
     }
+    if args.distributed {
+        let worker_side = [
+            (args.refresh, "--refresh"),
+            (args.max_age.is_some(), "--max-age"),
+            (args.full, "--full"),
+            (args.rescan_stale, "--rescan-stale"),
+        ];
+        if let Some((_, flag)) = worker_side.iter().find(|(given, _)| *given) {
+            return Err(usage(format!(
+                "{flag} does not apply with --distributed: the workers' settings decide it"
+            )));
+        }
+    }
     let input = match &args.input {
         Some(p) if p.as_os_str() != "-" => Some(p.clone()),
         _ => None,
@@ -129,10 +142,18 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
     type Run<'a> = std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<Summary, enrich::EnrichError>> + 'a>,
     >;
+    let job = std::cell::Cell::new(None);
     let batch: Run<'_> = if args.distributed {
-        // Workers (`vtc worker`) do the lookups; this process queues the
-        // input and streams their records back in input order.
-        Box::pin(enricher.run_distributed(lines, options.job.as_deref(), emit, &progress))
+        // The job workers (`vtc worker`, every `vtc serve`) do the
+        // lookups; this process queues the input as one job and streams
+        // their records back in input order. A signal cancels the job.
+        Box::pin(enricher.run_distributed(
+            lines,
+            emit,
+            &progress,
+            |id| job.set(Some(id)),
+            stop_signal(),
+        ))
     } else {
         Box::pin(enricher.run_batch(lines, &options, emit, &progress))
     };
@@ -140,7 +161,7 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
     // journalled, then written whole), so the output ends on a whole line.
     let result = tokio::select! {
         result = batch => Some(result),
-        () = stop_signal() => None,
+        () = stop_signal(), if !args.distributed => None,
     };
     progress.finish();
     // An output that fills up or goes away at the end is the user's to
@@ -153,6 +174,13 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
         eprintln!("vtc: interrupted: {written}{of} lines written; run the same command to resume");
         return Ok(Exit::Interrupted);
     };
+    if let Err(enrich::EnrichError::Cancelled { job, done }) = &result {
+        eprintln!("vtc: interrupted: {done} records written; job {job} cancelled");
+        return Ok(Exit::Interrupted);
+    }
+    if let Some(id) = job.get() {
+        eprintln!("job {id} done");
+    }
     let summary = result?;
     print_summary(&summary);
     if let (Some(file), Some(report), Some(path)) = (report_file, report, &args.report) {

@@ -2,8 +2,11 @@
 
 mod action;
 mod analysis;
+mod collect;
 mod comments;
+mod cortex;
 mod db;
+mod decide;
 mod demo;
 mod download;
 mod emulator;
@@ -115,6 +118,22 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             let settings = resolve(&args.global)?;
             serve::run(args, &settings).await
         }
+        Command::Collect(args) => {
+            if let Some(conf) = &args.import_config {
+                return collect::import(conf, args.output.as_deref());
+            }
+            let global = match &args.action {
+                Some(crate::cli::CollectAction::Status(status)) => status.global.over(&args.global),
+                None => args.global.clone(),
+            };
+            let settings = resolve(&global)?;
+            collect::run(args, &settings).await
+        }
+        // A job's failures are reports Cortex reads, so it resolves its own.
+        Command::Cortex(args) => {
+            let options = args.global.over(before);
+            cortex::run(args, &options).await
+        }
         Command::Token(args) => {
             let settings = resolve(&args.global)?;
             token::run(args.action, &settings).await
@@ -122,6 +141,22 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Worker(args) => {
             let settings = resolve(&args.global)?;
             worker::run(args, &settings).await
+        }
+        Command::Policy(args) => {
+            let settings = resolve(&args.global)?;
+            decide::check(args.action, &settings).await
+        }
+        Command::Decide(args) => {
+            let settings = resolve(&args.global)?;
+            decide::run(args, &settings).await
+        }
+        Command::Decisions(args) => {
+            let settings = resolve(&args.global)?;
+            decide::decisions(args, &settings).await
+        }
+        Command::Report(args) => {
+            let settings = resolve(&args.global)?;
+            decide::report(args.kind, &settings).await
         }
         Command::Feed(args) => {
             // A feed calls no API: only the options that say where the

@@ -8,7 +8,15 @@ use anyhow::Context;
 use std::io::Write;
 
 pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<Exit> {
+    let policy = args
+        .policy
+        .as_deref()
+        .map(crate::commands::decide::load_policy)
+        .transpose()?;
     let state = server::AppState::build(settings).await?;
+    if let Some(set) = policy {
+        state.set_policy(set);
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

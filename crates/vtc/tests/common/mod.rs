@@ -124,3 +124,52 @@ pub fn not_virustotal(count: usize) -> String {
     });
     format!("http://{addr}")
 }
+
+/// `$CHROMIUM`, else `chromium` or `chromium-browser` on the PATH.
+pub fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return p.into();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|n| dir.join(n)))
+        .find(|p| p.is_file())
+        .expect("chromium is installed (apt-get install chromium; .ci/run does)")
+}
+
+/// Runs headless Chromium on `url` with `args`, bounded to a minute;
+/// returns its stdout (the DOM with `--dump-dom`).
+pub fn browse(profile: &Path, url: &str, args: &[&str]) -> String {
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let mut stdout = child.stdout.take().expect("stdout piped");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        stdout.read_to_end(&mut out).map(|_| out)
+    });
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium took longer than a minute on {url}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = reader.join().expect("reader").expect("chromium stdout");
+    String::from_utf8_lossy(&out).into_owned()
+}
