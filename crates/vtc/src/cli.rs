@@ -36,7 +36,7 @@ pub struct GlobalArgs {
     /// Config file (TOML) [env: VTC_CONFIG]. Default: $XDG_CONFIG_HOME/vtc/config.toml if present.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// SQLite database file [env: VTC_DB]. Default: vtc/vtc.sqlite under $XDG_DATA_HOME.
+    /// SQLite database file, or postgres://USER@HOST/DB to share one database between instances [env: VTC_DB]. Default: vtc/vtc.sqlite under $XDG_DATA_HOME.
     #[arg(long)]
     pub db: Option<String>,
     /// Output format. Default: table on a terminal, jsonl when piped.
