@@ -36,7 +36,7 @@ pg_isready -h 127.0.0.1 -p 5432 -q || { echo "bench-workers: PostgreSQL is not o
 EMU=$!
 WORKERS=()
 cleanup() {
-    for w in "${WORKERS[@]:-}"; do [ -n "$w" ] && kill "$w" 2>/dev/null || true; done
+    for w in "${WORKERS[@]:-}"; do [ -n "$w" ] && kill $(pgrep -P "$w") "$w" 2>/dev/null || true; done
     kill "$EMU" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -72,7 +72,9 @@ print('\n'.join('%016x%048x' % (s, i + 1) for i in range(int('$items'))))" >"$DI
         --api-url "$API" --db "$db" --api-key benchkey --quota fixed 2>"$DIR/submit.log"
     end=$(date +%s.%N)
     after=$(xacts)
-    for w in "${WORKERS[@]}"; do kill -TERM "$w"; done
+    # SIGTERM to the worker itself (the child of /usr/bin/time, which
+    # would die without writing its figures if signalled).
+    for w in "${WORKERS[@]}"; do kill -TERM $(pgrep -P "$w") 2>/dev/null || true; done
     wait "${WORKERS[@]}" 2>/dev/null || true
     WORKERS=()
     local cpu
@@ -89,11 +91,11 @@ print(f"{n} worker(s): {items} items in {wall:.2f} s = {items / wall:.0f} items/
       f"{(int(after) - int(before)) / items:.1f} database transactions/item")
 PY
     rm -f "$DIR"/worker-*.time
-    "${PSQL[@]}" -c "DROP SCHEMA $schema CASCADE"
+    "${PSQL[@]}" -c "SET client_min_messages = warning" -c "DROP SCHEMA $schema CASCADE"
 }
 
 say "bench-workers: $ITEMS items, emulator --latency-ms 50, unlimited quota, --concurrency $CONCURRENCY per worker"
-for n in 1 2 4; do run "$n" "$ITEMS" --quota-minute 0; done
+for n in 1 2 4; do run "$n" "$ITEMS" --quota-minute 0 --quota-day 0 --quota-month 0; done
 
 if [ "${QUOTA_RUN:-0}" = 1 ]; then
     kill "$EMU"; wait "$EMU" 2>/dev/null || true
