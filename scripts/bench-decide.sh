@@ -3,7 +3,8 @@
 # loopback (wrk, apt package wrk): decisions/s, latency percentiles, and
 # the service's CPU per decision ((user+sys) of the vtc process / count).
 #
-#   scripts/bench-decide.sh            # 10 s, 2 wrk threads, 32 connections
+#   scripts/bench-decide.sh            # 10 s, 2 wrk threads, 32 connections;
+#                                      # then 10 s at RATE=10000/s offered (hey)
 #   SECONDS_RUN=30 CONNECTIONS=64 scripts/bench-decide.sh
 #
 # Uses target/release/vtc (cargo build --release -p vtc) and the documented
@@ -55,7 +56,25 @@ after=$(ticks)
 requests=$(sed -n 's/^requests \([0-9]*\).*/\1/p' "$work/wrk.out")
 awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" -v s="$SECONDS_RUN" 'BEGIN {
   printf "decisions/s %.0f; service CPU %.2f s = %.1f us per decision\n", n / s, t / hz, t / hz / n * 1e6 }'
+# Latency at a fixed offered rate (hey, apt package hey): RATE decisions/s
+# from 50 workers, the p99 of what a steady stream of agents sees.
+RATE=${RATE:-10000}
+if command -v hey >/dev/null 2>&1; then
+  before_fixed=$(ticks)
+  hey -z "${SECONDS_RUN}s" -q $((RATE / 50)) -c 50 -m POST -T application/json \
+      -H "Authorization: Bearer $token" -d "$body" "$base/v1/decide" >"$work/hey.out"
+  after_fixed=$(ticks)
+  fixed=$(awk '/^  Total:/ {next} /Requests\/sec/ {print $2}' "$work/hey.out")
+  p99=$(sed -n 's/^ *99%* in \([0-9.]*\) secs.*/\1/p' "$work/hey.out")
+  p50=$(sed -n 's/^ *50%* in \([0-9.]*\) secs.*/\1/p' "$work/hey.out")
+  answered=$(sed -n 's/^[[:space:]]*\[200\][[:space:]]*\([0-9]*\) responses.*/\1/p' "$work/hey.out")
+  awk -v r="$RATE" -v a="$fixed" -v p50="$p50" -v p99="$p99" -v t=$((after_fixed - before_fixed)) -v hz="$hz" -v n="${answered:-0}" 'BEGIN {
+    printf "at %d/s offered: %.0f/s answered, p50 %.2f ms, p99 %.2f ms, service CPU %.1f us per decision\n", r, a, p50 * 1000, p99 * 1000, (n > 0 ? t / hz / n * 1e6 : 0) }'
+  requests=$((requests + ${answered:-0}))
+else
+  echo "hey is missing (apt-get install hey): no fixed-rate latency"
+fi
 # Every decision is kept: shut down cleanly and count the log.
 kill -TERM $serve_pid; wait $serve_pid 2>/dev/null || true
 kept=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from decisions').fetchone()[0])" "$db")
-echo "decisions kept in the log: $kept (wrk counted $requests, plus the warm-up one)"
+echo "decisions kept in the log: $kept (wrk and hey counted $requests, plus the warm-up one)"

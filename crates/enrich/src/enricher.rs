@@ -4,6 +4,7 @@
 use crate::CacheTtls;
 use ioc::Indicator;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::Store;
@@ -70,6 +71,8 @@ struct Inner {
     pending_writes: Arc<PendingWrites>,
     /// This process' name on in-flight marks in a shared store.
     holder: String,
+    /// Lookups that shared another's call instead of making their own.
+    coalesced: std::sync::atomic::AtomicU64,
 }
 
 type InFlight = Arc<Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>>;
@@ -105,6 +108,7 @@ impl Enricher {
                 in_flight: InFlight::default(),
                 pending_writes: Arc::default(),
                 holder: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
+                coalesced: Default::default(),
             }),
         }
     }
@@ -124,6 +128,12 @@ impl Enricher {
 
     pub fn options(&self) -> &EnrichOptions {
         &self.inner.options
+    }
+
+    /// Lookups so far that waited on another's VirusTotal call for the same
+    /// indicator instead of making their own.
+    pub fn coalesced(&self) -> u64 {
+        self.inner.coalesced.load(Ordering::Relaxed)
     }
 
     /// Parses one input line and enriches it. Never fails: an input that is
@@ -298,10 +308,17 @@ impl Enricher {
                 .unwrap_or_else(|p| p.into_inner());
             in_flight.entry(key.clone()).or_default().clone()
         };
+        let mut fetched = false;
         let outcome = cell
-            .get_or_init(|| async { self.fetch(indicator, &key, &cell, write).await })
+            .get_or_init(|| {
+                fetched = true;
+                async { self.fetch(indicator, &key, &cell, write).await }
+            })
             .await
             .clone();
+        if !fetched {
+            self.inner.coalesced.fetch_add(1, Ordering::Relaxed);
+        }
         // A write behind the answer takes the indicator out of flight itself.
         if write == CacheWrite::Awaited || matches!(outcome, Outcome::Failed(_)) {
             let mut in_flight = self

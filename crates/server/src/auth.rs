@@ -4,8 +4,10 @@
 use crate::AppError;
 use axum::http::{header, HeaderMap};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 use store::Store;
 
 /// What a token may do. `reader < analyst < admin`, each may do what the
@@ -93,16 +95,37 @@ pub struct Caller {
     pub quota: Option<crate::ClientQuota>,
 }
 
-/// Checks requests' tokens against the ones the store keeps (by sha256),
-/// so a token revoked with `vtc token revoke` is refused at once.
+/// Checks requests' tokens against the ones the store keeps (by sha256).
+/// A token found is remembered for [`TOKEN_RECHECK`], so a busy client
+/// costs the store one lookup a second rather than one a request; a
+/// revocation through [`Tokens::revoke`] forgets it at once, one made by
+/// another process (`vtc token revoke`) holds within [`TOKEN_RECHECK`].
+/// Unknown tokens are never remembered.
 #[derive(Clone)]
 pub struct Tokens {
     store: Arc<dyn Store>,
+    known: Arc<RwLock<HashMap<String, Known>>>,
+}
+
+/// How long a token found in the store is taken without asking it again.
+pub const TOKEN_RECHECK: Duration = Duration::from_secs(1);
+
+/// Most tokens remembered at once; beyond it the memory is cleared (a
+/// deployment has a handful).
+const MAX_KNOWN: usize = 10_000;
+
+#[derive(Clone)]
+struct Known {
+    caller: Caller,
+    checked: Instant,
 }
 
 impl Tokens {
     pub fn new(store: Arc<dyn Store>) -> Tokens {
-        Tokens { store }
+        Tokens {
+            store,
+            known: Arc::default(),
+        }
     }
 
     /// The caller a request's `Authorization: Bearer` token names, if it
@@ -118,19 +141,40 @@ impl Tokens {
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
             .ok_or_else(AppError::unauthorized)?;
-        let stored = self
-            .store
-            .token_by_sha256(&token_digest(token))
-            .await?
-            .ok_or_else(AppError::unauthorized)?;
+        let digest = token_digest(token);
+        let caller = match self.remembered(&digest) {
+            Some(caller) => caller,
+            None => self.look_up(digest).await?,
+        };
+        if !caller.role.may(needed) {
+            return Err(AppError::forbidden(format!(
+                "this needs the {needed} role; the token has {}",
+                caller.role
+            )));
+        }
+        Ok(caller)
+    }
+
+    fn remembered(&self, digest: &str) -> Option<Caller> {
+        let known = self.known.read().unwrap_or_else(|p| p.into_inner());
+        known
+            .get(digest)
+            .filter(|k| k.checked.elapsed() < TOKEN_RECHECK)
+            .map(|k| k.caller.clone())
+    }
+
+    async fn look_up(&self, digest: String) -> Result<Caller, AppError> {
+        let found = self.store.token_by_sha256(&digest).await?;
+        let Some(stored) = found else {
+            self.known
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&digest);
+            return Err(AppError::unauthorized());
+        };
         let role: Role = stored.role.parse().map_err(|e| {
             AppError::internal(format!("token {:?} in the store: {e}", stored.name))
         })?;
-        if !role.may(needed) {
-            return Err(AppError::forbidden(format!(
-                "this needs the {needed} role; the token has {role}"
-            )));
-        }
         let quota = stored
             .quota
             .as_deref()
@@ -139,11 +183,34 @@ impl Tokens {
             .map_err(|e| {
                 AppError::internal(format!("token {:?} in the store: {e}", stored.name))
             })?;
-        Ok(Caller {
+        let caller = Caller {
             name: stored.name,
             role,
             quota,
-        })
+        };
+        let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= MAX_KNOWN {
+            known.clear();
+        }
+        known.insert(
+            digest,
+            Known {
+                caller: caller.clone(),
+                checked: Instant::now(),
+            },
+        );
+        Ok(caller)
+    }
+
+    /// Revokes the token named `name` in the store and forgets it here at
+    /// once; `false` if there was none.
+    pub async fn revoke(&self, name: &str) -> Result<bool, TokenError> {
+        let revoked = self.store.revoke_token(name).await?;
+        self.known
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, k| k.caller.name != name);
+        Ok(revoked)
     }
 }
 
@@ -232,7 +299,7 @@ mod tests {
         // Kept by digest only.
         let kept = store.tokens().await.unwrap();
         assert_eq!(kept[0].sha256, token_digest(&token));
-        assert!(store.revoke_token("soar").await.unwrap());
+        assert!(tokens.revoke("soar").await.unwrap());
         let err = tokens.authorize(&auth, Role::Reader).await.unwrap_err();
         assert_eq!(err.status(), 401, "revoked at once");
         assert!(matches!(

@@ -7,8 +7,8 @@
 use crate::{AppError, AppState, Role};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::{Arc, OnceLock};
@@ -51,15 +51,8 @@ impl AppState {
     }
 }
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/decide", post(decide))
-        .route("/v1/decisions", get(decisions))
-        .route("/reports/file-ratings", get(file_ratings_page))
-}
-
 #[derive(Debug, Deserialize)]
-struct PageQuery {
+pub(crate) struct PageQuery {
     /// A browser cannot send a bearer header on a plain navigation: the
     /// token may come in the URL (the page sends no referrer).
     token: Option<String>,
@@ -68,7 +61,7 @@ struct PageQuery {
 /// `GET /reports/file-ratings` (reader): the File Security Rating Details
 /// page, from the decision log only (never the client), under a
 /// Content-Security-Policy header as well as its meta tag.
-async fn file_ratings_page(
+pub(crate) async fn file_ratings_page(
     State(state): State<AppState>,
     mut headers: HeaderMap,
     Query(q): Query<PageQuery>,
@@ -92,7 +85,12 @@ async fn file_ratings_page(
             (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
             (
                 header::CONTENT_SECURITY_POLICY,
-                feeds::html::content_security_policy(),
+                // The page's own policy (also in its meta tag, where
+                // frame-ancestors would be ignored), and no framing.
+                format!(
+                    "{}; frame-ancestors 'none'",
+                    feeds::html::content_security_policy()
+                ),
             ),
             (header::REFERRER_POLICY, "no-referrer".to_owned()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
@@ -139,7 +137,7 @@ struct DecisionOut {
     cached: bool,
 }
 
-async fn decide(
+pub(crate) async fn decide(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -150,7 +148,8 @@ async fn decide(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "NoPolicy",
             "the service was started without a policy file (vtc serve --policy FILE)",
-        ));
+        )
+        .shown());
     };
     let input: DecideIn = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("the body is not JSON: {e}")))?;
@@ -241,7 +240,7 @@ async fn one(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DecisionsQuery {
+pub(crate) struct DecisionsQuery {
     since: Option<String>,
     until: Option<String>,
     host: Option<String>,
@@ -253,7 +252,7 @@ struct DecisionsQuery {
     limit: Option<usize>,
 }
 
-async fn decisions(
+pub(crate) async fn decisions(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<DecisionsQuery>, axum::extract::rejection::QueryRejection>,

@@ -6,7 +6,33 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+
 use serde_json::json;
+
+/// What every failure answers: `{"error": {"code", "message"}}` (plus,
+/// on a 429, when to come back). The schema of the body `IntoResponse`
+/// writes, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+pub(crate) struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+pub(crate) struct ErrorDetail {
+    /// Stable: VirusTotal's error code (`NotFoundError`, `QuotaExceededError`,
+    /// ...) or the service's own (`InvalidInput`, `Unauthorized`, ...).
+    pub code: String,
+    /// For people; a 5xx says only that the service failed.
+    pub message: String,
+    /// RFC 3339: when a refused request may succeed (429).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<String>,
+    /// Seconds until then, as the `Retry-After` header says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
 
 /// A failed request: the status, a stable code and a message for the caller.
 #[derive(Debug, Clone)]
@@ -17,6 +43,9 @@ pub struct AppError {
     /// When a refused request may succeed (a 429): answered as
     /// `Retry-After` (seconds) and `error.resets_at`.
     resets_at: Option<time::OffsetDateTime>,
+    /// A 5xx whose message is the service's own words about its
+    /// configuration (no policy loaded), shown to the caller as it is.
+    shown: bool,
 }
 
 impl AppError {
@@ -26,7 +55,21 @@ impl AppError {
             code: code.into(),
             message: message.into(),
             resets_at: None,
+            shown: false,
         }
+    }
+
+    /// A 5xx that is the service's own configuration, not a failure: its
+    /// message (written by the service, holding nothing secret) is shown.
+    pub fn shown(mut self) -> Self {
+        self.shown = true;
+        self
+    }
+
+    /// The answer says when to try again, `seconds` from now.
+    pub fn with_retry_after(self, seconds: u64) -> Self {
+        let seconds = i64::try_from(seconds).unwrap_or(i64::MAX / 2);
+        self.resets_at(time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds))
     }
 
     /// Says when the refused request may succeed (`Retry-After`).
@@ -121,7 +164,14 @@ impl From<enrich::EnrichError> for AppError {
                 } else {
                     (StatusCode::SERVICE_UNAVAILABLE, "Unavailable")
                 };
-                AppError::new(status, code, format!("virustotal: {source}"))
+                let error = AppError::new(status, code, format!("virustotal: {source}"));
+                match *source {
+                    vt_api::Error::QuotaExhausted { resets_at, .. } => {
+                        let wait = resets_at - time::OffsetDateTime::now_utc();
+                        error.with_retry_after(wait.whole_seconds().max(1).unsigned_abs())
+                    }
+                    _ => error,
+                }
             }
             enrich::EnrichError::Store(e) => AppError::from(e),
             other => AppError::internal(other),
@@ -131,7 +181,7 @@ impl From<enrich::EnrichError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let message = if self.status.is_server_error() {
+        let message = if self.status.is_server_error() && !self.shown {
             tracing::error!(status = %self.status, code = %self.code, "{}", self.message);
             match self.status {
                 StatusCode::INTERNAL_SERVER_ERROR => "internal error (logged by the service)",

@@ -12,26 +12,23 @@ use crate::{AppError, AppState, Role};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, MethodRouter};
 use feeds::intel::{stix, FeedEntry, FeedFilter, FeedFormat, SOURCE_ENRICH};
 use serde::Deserialize;
 
-/// `/feeds/{cb,stix,misp}.json`: reader token or feed secret.
-pub(crate) fn feeds() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/feeds/cb.json",
-            get(|s, h, u| feed(s, h, u, FeedFormat::CarbonBlack)),
-        )
-        .route(
-            "/feeds/stix.json",
-            get(|s, h, u| feed(s, h, u, FeedFormat::Stix)),
-        )
-        .route(
-            "/feeds/misp.json",
-            get(|s, h, u| feed(s, h, u, FeedFormat::Misp)),
-        )
+/// `GET /feeds/cb.json` (a [`crate::ROUTES`] entry): reader token or feed secret.
+pub(crate) fn carbon_black() -> MethodRouter<AppState> {
+    get(|s, h, u| feed(s, h, u, FeedFormat::CarbonBlack))
+}
+
+/// `GET /feeds/stix.json`.
+pub(crate) fn stix_feed() -> MethodRouter<AppState> {
+    get(|s, h, u| feed(s, h, u, FeedFormat::Stix))
+}
+
+/// `GET /feeds/misp.json`.
+pub(crate) fn misp() -> MethodRouter<AppState> {
+    get(|s, h, u| feed(s, h, u, FeedFormat::Misp))
 }
 
 /// The query of a feed URL: the filters of `vtc feed export`, and the secret.

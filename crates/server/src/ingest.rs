@@ -16,8 +16,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use ioc::{Indicator, IndicatorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -32,10 +31,6 @@ const MAX_TAG_CHARS: usize = 64;
 const MAX_VALUE_CHARS: usize = 2048;
 /// Characters of a refused value repeated in the answer.
 const SHOWN_VALUE_CHARS: usize = 256;
-
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/v1/ingest", post(ingest))
-}
 
 /// One policy, checked and ready: what it matches, its limits, and the
 /// enricher its items go through (with its `max_age`).
@@ -244,7 +239,7 @@ fn daily_budget(state: &AppState) -> Option<u64> {
     Some(total)
 }
 
-async fn ingest(
+pub(crate) async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,

@@ -16,8 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,14 +31,6 @@ const MAX_INPUT_CHARS: usize = 2048;
 /// Results per page by default, and at most.
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
-
-/// The job routes: batch in, status, results, cancel.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/enrich", post(enrich_batch))
-        .route("/v1/jobs/{id}", get(job_status).delete(cancel_job))
-        .route("/v1/jobs/{id}/results", get(job_results))
-}
 
 /// How the job queue runs (the config file's `[service]`).
 #[derive(Debug, Clone, Copy)]
@@ -151,7 +142,7 @@ pub(crate) fn body_error(e: axum::extract::rejection::BytesRejection) -> AppErro
     AppError::new(e.status(), "InvalidBody", e.body_text())
 }
 
-async fn enrich_batch(
+pub(crate) async fn enrich_batch(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -264,7 +255,7 @@ async fn visible_job(state: &AppState, caller: &Caller, id: &str) -> Result<Enri
     Ok(job)
 }
 
-async fn job_status(
+pub(crate) async fn job_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -274,7 +265,7 @@ async fn job_status(
     Ok(Json(job_json(&job)))
 }
 
-async fn cancel_job(
+pub(crate) async fn cancel_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -303,7 +294,7 @@ struct ResultsQuery {
     limit: Option<usize>,
 }
 
-async fn job_results(
+pub(crate) async fn job_results(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,

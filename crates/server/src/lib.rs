@@ -3,16 +3,20 @@
 //! cache and quota.
 //!
 //! [`AppState`] is built once from [`app::Settings`] (one store, one client,
-//! the enrichers sharing them, the action [`actions::Context`] and the
-//! [`Tokens`] it keeps); [`router`] assembles one function per route group; [`serve`]
-//! runs it until the shutdown future resolves, finishing requests in flight.
-//! Every failure is an [`AppError`], a JSON body.
+//! the enrichers sharing them, the action [`actions::Context`], the
+//! [`Tokens`] it keeps and the [`Metrics`]); [`ROUTES`] is the one table of
+//! routes (method, path, role, OpenAPI operation) that [`router`] mounts,
+//! `/openapi.json` documents and the auth tests walk; [`serve`] runs it on
+//! its own accept loop (header read timeout, header size bound) until the
+//! shutdown future resolves, finishing requests in flight. Every failure is
+//! an [`AppError`], a JSON body.
 //!
 //! This crate knows nothing of command-line parsing or terminals: the
 //! binary parses `--listen`, builds the state and calls [`serve`]. It never
 //! reads a local file a request names (`read_local_files = false`) and
 //! takes no downloads (no sample sink).
 
+mod answer_memo;
 mod auth;
 mod client_quota;
 mod decide;
@@ -20,33 +24,82 @@ mod error;
 mod feeds;
 mod ingest;
 mod jobs;
+mod metrics;
+mod middleware;
+mod openapi;
+mod route_table;
 mod routes;
 mod webhooks;
 
+pub use answer_memo::MEMO_TTL;
 pub use auth::{
     create_token, create_token_with_quota, new_token, token_digest, Caller, Role, TokenError,
-    Tokens,
+    Tokens, TOKEN_RECHECK,
 };
 pub use client_quota::{ClientQuota, QuotaParseError, QuotaWindow};
 pub use error::AppError;
 pub use ingest::PolicyError;
 pub use jobs::{JobSettings, WorkerSummary};
+pub use metrics::{Gauge, Metrics};
+pub use openapi::document as openapi_document;
+pub use route_table::{operations, Access, Operation, Route, Verb, EXAMPLE_SHA256, ROUTES};
 pub use webhooks::WebhookRetry;
 
 use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::compression::Predicate;
 
 /// Largest request body accepted (an action's JSON input).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A request still running after this is answered 504.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Answers larger than this are gzip-compressed for clients that ask.
+pub const COMPRESS_ABOVE_BYTES: u16 = 4096;
+
+/// The bounds every connection and request is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A larger body is a 413.
+    pub max_body_bytes: usize,
+    /// A request still running after this is a 504.
+    pub request_timeout: Duration,
+    /// A lookup or action still waiting for VirusTotal after this is
+    /// answered: 429 with `Retry-After` when the governor is holding the
+    /// keys back (a 429 back-off, a spent minute), else 504. Interactive
+    /// callers learn when to come back instead of holding a connection
+    /// through a back-off of minutes.
+    pub lookup_timeout: Duration,
+    /// A request whose headers have not all arrived after this (from the
+    /// connection's start or the previous answer) loses its connection.
+    pub header_read_timeout: Duration,
+    /// A body still arriving after this is a 408.
+    pub body_read_timeout: Duration,
+    /// Request line and headers together; larger (or more than 100
+    /// headers) is a 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: MAX_BODY_BYTES,
+            request_timeout: REQUEST_TIMEOUT,
+            lookup_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_header_bytes: 64 * 1024,
+        }
+    }
+}
+
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    limits: Limits,
 }
 
 struct Inner {
@@ -60,6 +113,9 @@ struct Inner {
     store: Arc<dyn store::Store>,
     actions: actions::Context,
     tokens: Tokens,
+    metrics: Metrics,
+    /// Cached answers' JSON, for two seconds (`answer_memo.rs`).
+    answers: answer_memo::AnswerMemo,
     /// Application control: the decider and the decision log.
     decide: decide::DecideState,
     /// The `[feeds]` table: how the feeds present themselves, their secret.
@@ -172,6 +228,8 @@ impl AppState {
                 store,
                 actions,
                 tokens,
+                metrics: Metrics::new(ROUTES.iter().map(Route::label).collect()),
+                answers: answer_memo::AnswerMemo::default(),
                 feeds: settings.feeds.clone(),
                 jobs: options
                     .jobs
@@ -180,7 +238,23 @@ impl AppState {
                 webhooks: webhooks::Webhooks::start(options.webhook_retry),
                 work: tokio::sync::Notify::new(),
             }),
+            limits: Limits::default(),
         })
+    }
+
+    /// The same state held to other bounds (tests shorten the timeouts).
+    pub fn with_limits(mut self, limits: Limits) -> AppState {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The counters `/metrics` shows; a front end sets the jobs gauges.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The policy named `name`, if configured.
@@ -209,23 +283,31 @@ impl AppState {
     }
 }
 
-/// The whole service: every route group, under the shared layers.
+/// The whole service: every route of [`ROUTES`] behind its access check,
+/// under the shared layers.
 pub fn router(state: AppState) -> Router {
+    use axum::middleware::from_fn_with_state;
     use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+    let mut router = Router::new();
+    for (index, route) in ROUTES.iter().enumerate() {
+        // The feed routes and pages check their token or secret themselves.
+        let needs = match route.access {
+            Access::Role(role) => Some((state.clone(), role)),
+            Access::Public | Access::RoleOrFeedSecret(_) | Access::RoleOrQueryToken(_) => None,
+        };
+        let guard = middleware::RouteGuard {
+            index: middleware::RouteIndex(index),
+            needs,
+        };
+        let handler =
+            (route.handler)().route_layer(from_fn_with_state(guard, middleware::guard_route));
+        router = router.route(route.path, handler);
+    }
     let request_id = axum::http::HeaderName::from_static("x-request-id");
-    Router::new()
-        .merge(routes::health())
-        .merge(routes::observables())
-        .merge(routes::reports())
-        .merge(routes::quota())
-        .merge(routes::actions())
-        .merge(decide::routes())
-        .merge(feeds::feeds())
-        .merge(jobs::routes())
-        .merge(ingest::routes())
+    router
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::wrong_method)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(
@@ -245,53 +327,82 @@ pub fn router(state: AppState) -> Router {
                     ),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(axum::middleware::from_fn(time_limit))
-                // axum's own limit, so a body too large is a JSON 413 from
-                // the handler (tower-http's would answer plain text).
-                .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)),
+                .layer(from_fn_with_state(state, middleware::frame))
+                // Fastest, and only past 4 KiB: at the default level a
+                // 1.7 KiB record cost 80 us of deflate (most of it the
+                // compressor's state, allocated per answer) for ~1 KiB saved.
+                .layer(
+                    tower_http::compression::CompressionLayer::new()
+                        .quality(tower_http::CompressionLevel::Fastest)
+                        .compress_when(tower_http::compression::DefaultPredicate::new().and(
+                            tower_http::compression::predicate::SizeAbove::new(
+                                COMPRESS_ABOVE_BYTES,
+                            ),
+                        )),
+                ),
         )
-}
-
-/// Answers a request still running after [`REQUEST_TIMEOUT`] with a JSON
-/// 504 (tower-http's timeout layer would answer an empty body).
-async fn time_limit(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => AppError::new(
-            axum::http::StatusCode::GATEWAY_TIMEOUT,
-            "Timeout",
-            format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
-        )
-        .into_response(),
-    }
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then stops
 /// taking connections and lets the requests in flight finish.
+///
+/// The accept loop is hyper's own rather than `axum::serve`, which has no
+/// header read timeout: a client sending its headers a byte at a time
+/// (slowloris) loses its connection after [`Limits::header_read_timeout`],
+/// and headers over [`Limits::max_header_bytes`] are a 431.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    let limits = state.limits();
     let enricher = state.inner.enricher.clone();
-    let after = state.clone();
     let worker = jobs::Worker::start(state.clone(), None);
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| ServerError::Io { addr, source });
+    let after = state.clone();
+    let app = router(state);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(source) if is_fatal_accept_error(&source) => {
+                    return Err(ServerError::Io { addr, source });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: pause, go on.
+                    tracing::warn!("cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     // Items in progress are handed back (their leases ended), so the next
     // start takes them again at once.
     worker.stop().await;
-    served?;
     // Cache writes and decision-log writes that run behind an answer land
     // before the process ends.
     enricher.flush_cache_writes().await;
@@ -317,6 +428,14 @@ pub async fn work(
     let summary = worker.stop().await;
     state.inner.enricher.flush_cache_writes().await;
     summary
+}
+
+/// Errors of `accept` that will not go away by waiting.
+fn is_fatal_accept_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::PermissionDenied
+    )
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM: what [`serve`] is usually given.

@@ -1,46 +1,19 @@
-//! The route groups, one function each, and their handlers.
+//! The handlers; [`crate::ROUTES`] says which path, method and role each
+//! one has. A protected handler runs after its token was checked (the
+//! [`Caller`] is in the request's extensions).
 
-use crate::{AppError, AppState, Role};
+use crate::{AppError, AppState, Caller, Role};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, Request, StatusCode, Uri};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{header, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use ioc::{Indicator, IndicatorKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tower_http::request_id::{MakeRequestId, RequestId};
-
-/// `/healthz` (the process answers) and `/readyz` (the store answers too):
-/// no token, for load balancers and orchestrators.
-pub(crate) fn health() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-}
-
-/// `GET /v1/observables/{indicator}`: one record (analyst: may spend quota).
-pub(crate) fn observables() -> Router<AppState> {
-    Router::new().route("/v1/observables/{*indicator}", get(observable))
-}
-
-/// `GET /v1/reports/{type}/{id}`: the cached object only (reader).
-pub(crate) fn reports() -> Router<AppState> {
-    Router::new().route("/v1/reports/{type}/{*id}", get(report))
-}
-
-/// `GET /v1/quota`: the VirusTotal budget of each key (reader: spends nothing).
-pub(crate) fn quota() -> Router<AppState> {
-    Router::new().route("/v1/quota", get(quota_status))
-}
-
-/// `POST /v1/actions/{name}`: every action of the action library.
-pub(crate) fn actions() -> Router<AppState> {
-    Router::new().route("/v1/actions/{name}", post(action))
-}
 
 pub(crate) async fn no_route() -> AppError {
     AppError::not_found("no such route")
@@ -54,11 +27,40 @@ pub(crate) async fn wrong_method() -> AppError {
     )
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// `{"status": "ok"}` / `{"status": "ready"}`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Status {
+    pub status: &'static str,
 }
 
-async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+pub(crate) async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics().render(
+        state.inner.enricher.client(),
+        state.inner.enricher.coalesced() + state.inner.refresher.coalesced(),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+pub(crate) async fn openapi_document() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document_bytes(),
+    )
+        .into_response()
+}
+
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, AppError> {
     let inner = &state.inner;
     let probe = inner
         .store
@@ -69,7 +71,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> 
         )
         .await;
     match probe {
-        Ok(_) => Ok(Json(json!({"status": "ready"}))),
+        Ok(_) => Ok(Json(Status { status: "ready" })),
         Err(e) => {
             tracing::error!("readyz: the store does not answer: {e}");
             Err(AppError::new(
@@ -105,33 +107,35 @@ pub(crate) fn parse_query<T: serde::de::DeserializeOwned + Default>(
         .map_err(|e| AppError::bad_request(format!("query string: {}", e.body_text())))
 }
 
-async fn observable(
+pub(crate) async fn observable(
     State(state): State<AppState>,
     Path(input): Path<String>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     uri: Uri,
 ) -> Result<Response, AppError> {
-    let caller = state
-        .inner
-        .tokens
-        .authorize(&headers, Role::Analyst)
-        .await?;
     let options: ObservableQuery = parse_query(&uri)?;
     let stix = match options.format.as_deref() {
         None | Some("json") => false,
         Some("stix") => true,
         Some(_) => return Err(AppError::bad_request("format: must be json or stix")),
     };
-    let indicator = match Indicator::parse(&input) {
-        Ok(indicator) => indicator,
-        Err(e) => {
-            return Err(AppError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidIndicator",
-                format!("indicator: {e}"),
-            ))
+    let indicator = Indicator::parse(&input).map_err(|e| {
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidIndicator",
+            format!("indicator: {e}"),
+        )
+    })?;
+    let key = indicator.to_string();
+    let memo = &state.inner.answers;
+    if options.refresh {
+        memo.forget(&key);
+    } else if !stix {
+        if let Some(json) = memo.get(&key, options.full) {
+            state.metrics().cache_lookup(true);
+            return Ok(json_bytes(json));
         }
-    };
+    }
     // Only a lookup that may spend VirusTotal quota counts against the
     // client's own: a refresh, or a miss in the cache.
     let cached = !options.refresh
@@ -140,7 +144,7 @@ async fn observable(
             .store
             .get_report(
                 state.inner.enricher.origin(),
-                &indicator.to_string(),
+                &key,
                 time::OffsetDateTime::now_utc(),
             )
             .await
@@ -155,7 +159,8 @@ async fn observable(
     } else {
         &state.inner.enricher
     };
-    let mut record = enricher.try_enrich_line(&input).await?;
+    let mut record = bounded(&state, enricher.try_enrich_line(&input)).await??;
+    state.metrics().cache_lookup(record.cached);
     // The input parsed, so a failure is VirusTotal's or the network's: a
     // 503 (its details logged), not a 200 a playbook could read as clean.
     if let Some(error) = &record.error {
@@ -171,18 +176,25 @@ async fn observable(
     if stix {
         return crate::feeds::stix_of(&state, record);
     }
-    Ok(Json(record).into_response())
+    let json = Bytes::from(serde_json::to_vec(&record).map_err(AppError::internal)?);
+    if record.cached {
+        memo.put(key, options.full, json.clone());
+    }
+    Ok(json_bytes(json))
+}
+
+fn json_bytes(json: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 
 /// What the client's quota governor counts per key (by label, never the
 /// key): used and allowed per minute, day and month, and when it may next
 /// send; and each client's own usage (the caller's, or everyone's for an
 /// admin).
-async fn quota_status(
+pub(crate) async fn quota_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, AppError> {
-    let caller = state.inner.tokens.authorize(&headers, Role::Reader).await?;
     let clients = crate::client_quota::usage(&state, &caller).await?;
     Ok(Json(json!({
         "keys": state.inner.enricher.client().quota_status(),
@@ -201,12 +213,10 @@ fn collection_kind(collection: &str) -> Option<IndicatorKind> {
     }
 }
 
-async fn report(
+pub(crate) async fn report(
     State(state): State<AppState>,
     Path((collection, id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    state.inner.tokens.authorize(&headers, Role::Reader).await?;
     let kind = collection_kind(&collection).ok_or_else(|| {
         AppError::bad_request("type: must be files, urls, domains or ip_addresses")
     })?;
@@ -238,32 +248,38 @@ async fn report(
 
 /// The role an action needs: deleting is an admin's; everything else may
 /// spend quota, an analyst's.
-fn action_role(name: &str) -> Role {
+pub(crate) fn action_role(name: &str) -> Role {
     match name {
         "private_delete_file" => Role::Admin,
         _ => Role::Analyst,
     }
 }
 
-async fn action(
+pub(crate) async fn action(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, AppError> {
-    let action = actions::find(&name);
-    // Unknown names are refused after the token is checked, so the table
+    // Unknown names are refused after the token was checked, so the table
     // of actions is not shown to anyone without one.
-    let needed = action.map_or(Role::Reader, |a| action_role(a.name));
-    let caller = state.inner.tokens.authorize(&headers, needed).await?;
-    let action = action.ok_or_else(|| {
+    let action = actions::find(&name).ok_or_else(|| {
         AppError::not_found(format!(
             "no action {:?} (GET the list with `vtc action --list`)",
             name.chars().take(64).collect::<String>()
         ))
     })?;
+    let needed = action_role(action.name);
+    if !caller.role.may(needed) {
+        return Err(AppError::forbidden(format!(
+            "{} needs the {needed} role; the token has {}",
+            action.name, caller.role
+        )));
+    }
     let body = body.map_err(|e| AppError::new(e.status(), "InvalidBody", e.body_text()))?;
-    let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
+    // Only an empty body means `{}`: whitespace alone is not JSON
+    // (schemathesis: a body of "\n" was taken as `{}`).
+    let input: Value = if body.is_empty() {
         json!({})
     } else {
         serde_json::from_slice(&body)
@@ -271,8 +287,49 @@ async fn action(
     };
     // Every action asks VirusTotal: each call counts against the client's quota.
     crate::client_quota::charge(&state, &caller, 1).await?;
-    let data = action.run(&state.inner.actions, input).await?;
+    let data = bounded(&state, action.run(&state.inner.actions, input)).await??;
     Ok(Json(json!({ "data": data })))
+}
+
+/// `work` under [`crate::Limits::lookup_timeout`]. Past it the work is
+/// dropped (a lookup shared with others goes on for them) and the caller
+/// hears 429 with `Retry-After` if the governor is holding every key back,
+/// else 504.
+async fn bounded<T>(
+    state: &AppState,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, AppError> {
+    let limit = state.limits().lookup_timeout;
+    match tokio::time::timeout(limit, work).await {
+        Ok(done) => Ok(done),
+        Err(_) => {
+            let now = time::OffsetDateTime::now_utc();
+            let next_free = state
+                .inner
+                .enricher
+                .client()
+                .quota_status()
+                .iter()
+                .filter_map(|k| k.next_free_slot)
+                .min();
+            match next_free {
+                Some(at) if at > now => {
+                    let wait = (at - now).whole_seconds().max(1).unsigned_abs();
+                    Err(AppError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "QuotaExceededError",
+                        format!("VirusTotal's budget holds requests back; try again in {wait} s"),
+                    )
+                    .with_retry_after(wait))
+                }
+                _ => Err(AppError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "Timeout",
+                    format!("VirusTotal did not answer within {} s", limit.as_secs()),
+                )),
+            }
+        }
+    }
 }
 
 /// `x-request-id`: a number per request, unless the caller sent one.

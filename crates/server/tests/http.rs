@@ -3,159 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use vt_emulator::{Emulator, EmulatorConfig, RunningEmulator};
-
-const EICAR_SHA256: &str = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
-
-/// One token per role, and one nobody configured.
-struct Tokens {
-    reader: String,
-    analyst: String,
-    admin: String,
-}
-
-struct Service {
-    base: String,
-    emu: RunningEmulator,
-    tokens: Tokens,
-    state: server::AppState,
-    http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), server::ServerError>>>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(config: EmulatorConfig) -> Service {
-    let emu = Emulator::new(config)
-        .unwrap()
-        .spawn(([127, 0, 0, 1], 0).into())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let overrides = app::Overrides {
-        api_key: Some("service-key".into()),
-        api_url: Some(emu.api_url()),
-        db: Some(dir.path().join("vtc.sqlite").display().to_string()),
-        quota: app::QuotaConfig {
-            minute: Some(0),
-            day: Some(0),
-            month: Some(0),
-        },
-        ..app::Overrides::default()
-    };
-    let settings = app::Settings::from_parts(&overrides, app::FileConfig::default()).unwrap();
-    let state = server::AppState::build(&settings).await.unwrap();
-    let store = state.store().as_ref();
-    let tokens = Tokens {
-        reader: server::create_token(store, "tip", server::Role::Reader)
-            .await
-            .unwrap(),
-        analyst: server::create_token(store, "soar", server::Role::Analyst)
-            .await
-            .unwrap(),
-        admin: server::create_token(store, "ops", server::Role::Admin)
-            .await
-            .unwrap(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(listener, state.clone(), async {
-        let _ = stopped.await;
-    }));
-    Service {
-        base,
-        emu,
-        tokens,
-        state,
-        http: reqwest::Client::new(),
-        stop: Some(stop),
-        task: Some(task),
-        _dir: dir,
-    }
-}
-
-impl Service {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        let mut req = self.http.get(self.url(path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        answer(req.send().await.unwrap()).await
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: &str) -> (StatusCode, Value) {
-        let mut req = self.http.post(self.url(path)).body(body.to_owned());
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        answer(req.send().await.unwrap()).await
-    }
-
-    /// Requests the emulator answered on one of its routes.
-    fn emulator_calls(&self, route: &str) -> u64 {
-        self.emu.emulator().stats()["by_route"][route]
-            .as_u64()
-            .unwrap_or(0)
-    }
-
-    fn emulator_requests(&self) -> u64 {
-        self.emu.emulator().stats()["requests_total"]
-            .as_u64()
-            .unwrap_or(0)
-    }
-
-    async fn stop(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.task.take().unwrap().await.unwrap().unwrap();
-    }
-}
-
-/// Status and JSON body; every answer of the service is JSON.
-async fn answer(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let text = resp.text().await.unwrap();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{status}: content-type {content_type:?}: {text}"
-    );
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}"));
-    (status, body)
-}
-
-fn assert_error(status: StatusCode, body: &Value, expected: StatusCode) {
-    assert_eq!(status, expected, "{body}");
-    assert!(body["error"]["code"].is_string(), "{body}");
-    assert!(body["error"]["message"].is_string(), "{body}");
-}
-
-/// A sha256 no earlier test asked for.
-fn new_hash(seed: &str) -> String {
-    use std::fmt::Write;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let digest = {
-        use sha2::{Digest, Sha256};
-        Sha256::digest(format!("{seed}{nanos}").as_bytes())
-    };
-    digest.iter().fold(String::new(), |mut s, b| {
-        write!(s, "{b:02x}").unwrap();
-        s
-    })
-}
+use support::{answer, assert_error, new_hash, start, EICAR_SHA256};
+use vt_emulator::EmulatorConfig;
 
 #[tokio::test]
 async fn health_and_readiness_need_no_token() {
@@ -395,7 +248,7 @@ async fn every_protected_route_checks_the_token_and_role() {
         StatusCode::OK,
         "cached by the observable case above"
     );
-    assert!(svc.state.store().revoke_token("ops").await.unwrap());
+    assert!(svc.state.tokens().revoke("ops").await.unwrap());
     let (status, answer) = svc.get(&report, Some(&t.admin)).await;
     assert_error(status, &answer, StatusCode::UNAUTHORIZED);
     svc.stop().await;
@@ -411,7 +264,7 @@ async fn concurrent_requests_for_one_new_hash_share_one_call() {
     .await;
     let path = format!("/v1/observables/{}", new_hash("coalesce"));
     let answers =
-        futures_util::future::join_all((0..20).map(|_| svc.get(&path, Some(&svc.tokens.analyst))))
+        futures_util::future::join_all((0..100).map(|_| svc.get(&path, Some(&svc.tokens.analyst))))
             .await;
     for (status, record) in &answers {
         assert_eq!(*status, StatusCode::OK, "{record}");

@@ -29,7 +29,19 @@ use std::fmt;
 /// How dangerous an indicator looks. Ordered by severity:
 /// `Good < Unknown < Suspect < Bad` — an indicator VirusTotal has never
 /// seen is not known to be good, but nothing has flagged it either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Analysed, and below every threshold.

@@ -11,7 +11,7 @@ use vt_model::{Analysed, Report};
 
 /// One enrichment result, as design.md's "Records" section shows it; the
 /// field order here is the JSON key order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Record {
     /// The normalised indicator; empty when the input did not parse.
     pub indicator: String,
@@ -19,6 +19,7 @@ pub struct Record {
     pub input: String,
     /// `null` when the input is not an indicator of any kind.
     #[serde(rename = "type")]
+    #[schemars(with = "Option<KindName>")]
     pub kind: Option<IndicatorKind>,
     /// The VirusTotal object id; `null` when VirusTotal has no such object
     /// or the lookup failed.
@@ -79,9 +80,23 @@ pub struct Record {
 
 /// A VirusTotal object's JSON as it came: written out as it is, never
 /// parsed again.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
-pub struct FullObject(pub Box<RawValue>);
+pub struct FullObject(
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")] pub Box<RawValue>,
+);
+
+/// [`IndicatorKind`] as the JSON says it (the schema of `type`; `ioc`
+/// stays free of schema code).
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum KindName {
+    File,
+    Url,
+    Domain,
+    Ip,
+}
 
 impl FullObject {
     /// The object of a report.
@@ -106,7 +121,7 @@ pub const MAX_DETECTIONS: usize = 10;
 pub const MAX_DETECTION_CHARS: usize = 80;
 
 /// One engine that flagged the object, and what it called it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EngineDetection {
     pub engine: String,
     /// `malicious` or `suspicious`.
@@ -174,7 +189,7 @@ fn one_line_bounded(s: &str) -> String {
 }
 
 /// Why an item has no verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RecordError {
     /// An API error code (`NotFoundError`, `QuotaExceededError`, …) or a
     /// vtc one (`InvalidIndicator`).

@@ -93,6 +93,17 @@ pub(crate) struct Metrics {
     pub responses_429: AtomicU64,
     pub throttled_waits: AtomicU64,
     pub connect_failures: AtomicU64,
+    /// Answers by HTTP status; `0` counts requests sent that got none
+    /// (reset, timeout). A map behind a lock: one entry per status seen,
+    /// touched once per request sent.
+    pub by_status: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
+}
+
+impl Metrics {
+    pub(crate) fn answered(&self, status: u16) {
+        let mut by_status = self.by_status.lock().unwrap_or_else(|p| p.into_inner());
+        *by_status.entry(status).or_default() += 1;
+    }
 }
 
 /// A reading of the client's counters.
@@ -145,6 +156,18 @@ impl Client {
             throttled_waits: m.throttled_waits.load(Ordering::Relaxed),
             connect_failures: m.connect_failures.load(Ordering::Relaxed),
         }
+    }
+
+    /// Requests sent by the status of their answer, ascending; status `0`
+    /// counts those that got no answer (connection reset, timeout).
+    pub fn answers_by_status(&self) -> Vec<(u16, u64)> {
+        let by_status = self
+            .inner
+            .metrics
+            .by_status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        by_status.iter().map(|(s, n)| (*s, *n)).collect()
     }
 
     /// Each key's use of its budgets, named by its label.

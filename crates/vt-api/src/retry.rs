@@ -506,6 +506,11 @@ async fn attempt_once<T>(
             }
         }
     }
+    match &sent {
+        Ok(response) => inner.metrics.answered(response.status().as_u16()),
+        Err(e) if !e.is_connect() => inner.metrics.answered(0),
+        Err(_) => {}
+    }
     let response = sent.map_err(|e| network_error(e, call, label, inner))?;
     let status = response.status();
     // Redirects are not followed (a redirect elsewhere would carry the key
