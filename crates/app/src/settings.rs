@@ -343,6 +343,15 @@ impl Settings {
         Ok(store)
     }
 
+    /// Whether the database is one that several instances share (a
+    /// `postgres://` URL): then budgets are reserved in its ledger before
+    /// each request and lookups coalesce across instances.
+    pub fn shares_database(&self) -> bool {
+        self.db
+            .as_deref()
+            .is_some_and(|db| store::Location::parse(db) == store::Location::Postgres)
+    }
+
     /// Opens the database as it is, without pruning.
     pub async fn open_database(&self) -> Result<Arc<dyn store::Store>, AppError> {
         Ok(store::open(&self.db_location()?).await?)
@@ -392,6 +401,7 @@ impl Settings {
                 max_age: options.max_age,
                 full: options.full,
                 rescan_stale: options.rescan_stale,
+                shared_lookups: self.shares_database(),
             },
         ))
     }
@@ -440,6 +450,14 @@ impl Settings {
         }
         if let Some(store) = store {
             let origin = builder.origin()?;
+            if self.shares_database() {
+                // Other instances spend the same keys: every request first
+                // reserves its unit in the one ledger they share.
+                builder = builder.shared_budget(Arc::new(enrich::StoreSharedBudget::new(
+                    store.clone(),
+                    origin.clone(),
+                )));
+            }
             builder =
                 builder.spend_log(Arc::new(enrich::StoreSpendLog::new(store.clone(), origin)));
         }

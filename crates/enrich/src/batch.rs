@@ -380,7 +380,7 @@ fn classify(
 
 /// Counts each record once: as a verdict, as invalid or as failed, so the
 /// three add up to `records` (replayed records included).
-fn tally(summary: &mut Summary, record: &Record) {
+pub(crate) fn tally(summary: &mut Summary, record: &Record) {
     summary.records += 1;
     if is_invalid(record) {
         summary.invalid += 1;

@@ -27,7 +27,20 @@ pub struct EnrichOptions {
     /// Ask VirusTotal to analyse again a file or URL whose report is
     /// stale (costs one call each; the fresh report is fetched next time).
     pub rescan_stale: bool,
+    /// The store is shared with other instances: before asking VirusTotal,
+    /// mark the indicator in flight there ([`store::Store::begin_fetch`]),
+    /// and when another instance holds the mark, wait for its answer in the
+    /// cache instead of spending a second call.
+    pub shared_lookups: bool,
 }
+
+/// How long an in-flight mark in a shared store holds: longer than one
+/// lookup with its retries takes, short enough that an instance that died
+/// holding one delays the others by no more than this.
+pub const SHARED_FETCH_LEASE: Duration = Duration::from_secs(30);
+
+/// How often an instance waiting for another's lookup looks in the cache.
+const SHARED_FETCH_POLL: Duration = Duration::from_millis(50);
 
 /// The answer for one indicator, from the cache or from VirusTotal.
 #[derive(Debug, Clone)]
@@ -56,6 +69,8 @@ struct Inner {
     in_flight: InFlight,
     /// Cache writes still running behind a batch (see [`CacheWrite`]).
     pending_writes: Arc<PendingWrites>,
+    /// This process' name on in-flight marks in a shared store.
+    holder: String,
     /// Lookups that shared another's call instead of making their own.
     coalesced: std::sync::atomic::AtomicU64,
 }
@@ -92,6 +107,7 @@ impl Enricher {
                 options,
                 in_flight: InFlight::default(),
                 pending_writes: Arc::default(),
+                holder: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
                 coalesced: Default::default(),
             }),
         }
@@ -342,8 +358,74 @@ impl Enricher {
         })
     }
 
-    /// Asks VirusTotal and remembers the answer (failures are not cached).
+    /// Asks VirusTotal and remembers the answer (failures are not cached);
+    /// with a shared store, only if no other instance is asking already.
     async fn fetch(
+        &self,
+        indicator: &Indicator,
+        key: &str,
+        cell: &Arc<OnceCell<Outcome>>,
+        write: CacheWrite,
+    ) -> Outcome {
+        if !self.inner.options.shared_lookups {
+            return self.fetch_and_cache(indicator, key, cell, write).await;
+        }
+        if let Some(answer) = self.wait_for_other_instances(key).await {
+            return answer;
+        }
+        // The mark is this process': the answer goes into the cache before
+        // the mark goes, so a waiter finds one or the other.
+        let outcome = self
+            .fetch_and_cache(indicator, key, cell, CacheWrite::Awaited)
+            .await;
+        let (store, origin) = (&self.inner.store, &self.inner.origin);
+        if let Err(e) = store.end_fetch(origin, key, &self.inner.holder).await {
+            tracing::warn!("cannot clear the in-flight mark of {key}: {e}");
+        }
+        outcome
+    }
+
+    /// Takes the in-flight mark of `key` in the shared store (`None`: the
+    /// caller fetches), or waits while another instance holds it and
+    /// returns that instance's answer from the cache. A store that fails
+    /// costs a call, not the answer.
+    async fn wait_for_other_instances(&self, key: &str) -> Option<Outcome> {
+        let (store, origin, holder) = (&self.inner.store, &self.inner.origin, &self.inner.holder);
+        let deadline = tokio::time::Instant::now() + 2 * SHARED_FETCH_LEASE;
+        loop {
+            let now = OffsetDateTime::now_utc();
+            match store
+                .begin_fetch(origin, key, holder, SHARED_FETCH_LEASE, now)
+                .await
+            {
+                Ok(true) => {
+                    // Another instance may have finished between our cache
+                    // miss and taking the mark.
+                    return match self.cached(key).await {
+                        Ok(Some(answer)) => {
+                            let _ = store.end_fetch(origin, key, holder).await;
+                            Some(answer)
+                        }
+                        _ => None,
+                    };
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!("cannot mark {key} in flight in the shared store: {e}");
+                    return None;
+                }
+            }
+            tokio::time::sleep(SHARED_FETCH_POLL).await;
+            if let Ok(Some(answer)) = self.cached(key).await {
+                return Some(answer);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+        }
+    }
+
+    async fn fetch_and_cache(
         &self,
         indicator: &Indicator,
         key: &str,

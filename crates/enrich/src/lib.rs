@@ -18,6 +18,7 @@ mod cached;
 mod enricher;
 pub mod input;
 mod output_lock;
+mod queue;
 mod spend;
 mod ttl;
 
@@ -25,7 +26,8 @@ pub use batch::{BatchObserver, BatchOptions, Progress, Summary};
 pub use cached::cached_records;
 pub use enricher::{EnrichOptions, Enricher};
 pub use output_lock::{open_exclusive_output, OutputLockError};
-pub use spend::{spent_ledger, StoreSpendLog};
+pub use queue::DISTRIBUTED_OWNER;
+pub use spend::{spent_ledger, StoreSharedBudget, StoreSpendLog};
 pub use ttl::CacheTtls;
 
 /// Why enrichment stopped. Per-indicator failures are not errors: they
@@ -47,4 +49,8 @@ pub enum EnrichError {
         #[source]
         source: std::sync::Arc<vt_api::Error>,
     },
+    /// A distributed job was cancelled (its submitter stopped, or
+    /// `DELETE /v1/jobs/{id}`) before every record came back.
+    #[error("job {job} was cancelled after {done} records")]
+    Cancelled { job: i64, done: u64 },
 }

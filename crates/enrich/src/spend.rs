@@ -167,6 +167,73 @@ fn unix_ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// The quota ledger in a store shared by several processes, as the client
+/// asks it ([`vt_api::SharedBudget`]): one atomic reservation per request
+/// ([`Store::reserve_api_call`]), under the client's API origin.
+pub struct StoreSharedBudget {
+    store: Arc<dyn Store>,
+    origin: String,
+}
+
+impl StoreSharedBudget {
+    pub fn new(store: Arc<dyn Store>, origin: String) -> StoreSharedBudget {
+        StoreSharedBudget { store, origin }
+    }
+}
+
+impl vt_api::SharedBudget for StoreSharedBudget {
+    fn settle<'a>(
+        &'a self,
+        key: &'a str,
+        reserved_at: OffsetDateTime,
+        answered_at: OffsetDateTime,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.store
+                .settle_api_call(&self.origin, key, reserved_at, answered_at)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn reserve<'a>(
+        &'a self,
+        key: &'a str,
+        budget: vt_api::QuotaBudget,
+        window: std::time::Duration,
+        at: OffsetDateTime,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<vt_api::SharedGrant, String>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let budget = store::CallBudget {
+                per_minute: budget.per_minute,
+                per_day: budget.per_day,
+                per_month: budget.per_month,
+                window,
+            };
+            let reserved = self
+                .store
+                .reserve_api_call(&self.origin, key, &budget, at)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(match reserved {
+                store::Reservation::Granted => vt_api::SharedGrant::Granted,
+                store::Reservation::Wait(wait) => vt_api::SharedGrant::Wait(wait),
+                store::Reservation::Exhausted { window, resets_at } => {
+                    vt_api::SharedGrant::Exhausted {
+                        window: match window {
+                            store::CalendarWindow::Day => vt_api::QuotaWindow::Day,
+                            store::CalendarWindow::Month => vt_api::QuotaWindow::Month,
+                        },
+                        resets_at,
+                    }
+                }
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,9 +128,24 @@ impl From<actions::ActionError> for AppError {
     }
 }
 
+/// A database that does not answer (restarting, unreachable, its pool
+/// exhausted) is a 503 the client may retry, not a 500: the service
+/// recovers by itself when the database is back (the pool reconnects).
 impl From<store::StoreError> for AppError {
     fn from(err: store::StoreError) -> Self {
-        AppError::internal(format!("store: {err}"))
+        match err {
+            store::StoreError::Backend(_)
+            | store::StoreError::Closed
+            | store::StoreError::Open { .. } => {
+                tracing::error!("the database does not answer: {err}");
+                AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "DatabaseUnavailable",
+                    "the database does not answer; try again shortly",
+                )
+            }
+            other => AppError::internal(format!("store: {other}")),
+        }
     }
 }
 
@@ -158,6 +173,7 @@ impl From<enrich::EnrichError> for AppError {
                     _ => error,
                 }
             }
+            enrich::EnrichError::Store(e) => AppError::from(e),
             other => AppError::internal(other),
         }
     }

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{ClaimedItem, EnrichJob, EnrichJobId, ItemState, QueuePriority};
@@ -358,27 +359,62 @@ pub(crate) async fn job_results(
 /// whose lease ran out, jobs another instance queued).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
-/// The job worker of one service process; stopped by [`Worker::stop`].
+/// What a job worker did, from its start to its stop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerSummary {
+    /// Items it completed (their records are the ones kept).
+    pub completed: u64,
+    /// Items it finished after another worker had taken them over when
+    /// its lease ran out: their records were not stored twice.
+    pub taken_over: u64,
+}
+
+#[derive(Default)]
+struct Counts {
+    completed: AtomicU64,
+    taken_over: AtomicU64,
+}
+
+/// The job worker of one process (`vtc serve`, `vtc worker`); stopped by
+/// [`Worker::stop`].
 pub(crate) struct Worker {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    counts: Arc<Counts>,
+    name: String,
 }
 
 impl Worker {
-    /// Starts taking items from the store on the current runtime.
-    pub fn start(state: AppState) -> Worker {
+    /// Starts taking items from the store on the current runtime, named
+    /// `name` on its leases (`None`: the pid and random digits).
+    pub fn start(state: AppState, name: Option<String>) -> Worker {
         let (stop, stopped) = watch::channel(false);
-        let id = worker_id();
-        tracing::info!(worker = %id, "job worker started");
-        let task = tokio::spawn(run(state, id, stopped));
-        Worker { stop, task }
+        let name = name.unwrap_or_else(worker_id);
+        tracing::info!(worker = %name, "job worker started");
+        let counts = Arc::new(Counts::default());
+        let task = tokio::spawn(run(state, name.clone(), counts.clone(), stopped));
+        Worker {
+            stop,
+            task,
+            counts,
+            name,
+        }
+    }
+
+    /// Its name on leases.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Stops taking items; items in progress are given up and their leases
-    /// ended, so the next start takes them again at once.
-    pub async fn stop(self) {
+    /// ended, so the next start (or another worker) takes them again at once.
+    pub async fn stop(self) -> WorkerSummary {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        WorkerSummary {
+            completed: self.counts.completed.load(Ordering::Relaxed),
+            taken_over: self.counts.taken_over.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -389,7 +425,7 @@ fn worker_id() -> String {
     format!("{}-{}", std::process::id(), hex::encode(bytes))
 }
 
-async fn run(state: AppState, id: String, mut stopped: watch::Receiver<bool>) {
+async fn run(state: AppState, id: String, counts: Arc<Counts>, mut stopped: watch::Receiver<bool>) {
     let settings = state.inner.jobs;
     let store = state.store().clone();
     let renewing = {
@@ -432,7 +468,13 @@ async fn run(state: AppState, id: String, mut stopped: watch::Receiver<bool>) {
                             break;
                         };
                         claimed += 1;
-                        tasks.spawn(process(state.clone(), id.clone(), item, permit));
+                        tasks.spawn(process(
+                            state.clone(),
+                            id.clone(),
+                            counts.clone(),
+                            item,
+                            permit,
+                        ));
                     }
                 }
                 Err(e) => tracing::warn!("cannot take queued items: {e}"),
@@ -481,6 +523,7 @@ fn pause_after(err: &vt_api::Error) -> Duration {
 async fn process(
     state: AppState,
     worker: String,
+    counts: Arc<Counts>,
     item: ClaimedItem,
     _slot: tokio::sync::OwnedSemaphorePermit,
 ) {
@@ -532,17 +575,21 @@ async fn process(
         .await;
     match completed {
         Ok(true) => {
+            counts.completed.fetch_add(1, Ordering::Relaxed);
             if let Some(url) = policy.and_then(|p| p.webhook.as_ref()) {
                 if record.error.is_none() {
                     state.inner.webhooks.send(url, json);
                 }
             }
         }
-        Ok(false) => tracing::info!(
+        Ok(false) => {
+            counts.taken_over.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
             job = %item.job,
             seq = item.seq,
             "item no longer leased by this worker: its record was not stored twice"
-        ),
+            )
+        }
         Err(e) => tracing::warn!(job = %item.job, seq = item.seq, "cannot store a record: {e}"),
     }
 }

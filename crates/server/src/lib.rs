@@ -39,7 +39,7 @@ pub use auth::{
 pub use client_quota::{ClientQuota, QuotaParseError, QuotaWindow};
 pub use error::AppError;
 pub use ingest::PolicyError;
-pub use jobs::JobSettings;
+pub use jobs::{JobSettings, WorkerSummary};
 pub use metrics::{Gauge, Metrics};
 pub use openapi::document as openapi_document;
 pub use route_table::{operations, Access, Operation, Route, Verb, EXAMPLE_SHA256, ROUTES};
@@ -134,6 +134,9 @@ struct Inner {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServiceOptions {
     pub webhook_retry: WebhookRetry,
+    /// The job queue's settings instead of the `[service]` table's
+    /// (`vtc worker --concurrency`, `--lease-secs`).
+    pub jobs: Option<JobSettings>,
 }
 
 /// Why the service could not start.
@@ -189,6 +192,7 @@ impl AppState {
             max_age,
             full: true,
             rescan_stale: false,
+            shared_lookups: settings.shares_database(),
         };
         let enricher =
             enrich::Enricher::new(client.clone(), store.clone(), enrich_options(false, None));
@@ -227,7 +231,9 @@ impl AppState {
                 metrics: Metrics::new(ROUTES.iter().map(Route::label).collect()),
                 answers: answer_memo::AnswerMemo::default(),
                 feeds: settings.feeds.clone(),
-                jobs: JobSettings::from_config(&settings.service),
+                jobs: options
+                    .jobs
+                    .unwrap_or_else(|| JobSettings::from_config(&settings.service)),
                 policies,
                 webhooks: webhooks::Webhooks::start(options.webhook_retry),
                 work: tokio::sync::Notify::new(),
@@ -357,7 +363,7 @@ pub async fn serve(
         .unwrap_or_default();
     let limits = state.limits();
     let enricher = state.inner.enricher.clone();
-    let worker = jobs::Worker::start(state.clone());
+    let worker = jobs::Worker::start(state.clone(), None);
     let after = state.clone();
     let app = router(state);
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -402,6 +408,26 @@ pub async fn serve(
     enricher.flush_cache_writes().await;
     after.inner.decide.flush().await;
     Ok(())
+}
+
+/// Runs the job worker of `state` alone, without the HTTP routes, until
+/// `shutdown` resolves (`vtc worker`): the worker every `vtc serve` runs,
+/// so any number of services and workers sharing one database share its
+/// job queue. `name` names it on its leases (`None`: the pid and random
+/// digits); `started` is told that name once it runs. Items in progress
+/// at the stop are handed back, and cache writes land before it returns.
+pub async fn work(
+    state: AppState,
+    name: Option<String>,
+    started: impl FnOnce(&str),
+    shutdown: impl Future<Output = ()>,
+) -> WorkerSummary {
+    let worker = jobs::Worker::start(state.clone(), name);
+    started(worker.name());
+    shutdown.await;
+    let summary = worker.stop().await;
+    state.inner.enricher.flush_cache_writes().await;
+    summary
 }
 
 /// Errors of `accept` that will not go away by waiting.

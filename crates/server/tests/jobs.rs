@@ -81,6 +81,7 @@ async fn start(setup: Setup) -> Service {
             first_delay: Duration::from_millis(50),
             timeout: Duration::from_secs(2),
         },
+        ..server::ServiceOptions::default()
     };
     let state = server::AppState::build_with(&settings, options)
         .await

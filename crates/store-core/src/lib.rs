@@ -476,6 +476,80 @@ pub struct StoreStats {
     pub free_bytes: u64,
 }
 
+/// A key's budget as the shared quota ledger enforces it
+/// ([`Store::reserve_api_call`]); `0` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBudget {
+    /// Calls in any sliding `window`.
+    pub per_minute: u32,
+    /// Calls per UTC day.
+    pub per_day: u32,
+    /// Calls per UTC month.
+    pub per_month: u32,
+    /// The sliding window of `per_minute` (60 s; shorter only in tests).
+    pub window: Duration,
+}
+
+/// The calendar window of a refused [`Reservation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarWindow {
+    Day,
+    Month,
+}
+
+impl CalendarWindow {
+    /// The start (UTC midnight; the first of the month) of the window
+    /// holding `now`.
+    pub fn start(self, now: OffsetDateTime) -> OffsetDateTime {
+        let now = now.to_offset(time::UtcOffset::UTC);
+        let date = match self {
+            CalendarWindow::Day => now.date(),
+            CalendarWindow::Month => now.date().replace_day(1).unwrap_or(now.date()),
+        };
+        date.midnight().assume_utc()
+    }
+
+    /// When the window holding `now` ends.
+    pub fn end(self, now: OffsetDateTime) -> OffsetDateTime {
+        let start = self.start(now);
+        match self {
+            CalendarWindow::Day => start + time::Duration::days(1),
+            CalendarWindow::Month => {
+                let (year, month) = (start.year(), start.month());
+                let (year, month) = if month == time::Month::December {
+                    (year + 1, time::Month::January)
+                } else {
+                    (year, month.next())
+                };
+                time::Date::from_calendar_date(year, month, 1)
+                    .map(|d| d.midnight().assume_utc())
+                    .unwrap_or(start + time::Duration::days(31))
+            }
+        }
+    }
+}
+
+impl CallBudget {
+    /// No limit in any window: nothing to reserve.
+    pub fn is_unlimited(&self) -> bool {
+        self.per_minute == 0 && self.per_day == 0 && self.per_month == 0
+    }
+}
+
+/// What the shared quota ledger answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// One unit was booked at `now`: send.
+    Granted,
+    /// The minute window is full: ask again after this long.
+    Wait(Duration),
+    /// The day or month is spent until `resets_at`.
+    Exhausted {
+        window: CalendarWindow,
+        resets_at: OffsetDateTime,
+    },
+}
+
 /// How long the quota ledger remembers calls: the longest budget window is
 /// a calendar month, so a month and a day.
 pub const LEDGER_RETENTION: Duration = Duration::from_secs(32 * 24 * 3600);
@@ -819,6 +893,49 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// What `subject` used in the window starting at `window_start`.
     async fn usage(&self, subject: &str, window_start: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // --- shared quota ledger and in-flight markers ----------------------
+
+    /// Reserves one call of the key labelled `key_label` at `origin` at
+    /// `now` under `budget`, in one atomic step: processes sharing the
+    /// database never together exceed the budget. A reservation counts
+    /// for the minute window, the day and the month; one whose process
+    /// died simply ages out of the window.
+    async fn reserve_api_call(
+        &self,
+        origin: &str,
+        key_label: &str,
+        budget: &CallBudget,
+        now: OffsetDateTime,
+    ) -> Result<Reservation, StoreError>;
+
+    /// Moves a reservation [`Store::reserve_api_call`] booked at
+    /// `reserved_at` to `answered_at`, when the call's answer came: the
+    /// server saw the call at some moment in between, so a reservation held
+    /// from the answer on never leaves the window before the server's
+    /// count does. No such reservation is not an error.
+    async fn settle_api_call(
+        &self,
+        origin: &str,
+        key_label: &str,
+        reserved_at: OffsetDateTime,
+        answered_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Marks `key` at `origin` as being fetched by `holder` until
+    /// `now + lease`, unless another holder's live marker is there: true
+    /// when this holder has it (then it fetches; others wait for the cache).
+    async fn begin_fetch(
+        &self,
+        origin: &str,
+        key: &str,
+        holder: &str,
+        lease: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes `holder`'s marker on `key` (another holder's stays).
+    async fn end_fetch(&self, origin: &str, key: &str, holder: &str) -> Result<(), StoreError>;
 
     // --- quota ledger ---------------------------------------------------
 

@@ -13,8 +13,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check panics
 
 use crate::{
-    async_trait, Cached, ItemState, JobState, JournalEntry, NewEnrichJob, NewItem, NewReport,
-    PruneLimits, QueuePriority, ReportPage, Store, StoreError,
+    async_trait, Cached, CalendarWindow, CallBudget, ItemState, JobState, JournalEntry,
+    NewEnrichJob, NewItem, NewReport, PruneLimits, QueuePriority, ReportPage, Reservation, Store,
+    StoreError,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -70,6 +71,9 @@ macro_rules! store_suite {
             collector_sightings_merge_by_any_hash_with_their_checkpoint,
             collector_due_lists_unqueried_then_aged_ones_once_per_window,
             collector_feed_status_and_reset,
+            shared_ledger_never_grants_beyond_the_budget,
+            concurrent_reservations_stop_at_the_budget,
+            one_holder_fetches_and_others_wait,
             cached_reports_list_live_reports_of_one_origin_page_by_page,
             queued_items_are_claimed_interactive_first_and_completed_once,
             an_expired_lease_goes_to_another_worker_and_the_first_cannot_complete,
@@ -1568,6 +1572,190 @@ pub async fn usage_is_charged_within_its_limit_per_window(b: &dyn Backend) {
         .await
         .expect("prune");
     assert_eq!(s2.usage("client:soar", window).await.expect("usage"), 0);
+}
+
+fn budget(per_minute: u32, per_day: u32) -> CallBudget {
+    CallBudget {
+        per_minute,
+        per_day,
+        per_month: 0,
+        window: MINUTE,
+    }
+}
+
+pub async fn shared_ledger_never_grants_beyond_the_budget(b: &dyn Backend) {
+    let s = b.open().await;
+    let three = budget(3, 5);
+    let at = |secs: u64| T + Duration::from_secs(secs);
+    for i in 0..3 {
+        assert_eq!(
+            s.reserve_api_call(O, "key-1", &three, at(i))
+                .await
+                .expect("reserve"),
+            Reservation::Granted
+        );
+    }
+    assert_eq!(
+        s.reserve_api_call(O, "key-1", &three, at(10))
+            .await
+            .expect("reserve"),
+        Reservation::Wait(Duration::from_secs(50)),
+        "until the first reservation leaves the window"
+    );
+    assert_eq!(
+        s.reserve_api_call(OTHER, "key-1", &three, at(10))
+            .await
+            .expect("reserve"),
+        Reservation::Granted,
+        "another origin has its own ledger"
+    );
+    assert_eq!(
+        s.reserve_api_call(O, "key-2", &three, at(10))
+            .await
+            .expect("reserve"),
+        Reservation::Granted,
+        "another key has its own budget"
+    );
+    assert_eq!(
+        s.reserve_api_call(O, "key-1", &three, at(60))
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    assert_eq!(
+        s.reserve_api_call(O, "key-1", &three, at(61))
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    // Five in the day: the sixth waits for midnight.
+    match s
+        .reserve_api_call(O, "key-1", &three, at(200))
+        .await
+        .expect("reserve")
+    {
+        Reservation::Exhausted { window, resets_at } => {
+            assert_eq!(window, CalendarWindow::Day);
+            assert_eq!(resets_at, time::macros::datetime!(2026-11-21 00:00 UTC));
+        }
+        other => panic!("expected the day to be spent: {other:?}"),
+    }
+    let next_day = time::macros::datetime!(2026-11-21 00:00:01 UTC);
+    assert_eq!(
+        s.reserve_api_call(O, "key-1", &three, next_day)
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    let month = CallBudget {
+        per_month: 1,
+        ..budget(0, 0)
+    };
+    assert_eq!(
+        s.reserve_api_call(O, "key-3", &month, T)
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    assert!(matches!(
+        s.reserve_api_call(O, "key-3", &month, T + HOUR)
+            .await
+            .expect("reserve"),
+        Reservation::Exhausted {
+            window: CalendarWindow::Month,
+            ..
+        }
+    ));
+    // A reservation settled when its answer came holds from then on.
+    let one = budget(1, 0);
+    assert_eq!(
+        s.reserve_api_call(O, "key-5", &one, T)
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    s.settle_api_call(O, "key-5", T, at(30))
+        .await
+        .expect("settle");
+    s.settle_api_call(O, "key-5", T, at(31))
+        .await
+        .expect("settling a moved reservation again is no error");
+    assert_eq!(
+        s.reserve_api_call(O, "key-5", &one, at(61))
+            .await
+            .expect("reserve"),
+        Reservation::Wait(Duration::from_secs(29))
+    );
+    assert_eq!(
+        s.reserve_api_call(O, "key-5", &one, at(90))
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    let unlimited = budget(0, 0);
+    for _ in 0..20 {
+        assert_eq!(
+            s.reserve_api_call(O, "key-4", &unlimited, T)
+                .await
+                .expect("reserve"),
+            Reservation::Granted
+        );
+    }
+}
+
+pub async fn concurrent_reservations_stop_at_the_budget(b: &dyn Backend) {
+    let s = b.open().await;
+    let twenty = budget(20, 0);
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let mut granted = 0;
+                for _ in 0..10 {
+                    if s.reserve_api_call(O, "crowded", &twenty, T)
+                        .await
+                        .expect("reserve")
+                        == Reservation::Granted
+                    {
+                        granted += 1;
+                    }
+                }
+                granted
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.expect("task");
+    }
+    assert_eq!(granted, 20, "exactly the budget, never more");
+}
+
+pub async fn one_holder_fetches_and_others_wait(b: &dyn Backend) {
+    let s = b.open().await;
+    let lease = Duration::from_secs(10);
+    assert!(s.begin_fetch(O, "h", "a", lease, T).await.expect("begin"));
+    assert!(!s.begin_fetch(O, "h", "b", lease, T).await.expect("begin"));
+    assert!(
+        s.begin_fetch(OTHER, "h", "b", lease, T)
+            .await
+            .expect("begin"),
+        "markers are per origin"
+    );
+    assert!(s.begin_fetch(O, "h", "a", lease, T).await.expect("again"));
+    s.end_fetch(O, "h", "b").await.expect("not b's to end");
+    assert!(!s.begin_fetch(O, "h", "b", lease, T).await.expect("begin"));
+    s.end_fetch(O, "h", "a").await.expect("end");
+    assert!(s.begin_fetch(O, "h", "b", lease, T).await.expect("begin"));
+    // b dies holding it: the marker lapses with its lease.
+    assert!(!s
+        .begin_fetch(O, "h", "c", lease, T + Duration::from_secs(9))
+        .await
+        .expect("begin"));
+    assert!(s
+        .begin_fetch(O, "h", "c", lease, T + lease)
+        .await
+        .expect("begin"));
 }
 
 pub async fn cached_reports_list_live_reports_of_one_origin_page_by_page(b: &dyn Backend) {

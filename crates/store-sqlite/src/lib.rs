@@ -27,11 +27,12 @@ use std::path::Path;
 use std::time::Duration;
 use store_core::compact::{pack, unpack};
 use store_core::{
-    async_trait, Cached, CachedReport, ClaimedItem, CollectStatus, CollectedBinary, DecisionQuery,
-    EnrichJob, EnrichJobId, ItemState, JobId, JobItem, JobState, JobStatus, JournalEntry,
-    NewDecision, NewEnrichJob, NewReport, Pruned, QueryResult, QueuePriority, ReportCursor,
-    ReportPage, Sighting, Store, StoreError, StoreStats, StoredDecision, StoredToken, TableStats,
-    UsageCharge, FINISHED_JOB_RETENTION, LEDGER_RETENTION, MAX_DECISION_PAGE,
+    async_trait, Cached, CachedReport, CalendarWindow, CallBudget, ClaimedItem, CollectStatus,
+    CollectedBinary, DecisionQuery, EnrichJob, EnrichJobId, ItemState, JobId, JobItem, JobState,
+    JobStatus, JournalEntry, NewDecision, NewEnrichJob, NewReport, Pruned, QueryResult,
+    QueuePriority, ReportCursor, ReportPage, Reservation, Sighting, Store, StoreError, StoreStats,
+    StoredDecision, StoredToken, TableStats, UsageCharge, FINISHED_JOB_RETENTION, LEDGER_RETENTION,
+    MAX_DECISION_PAGE,
 };
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -216,6 +217,30 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX decisions_by_time ON decisions(at);
     CREATE INDEX decisions_by_hash ON decisions(sha256, id);",
+    // 7: the shared quota ledger (reservations in the sliding minute; day
+    // and month counters) and the in-flight markers of lookups shared by
+    // several processes.
+    "CREATE TABLE quota_slots (
+        origin_id INTEGER NOT NULL,
+        key_label TEXT NOT NULL,
+        at INTEGER NOT NULL                     -- unix milliseconds
+    );
+    CREATE INDEX quota_slots_by_key ON quota_slots(origin_id, key_label, at);
+    CREATE TABLE quota_usage (
+        origin_id INTEGER NOT NULL,
+        key_label TEXT NOT NULL,
+        period TEXT NOT NULL,                   -- day | month
+        start INTEGER NOT NULL,                 -- unix milliseconds
+        used INTEGER NOT NULL,
+        PRIMARY KEY (origin_id, key_label, period)
+    ) WITHOUT ROWID;
+    CREATE TABLE in_flight (
+        origin_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (origin_id, key)
+    ) WITHOUT ROWID;",
 ];
 
 /// Every table vtc keeps, in the order `stats` lists them.
@@ -234,6 +259,9 @@ const TABLES: &[&str] = &[
     "collected",
     "collect_checkpoints",
     "decisions",
+    "quota_slots",
+    "quota_usage",
+    "in_flight",
 ];
 
 /// A SQLite failure or one of the store's own, inside this crate.
@@ -745,6 +773,18 @@ fn prune_step(db: &mut Db, now: OffsetDateTime, max_rows: usize) -> Outcome<Prun
             (SELECT id FROM enrich_jobs WHERE finished_at < ?1
              AND NOT EXISTS (SELECT 1 FROM enrich_items WHERE job_id = enrich_jobs.id) LIMIT ?2)",
         params![retired, limit],
+    )?;
+    // Reservations out of every window and lapsed markers: no count of
+    // their own in `Pruned` (they are bookkeeping, a few rows at most).
+    tx.execute(
+        "DELETE FROM quota_slots WHERE rowid IN
+            (SELECT rowid FROM quota_slots WHERE at < ?1 LIMIT ?2)",
+        params![at - 3_600_000, limit],
+    )?;
+    tx.execute(
+        "DELETE FROM in_flight WHERE (origin_id, key) IN
+            (SELECT origin_id, key FROM in_flight WHERE until <= ?1 LIMIT ?2)",
+        params![at, limit],
     )?;
     tx.commit()?;
     let complete = [
@@ -1860,6 +1900,163 @@ impl Store for SqliteStore {
                 out.push((second, calls.try_into().unwrap_or(0)));
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn reserve_api_call(
+        &self,
+        origin: &str,
+        key_label: &str,
+        budget: &CallBudget,
+        now: OffsetDateTime,
+    ) -> Result<Reservation, StoreError> {
+        if budget.is_unlimited() {
+            return Ok(Reservation::Granted);
+        }
+        let (origin, label, budget) = (origin.to_owned(), key_label.to_owned(), *budget);
+        self.call(move |db| {
+            let origin = db.origin_id_or_insert(&origin)?;
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let at = millis(now);
+            let window = i64::try_from(budget.window.as_millis()).unwrap_or(i64::MAX);
+            if budget.per_minute > 0 {
+                tx.prepare_cached(
+                    "DELETE FROM quota_slots WHERE origin_id = ?1 AND key_label = ?2 AND at <= ?3",
+                )?
+                .execute(params![origin, label, at.saturating_sub(window)])?;
+                let (used, oldest): (i64, Option<i64>) = tx
+                    .prepare_cached(
+                        "SELECT count(*), min(at) FROM quota_slots WHERE origin_id = ?1 AND key_label = ?2",
+                    )?
+                    .query_row(params![origin, label], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                if used >= i64::from(budget.per_minute) {
+                    let free_at = oldest.unwrap_or(at).saturating_add(window);
+                    let wait = u64::try_from(free_at - at).unwrap_or(0).max(1);
+                    return Ok(Reservation::Wait(Duration::from_millis(wait)));
+                }
+            }
+            let mut counted = Vec::new();
+            for (window, period, limit) in [
+                (CalendarWindow::Day, "day", budget.per_day),
+                (CalendarWindow::Month, "month", budget.per_month),
+            ] {
+                if limit == 0 {
+                    continue;
+                }
+                let start = millis(window.start(now));
+                let used: i64 = tx
+                    .prepare_cached(
+                        "SELECT used FROM quota_usage
+                         WHERE origin_id = ?1 AND key_label = ?2 AND period = ?3 AND start = ?4",
+                    )?
+                    .query_row(params![origin, label, period, start], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0);
+                if used >= i64::from(limit) {
+                    return Ok(Reservation::Exhausted {
+                        window,
+                        resets_at: window.end(now),
+                    });
+                }
+                counted.push((period, start));
+            }
+            if budget.per_minute > 0 {
+                tx.prepare_cached(
+                    "INSERT INTO quota_slots (origin_id, key_label, at) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![origin, label, at])?;
+            }
+            for (period, start) in counted {
+                tx.prepare_cached(
+                    "INSERT INTO quota_usage (origin_id, key_label, period, start, used)
+                     VALUES (?1, ?2, ?3, ?4, 1)
+                     ON CONFLICT (origin_id, key_label, period) DO UPDATE SET
+                       used = CASE WHEN start = excluded.start THEN used + 1 ELSE 1 END,
+                       start = excluded.start",
+                )?
+                .execute(params![origin, label, period, start])?;
+            }
+            tx.commit()?;
+            Ok(Reservation::Granted)
+        })
+        .await
+    }
+
+    async fn settle_api_call(
+        &self,
+        origin: &str,
+        key_label: &str,
+        reserved_at: OffsetDateTime,
+        answered_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (origin, label) = (origin.to_owned(), key_label.to_owned());
+        self.call(move |db| {
+            let Some(origin) = db.origin_id(&origin)? else {
+                return Ok(());
+            };
+            db.conn
+                .prepare_cached(
+                    "UPDATE quota_slots SET at = MAX(at, ?4) WHERE rowid =
+                       (SELECT rowid FROM quota_slots
+                        WHERE origin_id = ?1 AND key_label = ?2 AND at = ?3 LIMIT 1)",
+                )?
+                .execute(params![
+                    origin,
+                    label,
+                    millis(reserved_at),
+                    millis(answered_at)
+                ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn begin_fetch(
+        &self,
+        origin: &str,
+        key: &str,
+        holder: &str,
+        lease: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (origin, key, holder) = (origin.to_owned(), key.to_owned(), holder.to_owned());
+        self.call(move |db| {
+            let origin = db.origin_id_or_insert(&origin)?;
+            let changed = db
+                .conn
+                .prepare_cached(
+                    "INSERT INTO in_flight (origin_id, key, holder, until) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (origin_id, key) DO UPDATE
+                     SET holder = excluded.holder, until = excluded.until
+                     WHERE in_flight.until <= ?5 OR in_flight.holder = excluded.holder",
+                )?
+                .execute(params![
+                    origin,
+                    key,
+                    holder,
+                    expiry(now, lease),
+                    millis(now)
+                ])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn end_fetch(&self, origin: &str, key: &str, holder: &str) -> Result<(), StoreError> {
+        let (origin, key, holder) = (origin.to_owned(), key.to_owned(), holder.to_owned());
+        self.call(move |db| {
+            let Some(origin) = db.origin_id(&origin)? else {
+                return Ok(());
+            };
+            db.conn
+                .prepare_cached(
+                    "DELETE FROM in_flight WHERE origin_id = ?1 AND key = ?2 AND holder = ?3",
+                )?
+                .execute(params![origin, key, holder])?;
+            Ok(())
         })
         .await
     }

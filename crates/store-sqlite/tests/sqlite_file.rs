@@ -299,3 +299,63 @@ async fn a_prune_after_the_ttl_shrinks_the_file() {
     assert!(after.1.size_bytes < before.1.size_bytes);
     assert_eq!(after.1.free_bytes, 0);
 }
+
+/// A database main's vtc made (schema 6: jobs, collector, decision log)
+/// takes step 7 (the shared quota ledger, in-flight marks) and keeps what
+/// it held.
+#[tokio::test]
+async fn a_schema_6_database_takes_step_7_and_keeps_its_rows() {
+    use store_core::{CallBudget, NewEnrichJob, NewItem, QueuePriority, Reservation};
+    let f = SqliteFile::new();
+    let s = SqliteStore::open(f.path()).await.expect("open");
+    let items = [NewItem {
+        input: "example.com",
+        policy: None,
+    }];
+    let job = s
+        .create_enrich_job(
+            &NewEnrichJob {
+                owner: "soar",
+                priority: QueuePriority::Interactive,
+                items: &items,
+            },
+            T,
+        )
+        .await
+        .expect("job");
+    drop(s);
+    // Back to what steps 1 to 6 make, as main's vtc left it.
+    let conn = rusqlite::Connection::open(f.path()).unwrap();
+    conn.execute_batch(
+        "DROP TABLE quota_slots; DROP TABLE quota_usage; DROP TABLE in_flight;
+         PRAGMA user_version = 6;",
+    )
+    .unwrap();
+    drop(conn);
+    let s = SqliteStore::open(f.path()).await.expect("migrates");
+    let version: i64 = rusqlite::Connection::open(f.path())
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 7);
+    assert_eq!(
+        s.enrich_job(job).await.expect("job").expect("kept").total,
+        1
+    );
+    let budget = CallBudget {
+        per_minute: 1,
+        per_day: 0,
+        per_month: 0,
+        window: Duration::from_secs(60),
+    };
+    assert_eq!(
+        s.reserve_api_call(O, "key-1", &budget, T)
+            .await
+            .expect("reserve"),
+        Reservation::Granted
+    );
+    assert!(s
+        .begin_fetch(O, "h", "a", Duration::from_secs(5), T)
+        .await
+        .expect("mark"));
+}

@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub retry: RetryPolicy,
     pub metrics: Metrics,
     pub spend_log: Option<Arc<dyn crate::SpendLog>>,
+    /// The budget shared with other processes, asked after the governor.
+    pub shared_budget: Option<Arc<dyn crate::SharedBudget>>,
     pub quota_observer: Option<Arc<dyn crate::QuotaObserver>>,
     pub clock: Arc<dyn crate::Clock>,
     /// The proxy requests go through, if any.

@@ -38,6 +38,7 @@ pub struct ClientBuilder {
     quota_window: Duration,
     clock: Arc<dyn Clock>,
     spend_log: Option<Arc<dyn SpendLog>>,
+    shared_budget: Option<Arc<dyn crate::SharedBudget>>,
     quota_observer: Option<Arc<dyn crate::QuotaObserver>>,
     bulk_reserve_percent: u8,
 }
@@ -69,6 +70,7 @@ impl Default for ClientBuilder {
             quota_window: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
             spend_log: None,
+            shared_budget: None,
             quota_observer: None,
             bulk_reserve_percent: 0,
         }
@@ -167,6 +169,14 @@ impl ClientBuilder {
     /// against a server with a shorter window should change it.
     pub fn quota_window(mut self, window: Duration) -> Self {
         self.quota_window = window;
+        self
+    }
+
+    /// A budget shared with other processes (see [`crate::SharedBudget`]):
+    /// every request also reserves a unit there, so several instances on
+    /// one key never together exceed its budget.
+    pub fn shared_budget(mut self, budget: Arc<dyn crate::SharedBudget>) -> Self {
+        self.shared_budget = Some(budget);
         self
     }
 
@@ -291,6 +301,7 @@ impl ClientBuilder {
             retry: self.retry,
             metrics: Metrics::default(),
             spend_log: self.spend_log,
+            shared_budget: self.shared_budget,
             quota_observer: self.quota_observer,
             clock: self.clock,
             proxy: proxied,

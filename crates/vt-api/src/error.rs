@@ -110,6 +110,10 @@ pub enum Error {
         resets_at: OffsetDateTime,
     },
 
+    /// The quota ledger shared with other processes ([`crate::SharedBudget`])
+    /// could not be asked; no request was sent (it could overspend the key).
+    #[error("the shared quota ledger is unavailable: {reason}")]
+    SharedQuota { reason: String },
     /// Bulk work (policy enrichment) reached the part of the daily or
     /// monthly budget kept for interactive requests on every key.
     #[error(
@@ -163,7 +167,7 @@ impl Error {
                 ApiCode::Known(_) => false,
                 ApiCode::Unknown(_) => *status == 429 || *status >= 500,
             },
-            Error::Network { .. } => true,
+            Error::Network { .. } | Error::SharedQuota { .. } => true,
             Error::Decode { truncated, .. } => *truncated,
             Error::QuotaExhausted { .. }
             | Error::BulkReserve { .. }
@@ -227,6 +231,7 @@ impl Error {
             Error::Network { .. } => "NetworkError",
             Error::Decode { .. } => "DecodeError",
             Error::QuotaExhausted { .. } => "QuotaExhausted",
+            Error::SharedQuota { .. } => "SharedQuotaUnavailable",
             Error::BulkReserve { .. } => "BulkReserve",
             Error::Io { .. } => "IoError",
             Error::Write { .. } => "WriteError",

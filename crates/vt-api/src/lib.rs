@@ -34,8 +34,8 @@ pub use ids::{AnalysisDescriptor, AnalysisId, CommentId, Descriptor};
 pub use key::ApiKey;
 pub use quota::{
     Clock, HoldReason, KeyLedger, KeyQuotaStatus, LearnBudget, Priority, QuotaBudget, QuotaEvent,
-    QuotaLedger, QuotaObserver, QuotaWindow, SpendLog, SystemClock, WindowUsage,
-    MAX_UNEXPECTED_429_STRIKES,
+    QuotaLedger, QuotaObserver, QuotaWindow, SharedBudget, SharedGrant, SpendLog, SystemClock,
+    WindowUsage, MAX_UNEXPECTED_429_STRIKES,
 };
 pub use resources::{
     DetectionRatio, PrivateScanOptions, UserId, VoteVerdict, WidgetTheme, WidgetToken, WidgetUrl,

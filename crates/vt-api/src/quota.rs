@@ -259,6 +259,48 @@ pub trait SpendLog: Send + Sync {
     fn spent(&self, key: &str, at: OffsetDateTime);
 }
 
+/// A key's budget shared with other processes (other `vtc` instances on
+/// one database): before each request the client reserves one unit here,
+/// after the local governor's slot. The store behind it is the app's to
+/// choose; this crate only defines the question (dependency inversion:
+/// the client stays storage-free).
+pub trait SharedBudget: Send + Sync {
+    /// Reserve one call of the key labelled `key` (its
+    /// [`crate::ApiKey::label`]) at `at` under `budget`, whose minute is a
+    /// sliding `window`. An `Err` is the ledger's failure, said in a line.
+    fn reserve<'a>(
+        &'a self,
+        key: &'a str,
+        budget: QuotaBudget,
+        window: Duration,
+        at: OffsetDateTime,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<SharedGrant, String>> + Send + 'a>>;
+
+    /// The answer to the call reserved at `reserved_at` came at
+    /// `answered_at`: hold its unit from then on (the server counted the
+    /// call at some moment in between).
+    fn settle<'a>(
+        &'a self,
+        key: &'a str,
+        reserved_at: OffsetDateTime,
+        answered_at: OffsetDateTime,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// What a [`SharedBudget`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedGrant {
+    /// Booked: send now.
+    Granted,
+    /// The minute is full across the processes: ask again after this long.
+    Wait(Duration),
+    /// The day or month is spent until `resets_at`.
+    Exhausted {
+        window: QuotaWindow,
+        resets_at: OffsetDateTime,
+    },
+}
+
 /// Why the governor holds a request back before sending it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -484,6 +526,11 @@ impl Governor {
                 state.month_used = state.month_used.saturating_sub(1);
             }
         }
+    }
+
+    /// The sliding "minute" window's length.
+    pub fn window(&self) -> Duration {
+        self.window
     }
 
     /// A 429 came anyway: treat the key's minute window as full, or honour

@@ -222,14 +222,33 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
             }
             tokio::time::sleep(permit.wait).await;
         }
-        let failure = match attempt_once(inner, call, &label, permit.key, &want).await {
+        let attempted = match reserve_shared(inner, permit.key, &label).await {
+            Ok(reserved) => {
+                let attempted = attempt_once(inner, call, &label, permit.key, &want).await;
+                if let Some(reserved_at) = reserved {
+                    settle_shared(inner, permit.key, reserved_at).await;
+                }
+                attempted
+            }
+            Err(error) => {
+                if matches!(error, Error::QuotaExhausted { .. }) {
+                    inner.governor.release(&permit);
+                    return Err(error);
+                }
+                Err(Failure {
+                    error,
+                    retry_after: None,
+                })
+            }
+        };
+        let failure = match attempted {
             Ok(got) => {
                 inner.governor.succeeded(permit.key);
                 return Ok(got);
             }
             Err(failure) => failure,
         };
-        if failure.error.is_connect_error() {
+        if failure.error.is_connect_error() || matches!(failure.error, Error::SharedQuota { .. }) {
             // Refused before a byte was sent: no quota was spent.
             inner.governor.release(&permit);
             inner
@@ -274,6 +293,87 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
     }
 }
 
+/// How much longer than the minute window a shared reservation holds.
+const SHARED_WINDOW_MARGIN: Duration = Duration::from_millis(250);
+
+/// Reserves one unit of key `key`'s budget in the ledger shared with other
+/// processes, waiting while their minute is full. Nothing to do without
+/// one.
+/// `Some(when)` when a unit of a per-minute budget was booked, to settle
+/// with [`settle_shared`] once the answer came.
+async fn reserve_shared(
+    inner: &Inner,
+    key: usize,
+    label: &str,
+) -> Result<Option<time::OffsetDateTime>, Error> {
+    let Some(shared) = &inner.shared_budget else {
+        return Ok(None);
+    };
+    let (Some(api_key), Some(budget)) = (inner.keys.get(key), inner.governor.budget(key)) else {
+        return Ok(None);
+    };
+    let key_label = api_key.label();
+    // A reservation is held a little longer than the window: the request
+    // reaches the server a moment after it is reserved, and that moment
+    // varies, so a server counting arrivals could otherwise see one call
+    // too many in its minute.
+    let window = inner.governor.window() + SHARED_WINDOW_MARGIN;
+    loop {
+        let at = inner.clock.now();
+        let grant = shared
+            .reserve(&key_label, budget, window, at)
+            .await
+            .map_err(|reason| Error::SharedQuota { reason })?;
+        match grant {
+            crate::SharedGrant::Granted => {
+                return Ok((budget.per_minute > 0).then_some(at));
+            }
+            crate::SharedGrant::Exhausted { window, resets_at } => {
+                return Err(Error::QuotaExhausted { window, resets_at })
+            }
+            crate::SharedGrant::Wait(wait) => {
+                // A little past the instant the window frees, so processes
+                // woken together do not all ask in the same millisecond.
+                let wait = wait + Duration::from_millis(fastrand::u64(1..25));
+                inner
+                    .metrics
+                    .throttled_waits
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    request = %label,
+                    wait_ms = wait.as_millis() as u64,
+                    "waiting for the shared quota"
+                );
+                if let Some(observer) = &inner.quota_observer {
+                    observer.observe(crate::QuotaEvent::Waiting {
+                        wait,
+                        reason: crate::HoldReason::MinuteBudget {
+                            per_minute: budget.per_minute,
+                        },
+                    });
+                }
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Holds the shared unit booked at `reserved_at` from now on: the server
+/// counted the call somewhere between the two, so the unit cannot leave
+/// the window before the server's count does (a first request that waits
+/// for its connection would otherwise let the window free too early).
+async fn settle_shared(inner: &Inner, key: usize, reserved_at: time::OffsetDateTime) {
+    let (Some(shared), Some(api_key)) = (&inner.shared_budget, inner.keys.get(key)) else {
+        return;
+    };
+    if let Err(e) = shared
+        .settle(&api_key.label(), reserved_at, inner.clock.now())
+        .await
+    {
+        tracing::warn!("cannot settle a call in the shared quota ledger: {e}");
+    }
+}
+
 /// Reads `GET /users/{key}/overall_quotas` once for each key that learns
 /// its budget, with that key, under its current budget, without retries;
 /// a failure keeps the configured budget (with a warning).
@@ -299,11 +399,24 @@ async fn learn_budgets(inner: &Inner) {
         if !permit.wait.is_zero() {
             tokio::time::sleep(permit.wait).await;
         }
+        // Under the configured budget, shared with other instances too.
+        let reserved = match reserve_shared(inner, index, &label).await {
+            Ok(reserved) => reserved,
+            Err(e) => {
+                inner.governor.release(&permit);
+                tracing::warn!("cannot learn the key's quota from the API: {e}");
+                continue;
+            }
+        };
         let want = Want::Parsed(|body: &[u8]| {
             serde_json::from_slice::<vt_model::DataEnvelope<vt_model::JsonMap>>(body)
                 .map(|e| e.data)
         });
-        match attempt_once(inner, &call, &label, index, &want).await {
+        let learnt = attempt_once(inner, &call, &label, index, &want).await;
+        if let Some(reserved_at) = reserved {
+            settle_shared(inner, index, reserved_at).await;
+        }
+        match learnt {
             Ok(Got::Parsed(quotas)) => {
                 inner.governor.succeeded(index);
                 if let Some(configured) = inner.governor.budget(index) {
@@ -319,7 +432,9 @@ async fn learn_budgets(inner: &Inner) {
             }
             Ok(Got::Stream(_)) => {}
             Err(failure) => {
-                if failure.error.is_connect_error() {
+                if failure.error.is_connect_error()
+                    || matches!(failure.error, Error::SharedQuota { .. })
+                {
                     inner.governor.release(&permit);
                 }
                 // Info, not a warning: the request that follows meets the

@@ -36,7 +36,7 @@ pub struct GlobalArgs {
     /// Config file (TOML) [env: VTC_CONFIG]. Default: $XDG_CONFIG_HOME/vtc/config.toml if present.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// SQLite database file [env: VTC_DB]. Default: vtc/vtc.sqlite under $XDG_DATA_HOME.
+    /// SQLite database file, or postgres://USER@HOST/DB to share one database between instances [env: VTC_DB]. Default: vtc/vtc.sqlite under $XDG_DATA_HOME.
     #[arg(long)]
     pub db: Option<String>,
     /// Output format. Default: table on a terminal, jsonl when piped.
@@ -193,6 +193,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Bearer tokens of `vtc serve`.
     Token(TokenArgs),
+    /// Work the shared job queue of the database (--db postgres://...) as `vtc serve` does, without HTTP: the jobs of POST /v1/enrich, /v1/ingest and `vtc enrich --distributed` (docs/deployment.md).
+    Worker(WorkerArgs),
     /// Application-control policy files (docs/application-control.md).
     Policy(PolicyArgs),
     /// May this file run? Decides by a policy file and, when a policy needs it, the file's VirusTotal rating. Exit 0 allowed, 3 denied.
@@ -391,6 +393,21 @@ pub struct CortexArgs {
     /// without it, or without its input.json, the job is read from stdin
     /// and the report written to stdout (the older form).
     pub job_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Items worked on at once, per priority (interactive items have slots of their own); default: the config file's [service] workers, else 4. The quota still bounds the rate.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Seconds a claim on an item lasts without renewal (renewed every third of it while the item is worked on): how soon another worker takes the items of a worker that died. Default: [service] lease_seconds, else 60.
+    #[arg(long)]
+    pub lease_secs: Option<u64>,
+    /// This worker's name on its leases (default: the pid and random digits).
+    #[arg(long)]
+    pub name: Option<String>,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -873,6 +890,10 @@ pub struct EnrichArgs {
     /// Include the full VirusTotal object in JSON output.
     #[arg(long)]
     pub full: bool,
+    /// Submit the input as one job of the shared queue (--db postgres://...) and
+    /// stream back, in input order, the records the workers (`vtc worker`, every `vtc serve`) make; Ctrl-C cancels the job.
+    #[arg(long)]
+    pub distributed: bool,
     /// Exit with code 3 when any verdict is at least this severe.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,

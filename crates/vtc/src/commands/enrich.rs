@@ -45,6 +45,19 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
             "--concurrency must be between 1 and {MAX_CONCURRENCY}"
         )));
     }
+    if args.distributed {
+        let worker_side = [
+            (args.refresh, "--refresh"),
+            (args.max_age.is_some(), "--max-age"),
+            (args.full, "--full"),
+            (args.rescan_stale, "--rescan-stale"),
+        ];
+        if let Some((_, flag)) = worker_side.iter().find(|(given, _)| *given) {
+            return Err(usage(format!(
+                "{flag} does not apply with --distributed: the workers' settings decide it"
+            )));
+        }
+    }
     let input = match &args.input {
         Some(p) if p.as_os_str() != "-" => Some(p.clone()),
         _ => None,
@@ -115,27 +128,40 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
         job: fingerprint,
     };
     let mut written = 0u64;
-    let batch = enricher.run_batch(
-        lines,
-        &options,
-        |record| {
-            exit.see(record);
-            written += 1;
-            if let Some(report) = &mut report {
-                report.add(record);
-            }
-            let row = rows.as_mut().map(|r| r.row_of(&record.input));
-            writer
-                .write_with_input(record, row.as_deref().unwrap_or_default())
-                .map_err(|e| enrich::EnrichError::Output(Box::new(e)))
-        },
-        &progress,
-    );
+    let emit = |record: &verdict::Record| {
+        exit.see(record);
+        written += 1;
+        if let Some(report) = &mut report {
+            report.add(record);
+        }
+        let row = rows.as_mut().map(|r| r.row_of(&record.input));
+        writer
+            .write_with_input(record, row.as_deref().unwrap_or_default())
+            .map_err(|e| enrich::EnrichError::Output(Box::new(e)))
+    };
+    type Run<'a> = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Summary, enrich::EnrichError>> + 'a>,
+    >;
+    let job = std::cell::Cell::new(None);
+    let batch: Run<'_> = if args.distributed {
+        // The job workers (`vtc worker`, every `vtc serve`) do the
+        // lookups; this process queues the input as one job and streams
+        // their records back in input order. A signal cancels the job.
+        Box::pin(enricher.run_distributed(
+            lines,
+            emit,
+            &progress,
+            |id| job.set(Some(id)),
+            stop_signal(),
+        ))
+    } else {
+        Box::pin(enricher.run_batch(lines, &options, emit, &progress))
+    };
     // On a signal the batch stops between two records (each one is
     // journalled, then written whole), so the output ends on a whole line.
     let result = tokio::select! {
         result = batch => Some(result),
-        () = stop_signal() => None,
+        () = stop_signal(), if !args.distributed => None,
     };
     progress.finish();
     // An output that fills up or goes away at the end is the user's to
@@ -148,6 +174,13 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
         eprintln!("vtc: interrupted: {written}{of} lines written; run the same command to resume");
         return Ok(Exit::Interrupted);
     };
+    if let Err(enrich::EnrichError::Cancelled { job, done }) = &result {
+        eprintln!("vtc: interrupted: {done} records written; job {job} cancelled");
+        return Ok(Exit::Interrupted);
+    }
+    if let Some(id) = job.get() {
+        eprintln!("job {id} done");
+    }
     let summary = result?;
     print_summary(&summary);
     if let (Some(file), Some(report), Some(path)) = (report_file, report, &args.report) {
@@ -162,7 +195,7 @@ pub async fn run(args: EnrichArgs, settings: &Settings) -> anyhow::Result<Exit> 
 }
 
 /// Ctrl-C, or SIGTERM (a service manager stopping the run).
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

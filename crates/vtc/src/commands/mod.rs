@@ -24,6 +24,7 @@ mod serve;
 mod token;
 mod vote;
 mod widget;
+mod worker;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config::Settings;
@@ -136,6 +137,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Token(args) => {
             let settings = resolve(&args.global)?;
             token::run(args.action, &settings).await
+        }
+        Command::Worker(args) => {
+            let settings = resolve(&args.global)?;
+            worker::run(args, &settings).await
         }
         Command::Policy(args) => {
             let settings = resolve(&args.global)?;
