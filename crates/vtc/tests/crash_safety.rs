@@ -248,6 +248,12 @@ async fn collect_over_a_hash_list_survives_twenty_sigkills_and_ends_as_an_uninte
     let expected = collected_lines(&clean_db).await;
     assert_eq!(expected.len(), BINARIES);
 
+    let lookups = |emu: &vt_emulator::RunningEmulator| {
+        emu.emulator().stats()["by_route"]["GET /files/{id}"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = lookups(&emu);
     let db = dir.path().join("killed.sqlite");
     let mut rng = fastrand::Rng::with_seed(16);
     let mut survived = 0;
@@ -271,7 +277,12 @@ async fn collect_over_a_hash_list_survives_twenty_sigkills_and_ends_as_an_uninte
     let out = run(collect_cmd(&emu.base_url(), &db, &config, &list)).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(collected_lines(&db).await, expected);
-    eprintln!(
-        "crash safety (collect): {survived} of {KILLS} SIGKILLs hit a running vtc; database equal"
+    // Each run resumed where the last was killed: each binary looked up
+    // once, give or take the two in flight at each kill.
+    let spent = lookups(&emu) - before;
+    assert!(
+        spent <= (BINARIES + 2 * KILLS) as u64,
+        "{spent} look-ups for {BINARIES} binaries"
     );
+    eprintln!("crash safety (collect): {survived} of {KILLS} SIGKILLs hit a running vtc; database equal; {spent} look-ups for {BINARIES} binaries");
 }

@@ -277,7 +277,7 @@ async fn submit(http: &reqwest::Client, base: &str, token: &str, inputs: &[Strin
 /// uninterrupted service's run, each item once, in order.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_through_twenty_sigkills_of_serve_ends_as_an_uninterrupted_run() {
-    const ITEMS: usize = 150;
+    const ITEMS: usize = 300;
     const KILLS: usize = 20;
     let emu = common::emulator(vt_emulator::EmulatorConfig {
         latency: Duration::from_millis(60),
@@ -313,6 +313,7 @@ async fn a_job_through_twenty_sigkills_of_serve_ends_as_an_uninterrupted_run() {
     assert_eq!(status["state"], "done", "{status}");
     assert_eq!(expected.len(), ITEMS);
 
+    let before_killed = common::requests(&emu);
     let db = dir.path().join("killed.sqlite");
     let token = analyst_token(&emu.api_url(), &db).await;
     let (mut service, mut base) = serve(&emu.api_url(), &db, &config).await;
@@ -337,12 +338,19 @@ async fn a_job_through_twenty_sigkills_of_serve_ends_as_an_uninterrupted_run() {
     assert_eq!(status["state"], "done", "{status}");
     assert_eq!(status["items"]["done"], ITEMS, "{status}");
     assert!(mid_job >= KILLS / 2, "only {mid_job} kills came mid-job");
+    let spent = common::requests(&emu) - before_killed;
     assert_eq!(
         got, expected,
         "the results differ from an uninterrupted run's"
     );
     assert_eq!(integrity(&db), "ok");
+    // Resumed, not redone: each item asked for once, give or take those in
+    // flight at each kill (two workers, two slots per priority).
+    assert!(
+        spent <= (ITEMS + 4 * KILLS) as u64,
+        "{spent} requests for {ITEMS} items"
+    );
     eprintln!(
-        "crash safety (serve): {KILLS} SIGKILLs in {kills_took:?}, {mid_job} mid-job; {ITEMS} results equal"
+        "crash safety (serve): {KILLS} SIGKILLs in {kills_took:?}, {mid_job} mid-job; {ITEMS} results equal; {spent} requests"
     );
 }
