@@ -9,10 +9,12 @@ use libfuzzer_sys::fuzz_target;
 use vt_model::{Collection, DataEnvelope, ErrorEnvelope, Object, Report};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(report) = Report::from_envelope(data) {
-        let again = Report::from_object_json(report.raw().get())
+    if let Ok(report) = Report::from_body(data) {
+        let again = Report::from_cached(report.json())
             .expect("a report reads again from the JSON it keeps");
         assert!(again == report);
+        // The bare object, as older caches kept it: read, never a panic.
+        let _ = Report::from_cached(report.object_json().get());
         let _ = serde_json::to_string(&report);
         let now = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("a date");
         let assessment = verdict::assess(&report, &verdict::VerdictConfig::default(), now);

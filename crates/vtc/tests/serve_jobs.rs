@@ -194,3 +194,163 @@ async fn a_job_interrupted_by_sigkill_finishes_after_a_restart_each_item_once() 
         "{lookups} lookups for {ITEMS} items ({before_restart} requests before the restart)"
     );
 }
+
+fn integrity(db: &Path) -> String {
+    let conn = rusqlite::Connection::open(db).expect("the database opens");
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+        .expect("integrity check runs")
+}
+
+/// A job's results, once it ends (bounded: 90 s): `(seq, input, state,
+/// essence of the record)` per item.
+async fn finished_results(
+    http: &reqwest::Client,
+    base: &str,
+    id: &Value,
+    token: &str,
+) -> (Value, Vec<Value>) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        let status = job(http, base, id, token).await;
+        if !status["finished_at"].is_null() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "never finished: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let page: Value = http
+        .get(format!("{base}/v1/jobs/{id}/results?limit=1000"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let r = &item["record"];
+            json!([
+                item["seq"],
+                item["input"],
+                item["state"],
+                r["indicator"],
+                r["type"],
+                r["id"],
+                r["verdict"],
+                r["malicious"],
+                r["suspicious"],
+                r["total"],
+                r["error"]
+            ])
+        })
+        .collect();
+    (status, items)
+}
+
+async fn analyst_token(api: &str, db: &Path) -> String {
+    let mut create = common::vtc(api, db);
+    create.args(["token", "create", "--name", "soar", "--role", "analyst"]);
+    let out = common::run(create).await;
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    common::stdout(&out).trim().to_owned()
+}
+
+async fn submit(http: &reqwest::Client, base: &str, token: &str, inputs: &[String]) -> Value {
+    let resp = http
+        .post(format!("{base}/v1/enrich"))
+        .bearer_auth(token)
+        .json(&json!(inputs))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    resp.json::<Value>().await.unwrap()["id"].clone()
+}
+
+/// `vtc serve` running a batch job, SIGKILLed twenty times at random
+/// moments and restarted each time: after every kill the database passes
+/// the integrity check; the job ends with exactly the results of an
+/// uninterrupted service's run, each item once, in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_through_twenty_sigkills_of_serve_ends_as_an_uninterrupted_run() {
+    const ITEMS: usize = 300;
+    const KILLS: usize = 20;
+    let emu = common::emulator(vt_emulator::EmulatorConfig {
+        latency: Duration::from_millis(60),
+        quota_minute: Some(0),
+        quota_day: Some(0),
+        quota_month: Some(0),
+        ..vt_emulator::EmulatorConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[quota]\nminute = 0\nday = 0\n\n[service]\nworkers = 2\nlease_seconds = 1\n",
+    )
+    .unwrap();
+    let inputs: Vec<String> = (0..ITEMS)
+        .map(|i| match i % 3 {
+            0 => format!("{:064x}", 0x4b11_0000_u64 + i as u64),
+            1 => format!("host{i}.serve-crash.test"),
+            _ => format!("10.11.{}.{}", i / 256, i % 256),
+        })
+        .collect();
+    let http = reqwest::Client::new();
+
+    // The uninterrupted run, on its own database.
+    let clean_db = dir.path().join("clean.sqlite");
+    let token = analyst_token(&emu.api_url(), &clean_db).await;
+    let (service, base) = serve(&emu.api_url(), &clean_db, &config).await;
+    let id = submit(&http, &base, &token, &inputs).await;
+    let (status, expected) = finished_results(&http, &base, &id, &token).await;
+    drop(service);
+    assert_eq!(status["state"], "done", "{status}");
+    assert_eq!(expected.len(), ITEMS);
+
+    let before_killed = common::requests(&emu);
+    let db = dir.path().join("killed.sqlite");
+    let token = analyst_token(&emu.api_url(), &db).await;
+    let (mut service, mut base) = serve(&emu.api_url(), &db, &config).await;
+    let id = submit(&http, &base, &token, &inputs).await;
+    let mut rng = fastrand::Rng::with_seed(16);
+    let mut mid_job = 0;
+    let started = Instant::now();
+    for round in 0..KILLS {
+        let delay = Duration::from_millis(rng.u64(100..600));
+        tokio::time::sleep(delay).await;
+        let before = job(&http, &base, &id, &token).await;
+        if before["finished_at"].is_null() {
+            mid_job += 1;
+        }
+        drop(service); // SIGKILL
+        assert_eq!(integrity(&db), "ok", "round {round}: after {delay:?}");
+        (service, base) = serve(&emu.api_url(), &db, &config).await;
+    }
+    let kills_took = started.elapsed();
+    let (status, got) = finished_results(&http, &base, &id, &token).await;
+    drop(service);
+    assert_eq!(status["state"], "done", "{status}");
+    assert_eq!(status["items"]["done"], ITEMS, "{status}");
+    assert!(mid_job >= KILLS / 2, "only {mid_job} kills came mid-job");
+    let spent = common::requests(&emu) - before_killed;
+    assert_eq!(
+        got, expected,
+        "the results differ from an uninterrupted run's"
+    );
+    assert_eq!(integrity(&db), "ok");
+    // Resumed, not redone: each item asked for once, give or take those in
+    // flight at each kill (two workers, two slots per priority).
+    assert!(
+        spent <= (ITEMS + 4 * KILLS) as u64,
+        "{spent} requests for {ITEMS} items"
+    );
+    eprintln!(
+        "crash safety (serve): {KILLS} SIGKILLs in {kills_took:?}, {mid_job} mid-job; {ITEMS} results equal; {spent} requests"
+    );
+}
