@@ -91,6 +91,8 @@ pub struct Overrides {
     pub quota: QuotaConfig,
     /// `--quota auto|fixed`; `None`: auto when no budget is configured anywhere.
     pub quota_mode: Option<QuotaMode>,
+    /// The sliding "minute" (`VTC_QUOTA_WINDOW_SECONDS`); `None`: 60 s.
+    pub quota_window: Option<Duration>,
 }
 
 /// Shows neither the key nor a proxy's credentials.
@@ -119,8 +121,10 @@ impl std::fmt::Debug for Overrides {
 /// The environment variables [`Overrides::with_env`] reads, each under
 /// its flag: `VT_API_KEY`, `VTC_API_URL`, `VTC_CONFIG`, `VTC_DB`,
 /// `HTTPS_PROXY`, `VTC_QUOTA_MINUTE`, `VTC_QUOTA_DAY`, `VTC_QUOTA_MONTH`,
-/// `VTC_QUOTA` (the mode).
-pub const ENV_VARS: [&str; 9] = [
+/// `VTC_QUOTA` (the mode), and `VTC_QUOTA_WINDOW_SECONDS` (no flag: the
+/// length of the sliding "minute", for an emulator started with a shorter
+/// `--quota-window-secs`).
+pub const ENV_VARS: [&str; 10] = [
     "VT_API_KEY",
     "VTC_API_URL",
     "VTC_CONFIG",
@@ -130,6 +134,7 @@ pub const ENV_VARS: [&str; 9] = [
     "VTC_QUOTA_DAY",
     "VTC_QUOTA_MONTH",
     "VTC_QUOTA",
+    "VTC_QUOTA_WINDOW_SECONDS",
 ];
 
 impl Overrides {
@@ -166,6 +171,17 @@ impl Overrides {
         // run that does not use it.
         if self.quota.minute.is_none() {
             self.quota.minute = budget("VTC_QUOTA_MINUTE")?;
+        }
+        if self.quota_window.is_none() {
+            self.quota_window = get("VTC_QUOTA_WINDOW_SECONDS")
+                .map(|v| match v.trim().parse::<u64>() {
+                    Ok(secs @ 1..=3600) => Ok(Duration::from_secs(secs)),
+                    _ => Err(AppError::InvalidEnv {
+                        name: "VTC_QUOTA_WINDOW_SECONDS",
+                        message: "not a window: give whole seconds, 1 to 3600".into(),
+                    }),
+                })
+                .transpose()?;
         }
         if self.quota.day.is_none() {
             self.quota.day = budget("VTC_QUOTA_DAY")?;
@@ -306,7 +322,7 @@ impl Settings {
             request_timeout: file.timeout.filter(|s| *s > 0).map(Duration::from_secs),
             quota_observer: None,
             collect: file.collect,
-            quota_window: None,
+            quota_window: overrides.quota_window,
             service: file.service,
             policies: file.policies,
         })
@@ -610,6 +626,21 @@ mod tests {
             .with_env_from(|n| (n == "VTC_QUOTA_MONTH").then(|| "-1".to_owned()))
             .expect_err("negative");
         assert!(bad.to_string().contains("VTC_QUOTA_MONTH"), "{bad}");
+        let window = Overrides::default()
+            .with_env_from(|n| (n == "VTC_QUOTA_WINDOW_SECONDS").then(|| "6".to_owned()))
+            .expect("a window");
+        assert_eq!(window.quota_window, Some(Duration::from_secs(6)));
+        let s = Settings::from_parts(&window, FileConfig::default()).expect("ok");
+        assert_eq!(s.quota_window, Some(Duration::from_secs(6)));
+        for bad_window in ["0", "3601", "six"] {
+            let err = Overrides::default()
+                .with_env_from(|n| (n == "VTC_QUOTA_WINDOW_SECONDS").then(|| bad_window.to_owned()))
+                .expect_err(bad_window);
+            assert!(
+                err.to_string().contains("VTC_QUOTA_WINDOW_SECONDS"),
+                "{err}"
+            );
+        }
         let shown = format!(
             "{:?}",
             Overrides {

@@ -48,13 +48,13 @@ struct KeyUsage {
 const MINUTE: Duration = Duration::from_secs(60);
 
 impl KeyUsage {
-    fn prune(&mut self, now: Instant, epoch: i64) {
+    fn prune(&mut self, now: Instant, epoch: i64, window: Duration) {
         let (day, month) = day_and_month(epoch);
         let minute = epoch.div_euclid(60);
         while self
             .minute
             .front()
-            .is_some_and(|t| now.duration_since(*t) >= MINUTE)
+            .is_some_and(|t| now.duration_since(*t) >= window)
         {
             self.minute.pop_front();
         }
@@ -80,6 +80,8 @@ pub struct Accounting {
     usage: HashMap<String, KeyUsage>,
     /// key -> UTC day number -> endpoint family -> requests.
     daily: HashMap<String, BTreeMap<i64, BTreeMap<&'static str, u64>>>,
+    /// The sliding "minute" (`None`: 60 s).
+    minute_window: Option<Duration>,
 }
 
 /// What one key spent, as `/users/{id}/overall_quotas` reports it.
@@ -100,6 +102,20 @@ pub fn quota_message(window: QuotaWindow, limit: u32) -> String {
 }
 
 impl Accounting {
+    /// Accounting whose sliding "minute" is `window` long (a test of many
+    /// windows need not wait minutes: `vtc emulator --quota-window-secs`).
+    pub fn with_minute_window(window: Duration) -> Accounting {
+        Accounting {
+            // Zero would empty the window at once: no minute limit at all.
+            minute_window: Some(window).filter(|w| !w.is_zero()),
+            ..Accounting::default()
+        }
+    }
+
+    fn window(&self) -> Duration {
+        self.minute_window.unwrap_or(MINUTE)
+    }
+
     /// Counts a request against `key`, or says which window is full (a
     /// refused request spends nothing).
     pub fn spend(
@@ -111,8 +127,9 @@ impl Accounting {
         epoch: i64,
     ) -> Result<(), (QuotaWindow, u32)> {
         let day = epoch.div_euclid(86_400);
+        let window = self.window();
         let usage = self.usage.entry(key.to_owned()).or_default();
-        usage.prune(now, epoch);
+        usage.prune(now, epoch, window);
         if let Some(limit) = limits.minute {
             if usage.minute.len() >= limit as usize {
                 return Err((QuotaWindow::Minute, limit));
@@ -159,9 +176,10 @@ impl Accounting {
 
     /// Requests `key` spent in each window now.
     pub fn usage_of(&mut self, key: &str, now: Instant, epoch: i64) -> Usage {
+        let window = self.window();
         match self.usage.get_mut(key) {
             Some(usage) => {
-                usage.prune(now, epoch);
+                usage.prune(now, epoch, window);
                 Usage {
                     minute: usage.minute.len() as u32,
                     hour: usage.hour.iter().map(|(_, n)| n).sum(),
@@ -193,8 +211,9 @@ impl Accounting {
     /// The JSON of `GET /_emulator/stats`.
     pub fn snapshot(&mut self, now: Instant, epoch: i64) -> Value {
         let mut quota = BTreeMap::new();
+        let window = self.window();
         for (key, usage) in &mut self.usage {
-            usage.prune(now, epoch);
+            usage.prune(now, epoch, window);
             let entry = quota
                 .entry(crate::key_fingerprint(key))
                 .or_insert((0usize, 0u32, 0u32));
@@ -404,6 +423,28 @@ mod tests {
         let later = now + Duration::from_secs(61);
         assert!(acc.spend("k", "files", limits, later, 61).is_ok());
         assert_eq!(acc.daily_usage("k", 0, 0)[&0]["files"], 3);
+    }
+
+    #[test]
+    fn a_shorter_minute_window_frees_the_budget_sooner() {
+        let mut acc = Accounting::with_minute_window(Duration::from_secs(6));
+        let limits = QuotaLimits {
+            minute: Some(1),
+            ..QuotaLimits::default()
+        };
+        let now = Instant::now();
+        assert!(acc.spend("k", "files", limits, now, 0).is_ok());
+        let within = now + Duration::from_secs(5);
+        assert_eq!(
+            acc.spend("k", "files", limits, within, 5),
+            Err((QuotaWindow::Minute, 1))
+        );
+        let after = now + Duration::from_secs(6);
+        assert!(acc.spend("k", "files", limits, after, 6).is_ok());
+        // Zero is no window at all, not "no limit": the default minute.
+        let mut zero = Accounting::with_minute_window(Duration::ZERO);
+        assert!(zero.spend("k", "files", limits, now, 0).is_ok());
+        assert!(zero.spend("k", "files", limits, within, 5).is_err());
     }
 
     #[test]

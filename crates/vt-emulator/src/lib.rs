@@ -113,6 +113,9 @@ pub struct EmulatorConfig {
     /// Requests per key in any sliding 60 s window (`None` or `Some(0)` =
     /// unlimited: `0` means unlimited here as in the client's budgets).
     pub quota_minute: Option<u32>,
+    /// The length of that sliding "minute": 60 s, shorter only for tests of
+    /// many windows (clients then set `VTC_QUOTA_WINDOW_SECONDS` to match).
+    pub quota_window: Duration,
     /// Requests per key per UTC day (`None` or `Some(0)` = unlimited).
     pub quota_day: Option<u32>,
     /// Requests per key per UTC month (`None` or `Some(0)` = unlimited).
@@ -151,6 +154,7 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
             quota_minute: None,
+            quota_window: Duration::from_secs(60),
             quota_day: None,
             quota_month: None,
             latency: Duration::ZERO,
@@ -225,12 +229,13 @@ impl Emulator {
             .as_ref()
             .map(record::Recorder::new)
             .transpose()?;
+        let accounting = Accounting::with_minute_window(config.quota_window);
         Ok(Emulator {
             shared: Arc::new(Shared {
                 config,
                 fixtures,
                 store: RwLock::new(Store::default()),
-                accounting: Mutex::new(Accounting::default()),
+                accounting: Mutex::new(accounting),
                 faults: Mutex::new(faults),
                 recorder,
             }),
@@ -428,7 +433,7 @@ impl Emulator {
 
     /// Clears counters and quotas, keeps the world.
     pub fn reset(&self) {
-        *self.accounting() = Accounting::default();
+        *self.accounting() = Accounting::with_minute_window(self.shared.config.quota_window);
     }
 
     pub(crate) fn config(&self) -> &EmulatorConfig {

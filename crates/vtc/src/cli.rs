@@ -931,6 +931,9 @@ pub struct EmulatorArgs {
     /// Requests per minute each API key may make (0 or absent = unlimited). Only this flag sets it: no environment variable is read.
     #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_minute: Option<u32>,
+    /// Length in seconds of that "minute" (a test of many windows need not wait minutes; clients set VTC_QUOTA_WINDOW_SECONDS to the same).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub quota_window_secs: u64,
     /// Requests per UTC day each API key may make (0 or absent = unlimited).
     #[arg(long, value_parser = budget, allow_negative_numbers = true)]
     pub quota_day: Option<u32>,

@@ -60,5 +60,7 @@ pub fn overrides(global: &GlobalArgs) -> app::Overrides {
             month: global.quota_month,
         },
         quota_mode: global.quota,
+        // No flag: read from the environment only.
+        quota_window: None,
     }
 }

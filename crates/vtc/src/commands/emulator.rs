@@ -26,6 +26,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
     };
     let config = EmulatorConfig {
         quota_minute: args.quota_minute,
+        quota_window: Duration::from_secs(args.quota_window_secs),
         quota_day: args.quota_day,
         quota_month: args.quota_month,
         latency: Duration::from_millis(args.latency_ms),
