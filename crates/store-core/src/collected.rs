@@ -89,6 +89,25 @@ pub struct CollectedBinary {
 }
 
 impl CollectedBinary {
+    /// Takes in what `other`, a row found to be the same binary, knew:
+    /// its sources, hosts and file names (bounded as [`add_listed`] does),
+    /// the earlier first and later last sighting, a path if this had none.
+    /// Both backends merge rows by it when a hash joins two of them.
+    pub fn absorb(&mut self, other: &CollectedBinary) {
+        for s in &other.sources {
+            add_listed(&mut self.sources, Some(s));
+        }
+        for h in &other.hosts {
+            add_listed(&mut self.hosts, Some(h));
+        }
+        for n in &other.file_names {
+            add_listed(&mut self.file_names, Some(n));
+        }
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        self.path = self.path.take().or_else(|| other.path.clone());
+    }
+
     /// The strongest hash known: sha256, else sha1, else md5.
     pub fn best_hash(&self) -> Option<&str> {
         self.sha256

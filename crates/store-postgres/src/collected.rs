@@ -290,18 +290,7 @@ async fn merge_duplicates(tx: &Transaction<'_>, r: &QueryResult) -> Outcome<()> 
     };
     let mut this = binary_row(&row)?;
     for o in &others {
-        for s in &o.sources {
-            add_listed(&mut this.sources, Some(s));
-        }
-        for h in &o.hosts {
-            add_listed(&mut this.hosts, Some(h));
-        }
-        for n in &o.file_names {
-            add_listed(&mut this.file_names, Some(n));
-        }
-        this.first_seen = this.first_seen.min(o.first_seen);
-        this.last_seen = this.last_seen.max(o.last_seen);
-        this.path = this.path.take().or_else(|| o.path.clone());
+        this.absorb(o);
         tx.execute("DELETE FROM collected WHERE id = $1", &[&o.id])
             .await?;
     }
