@@ -205,22 +205,14 @@ pub(crate) async fn execute<T>(inner: &Inner, call: &Call, want: Want<T>) -> Res
             }
         };
         if !permit.wait.is_zero() {
-            inner
-                .metrics
-                .throttled_waits
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(
-                request = %label,
-                wait_ms = permit.wait.as_millis() as u64,
-                "waiting for a free slot in the quota"
-            );
-            if let (Some(observer), Some(reason)) = (&inner.quota_observer, permit.reason) {
-                observer.observe(crate::QuotaEvent::Waiting {
-                    wait: permit.wait,
-                    reason,
-                });
-            }
-            tokio::time::sleep(permit.wait).await;
+            wait_for_quota(
+                inner,
+                &label,
+                permit.wait,
+                permit.reason,
+                "a free slot in the quota",
+            )
+            .await;
         }
         let attempted = match reserve_shared(inner, permit.key, &label).await {
             Ok(reserved) => {
@@ -335,27 +327,37 @@ async fn reserve_shared(
                 // A little past the instant the window frees, so processes
                 // woken together do not all ask in the same millisecond.
                 let wait = wait + Duration::from_millis(fastrand::u64(1..25));
-                inner
-                    .metrics
-                    .throttled_waits
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(
-                    request = %label,
-                    wait_ms = wait.as_millis() as u64,
-                    "waiting for the shared quota"
-                );
-                if let Some(observer) = &inner.quota_observer {
-                    observer.observe(crate::QuotaEvent::Waiting {
-                        wait,
-                        reason: crate::HoldReason::MinuteBudget {
-                            per_minute: budget.per_minute,
-                        },
-                    });
-                }
-                tokio::time::sleep(wait).await;
+                let reason = crate::HoldReason::MinuteBudget {
+                    per_minute: budget.per_minute,
+                };
+                wait_for_quota(inner, label, wait, Some(reason), "the shared quota").await;
             }
         }
     }
+}
+
+/// Sleeps `wait` for a quota (the governor's slot or the shared ledger),
+/// counted as a throttled wait, logged, and told to the observer.
+async fn wait_for_quota(
+    inner: &Inner,
+    label: &str,
+    wait: Duration,
+    reason: Option<crate::HoldReason>,
+    what: &str,
+) {
+    inner
+        .metrics
+        .throttled_waits
+        .fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(
+        request = %label,
+        wait_ms = wait.as_millis() as u64,
+        "waiting for {what}"
+    );
+    if let (Some(observer), Some(reason)) = (&inner.quota_observer, reason) {
+        observer.observe(crate::QuotaEvent::Waiting { wait, reason });
+    }
+    tokio::time::sleep(wait).await;
 }
 
 /// Holds the shared unit booked at `reserved_at` from now on: the server
