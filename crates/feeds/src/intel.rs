@@ -154,7 +154,8 @@ pub fn parse_kind(s: &str) -> Result<IndicatorKind, FilterError> {
 /// A point in time: RFC 3339 (`2026-11-20T10:00:00Z`), a date
 /// (`2026-11-20`, midnight UTC), or an age back from `now` (`30M`, `12H`,
 /// `7D`, `2W`: minutes, hours, days, weeks, as the Carbon Black
-/// connector's `rescan_window` writes them).
+/// connector's `rescan_window` writes them; also `90S`, seconds), in
+/// either case. `vtc feed export --since` and `vtc decisions --since`.
 pub fn parse_since(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, FilterError> {
     let s = s.trim();
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
@@ -171,6 +172,7 @@ pub fn parse_since(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Filte
         .and_then(|(n, unit)| {
             let n = i64::from(n);
             Some(match unit.to_ascii_uppercase() {
+                'S' => time::Duration::seconds(n),
                 'M' => time::Duration::minutes(n),
                 'H' => time::Duration::hours(n),
                 'D' => time::Duration::days(n),
@@ -487,6 +489,10 @@ mod tests {
         assert_eq!(
             parse_since("30M", NOW).unwrap(),
             datetime!(2026-11-20 9:30 UTC)
+        );
+        assert_eq!(
+            parse_since("90s", NOW).unwrap(),
+            datetime!(2026-11-20 9:58:30 UTC)
         );
         let err = parse_since("last tuesday", NOW).unwrap_err();
         assert!(err.to_string().contains("7D"), "{err}");

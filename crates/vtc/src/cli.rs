@@ -368,7 +368,7 @@ pub struct DecideArgs {
 
 #[derive(Debug, Args)]
 pub struct DecisionsArgs {
-    /// Only decisions at or after this time: RFC 3339 (2026-11-20T10:00:00Z) or an age such as 30m, 24h, 7d.
+    /// Only decisions at or after this time: RFC 3339 (2026-11-20T10:00:00Z), a date (2026-11-20), or an age such as 30m, 24h, 7d, 2w.
     #[arg(long)]
     pub since: Option<String>,
     /// Only decisions for this host.

@@ -215,33 +215,12 @@ fn write_csv(out: &mut impl Write, rows: &[policy::LoggedDecision]) -> anyhow::R
 }
 
 /// `--since`: RFC 3339, or an age (`30m`, `24h`, `7d`, `90s`).
-fn parse_since(s: &str, now: OffsetDateTime) -> anyhow::Result<OffsetDateTime> {
-    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        return Ok(t);
-    }
-    let bad = || {
-        usage(format!(
-            "--since {s:?}: give an RFC 3339 time or an age such as 30m, 24h, 7d"
-        ))
-    };
-    let (number, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = number.parse().map_err(|_| bad())?;
-    let age = match unit {
-        "s" => time::Duration::seconds(n),
-        "m" => time::Duration::minutes(n),
-        "h" => time::Duration::hours(n),
-        "d" => time::Duration::days(n),
-        _ => return Err(bad()),
-    };
-    Ok(now - age)
-}
-
 pub async fn decisions(args: DecisionsArgs, settings: &Settings) -> anyhow::Result<Exit> {
     let now = OffsetDateTime::now_utc();
     let since = args
         .since
         .as_deref()
-        .map(|s| parse_since(s, now))
+        .map(|s| feeds::intel::parse_since(s, now).map_err(|e| usage(format!("--since: {e}"))))
         .transpose()?;
     let store = settings.open_store().await?;
     let mut rows = Vec::new();
